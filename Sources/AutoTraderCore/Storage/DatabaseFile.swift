@@ -1,0 +1,105 @@
+import Foundation
+import GRDB
+
+/// One numbered schema step. Steps are applied in order, each in its own
+/// transaction that also sets `PRAGMA user_version` to its number, so a crash
+/// mid-migration leaves the previous version intact.
+public struct Migration: Sendable {
+    public let version: Int
+    public let name: String
+    public let apply: @Sendable (Database) throws -> Void
+
+    public init(version: Int, name: String, apply: @escaping @Sendable (Database) throws -> Void) {
+        self.version = version
+        self.name = name
+        self.apply = apply
+    }
+}
+
+/// What it takes to open one of AutoTrader's databases: its migrations and durability.
+public struct DatabaseSchema: Sendable {
+    public let name: String
+    public let migrations: [Migration]
+    /// `FULL` for money, `NORMAL` where a lost last write is simply fetched again.
+    public let synchronous: String
+    /// Page cache of the writing connection, in KiB (bulk inserts of bars need more than SQLite's 2 MiB default).
+    public let writerCacheKiB: Int
+
+    public var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
+}
+
+/// Opens a WAL-mode SQLite database shared by several processes, creating and migrating it safely.
+public enum DatabaseFile {
+    /// How long a connection waits for another process's write lock before giving up.
+    /// Writes here last milliseconds; the generous limit only matters when a disk stalls.
+    public static let busyTimeout: TimeInterval = 30
+
+    /// Opens the database at `path`. Create-or-migrate runs under an exclusive file
+    /// lock (`path.lock`), so any number of processes may call this at the same
+    /// instant on a file that does not exist yet.
+    ///
+    /// - Parameter create: when false, a missing file is an error instead of a new empty database.
+    public static func open(path: String, schema: DatabaseSchema, create: Bool) throws -> DatabasePool {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        if !FileManager.default.fileExists(atPath: path) {
+            guard create else { throw DatabaseFileError.missing(path: path, name: schema.name) }
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.foreignKeysEnabled = true
+        configuration.maximumReaderCount = 4 // a Pi has four cores and little memory
+        configuration.label = schema.name
+        let synchronous = schema.synchronous
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+
+        let lock = try FileLock(path: path + ".lock")
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try migrate(pool, schema: schema, path: path)
+        withExtendedLifetime(lock) {}
+
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA cache_size = -\(schema.writerCacheKiB)")
+        }
+        return pool
+    }
+
+    /// The schema version recorded in the file.
+    public static func userVersion(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+    }
+
+    private static func migrate(_ pool: DatabasePool, schema: DatabaseSchema, path: String) throws {
+        try pool.writeWithoutTransaction { db in
+            let current = try userVersion(db)
+            guard current <= schema.latestVersion else {
+                throw AutoTraderError.databaseNewerThanProgram(path: path, version: current, known: schema.latestVersion)
+            }
+            for migration in schema.migrations.sorted(by: { $0.version < $1.version }) where migration.version > current {
+                try db.inTransaction(.immediate) {
+                    try migration.apply(db)
+                    try db.execute(sql: "PRAGMA user_version = \(migration.version)")
+                    return .commit
+                }
+            }
+        }
+    }
+}
+
+/// Errors opening a database file.
+public enum DatabaseFileError: Error, CustomStringConvertible, LocalizedError {
+    case missing(path: String, name: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let path, let name):
+            return "\(name) not found at \(path): create it with `autotrader init` (or point to it with the path option)"
+        }
+    }
+
+    public var errorDescription: String? { description }
+}

@@ -1,0 +1,223 @@
+import Foundation
+import GRDB
+
+/// system.db: algorithms, their transactions and the PIN — the state that is money.
+///
+/// Every check-then-write runs inside one IMMEDIATE transaction, so a refused
+/// request changes nothing and two processes can't both pass a check that only
+/// one of them should (selling the same shares twice, say).
+public struct SystemDatabase: Sendable {
+    public let pool: DatabasePool
+    public let path: String
+
+    /// Opens (and with `create`, creates) system.db and brings its schema up to date.
+    public static func open(path: String, create: Bool = false) throws -> SystemDatabase {
+        SystemDatabase(pool: try DatabaseFile.open(path: path, schema: SystemSchema.schema, create: create), path: path)
+    }
+
+    // MARK: - Algorithms
+
+    /// Creates a running algorithm named `TICKER_algotype_YYYYMMDD_HHMMSS`.
+    public func createAlgorithm(
+        ticker: String, algorithmType: String, initialCapital: Decimal, now: Timestamp = .now()
+    ) throws -> AlgorithmInstance {
+        guard Validation.isValidTicker(ticker) else { throw AutoTraderError.invalidTicker(ticker) }
+        guard Validation.isValidAlgorithmType(algorithmType) else {
+            throw AutoTraderError.invalidAlgorithmType(algorithmType)
+        }
+        guard Validation.isValidCapital(initialCapital) else {
+            throw AutoTraderError.invalidCapital(initialCapital.plainString)
+        }
+        let displayName = AlgorithmInstance.displayName(ticker: ticker, algorithmType: algorithmType, createdAt: now)
+        return try pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO algorithm_instances (display_name, algorithm_type, ticker, initial_capital, status, created_at)
+                    VALUES (?, ?, ?, ?, 'running', ?)
+                    """,
+                arguments: [displayName, algorithmType, ticker, Money.stored(initialCapital), now.text])
+            return try Self.fetchAlgorithm(db, id: db.lastInsertedRowID)
+        }
+    }
+
+    /// Stops a running algorithm for good (soft delete: the row and its history stay).
+    @discardableResult
+    public func stopAlgorithm(id: Int64, now: Timestamp = .now()) throws -> AlgorithmInstance {
+        try pool.write { db in
+            let algorithm = try Self.fetchAlgorithm(db, id: id)
+            guard algorithm.status == .running else { throw AutoTraderError.algorithmAlreadyStopped(id: id) }
+            try db.execute(
+                sql: "UPDATE algorithm_instances SET status = 'stopped', stopped_at = ? WHERE id = ? AND status = 'running'",
+                arguments: [now.text, id])
+            return try Self.fetchAlgorithm(db, id: id)
+        }
+    }
+
+    public func algorithm(id: Int64) throws -> AlgorithmInstance {
+        try pool.read { db in try Self.fetchAlgorithm(db, id: id) }
+    }
+
+    /// All algorithms, or those with one status, oldest first.
+    public func algorithms(status: AlgorithmStatus? = nil) throws -> [AlgorithmInstance] {
+        try pool.read { db in
+            let rows: [Row]
+            if let status {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM algorithm_instances WHERE status = ? ORDER BY id", arguments: [status.rawValue])
+            } else {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM algorithm_instances ORDER BY id")
+            }
+            return rows.map(AlgorithmInstance.init(row:))
+        }
+    }
+
+    /// Σ initial_capital of running algorithms: the money already promised to cards.
+    public func allocatedCapital() throws -> Decimal {
+        try pool.read { db in try Self.allocatedCapital(db) }
+    }
+
+    static func allocatedCapital(_ db: Database) throws -> Decimal {
+        let cents = try Int64.fetchOne(db, sql: """
+            SELECT COALESCE(SUM(CAST(ROUND(initial_capital * 100) AS INTEGER)), 0)
+            FROM algorithm_instances WHERE status = 'running'
+            """) ?? 0
+        return Decimal(cents) / 100
+    }
+
+    // MARK: - Transactions
+
+    /// Records a buy or a sell.
+    ///
+    /// A stopped algorithm takes no new trades, except the fill of an order sent
+    /// before it stopped (`orderSentAt` ≤ its `stopped_at`): a fill is never lost.
+    @discardableResult
+    public func recordTrade(
+        algorithmId: Int64, side: TradeSide, shares: Int, price: Decimal, at timestamp: Timestamp,
+        orderSentAt: Timestamp? = nil
+    ) throws -> Trade {
+        try pool.write { db in
+            try Self.recordTrade(
+                db, algorithmId: algorithmId, side: side, shares: shares, price: price, at: timestamp,
+                orderSentAt: orderSentAt)
+        }
+    }
+
+    /// The same, inside a caller's transaction (the executor closes an order intent in the same one).
+    public static func recordTrade(
+        _ db: Database, algorithmId: Int64, side: TradeSide, shares: Int, price: Decimal, at timestamp: Timestamp,
+        orderSentAt: Timestamp? = nil
+    ) throws -> Trade {
+        guard shares > 0 else { throw AutoTraderError.invalidShares(shares) }
+        guard Validation.isValidPrice(price) else { throw AutoTraderError.invalidPrice(price.plainString) }
+        let algorithm = try fetchAlgorithm(db, id: algorithmId)
+        if algorithm.status == .stopped {
+            guard let orderSentAt, let stoppedAt = algorithm.stoppedAt, orderSentAt <= stoppedAt else {
+                throw AutoTraderError.algorithmStopped(id: algorithmId)
+            }
+        }
+        if side == .sell {
+            let held = try position(db, algorithmId: algorithmId).shares
+            guard held >= shares else {
+                throw AutoTraderError.insufficientShares(id: algorithmId, held: held, requested: shares)
+            }
+        }
+        let storedPrice = Money.rounded(price, scale: Money.priceScale)
+        try db.execute(
+            sql: "INSERT INTO transactions (algorithm_id, type, shares, price, timestamp) VALUES (?, ?, ?, ?, ?)",
+            arguments: [algorithmId, side.rawValue, shares, Money.stored(storedPrice), timestamp.text])
+        return Trade(
+            id: db.lastInsertedRowID, algorithmId: algorithmId, side: side, shares: shares, price: storedPrice,
+            timestamp: timestamp)
+    }
+
+    /// An algorithm's transactions, newest first.
+    public func trades(algorithmId: Int64, limit: Int? = nil) throws -> [Trade] {
+        try pool.read { db in
+            _ = try Self.fetchAlgorithm(db, id: algorithmId)
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM transactions WHERE algorithm_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?",
+                arguments: [algorithmId, limit ?? -1]
+            ).map(Trade.init(row:))
+        }
+    }
+
+    /// What an algorithm's transactions add up to.
+    public func position(algorithmId: Int64) throws -> Position {
+        try pool.read { db in
+            _ = try Self.fetchAlgorithm(db, id: algorithmId)
+            return try Self.position(db, algorithmId: algorithmId)
+        }
+    }
+
+    static func position(_ db: Database, algorithmId: Int64) throws -> Position {
+        // Integer micro-dollars: exact, and SQLite's integer SUM errors out rather than overflow.
+        let row = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT COUNT(*) AS trade_count,
+                       COALESCE(SUM(CASE type WHEN 'buy' THEN shares ELSE -shares END), 0) AS shares,
+                       COALESCE(SUM(CASE type WHEN 'buy' THEN 1 ELSE -1 END * shares
+                                    * CAST(ROUND(price * 1000000) AS INTEGER)), 0) AS invested_micros,
+                       MAX(timestamp) AS last_trade_at
+                FROM transactions WHERE algorithm_id = ?
+                """,
+            arguments: [algorithmId])!
+        let lastPrice = try Double.fetchOne(
+            db,
+            sql: "SELECT price FROM transactions WHERE algorithm_id = ? ORDER BY timestamp DESC, id DESC LIMIT 1",
+            arguments: [algorithmId])
+        return Position(
+            tradeCount: row["trade_count"],
+            shares: row["shares"],
+            invested: Money.decimal(micros: row["invested_micros"]),
+            lastTradeAt: (row["last_trade_at"] as String?).flatMap(Timestamp.init),
+            lastTradePrice: lastPrice.map(Money.decimal(fromStored:)))
+    }
+
+    // MARK: - PIN
+
+    public func pin() throws -> String {
+        try pool.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM system_config WHERE key = 'pin'") ?? SystemSchema.defaultPIN
+        }
+    }
+
+    public func setPIN(_ pin: String) throws {
+        guard Validation.isValidPIN(pin) else { throw AutoTraderError.invalidPIN }
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO system_config (key, value) VALUES ('pin', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                arguments: [pin])
+        }
+    }
+
+    // MARK: -
+
+    static func fetchAlgorithm(_ db: Database, id: Int64) throws -> AlgorithmInstance {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM algorithm_instances WHERE id = ?", arguments: [id]) else {
+            throw AutoTraderError.unknownAlgorithm(id: id)
+        }
+        return AlgorithmInstance(row: row)
+    }
+}
+
+/// An algorithm's holdings as its transactions add up: shares and the net money put in.
+public struct Position: Hashable, Sendable {
+    public let tradeCount: Int
+    public let shares: Int
+    /// Σ buys × price − Σ sells × price.
+    public let invested: Decimal
+    public let lastTradeAt: Timestamp?
+    public let lastTradePrice: Decimal?
+
+    public static let empty = Position(tradeCount: 0, shares: 0, invested: 0, lastTradeAt: nil, lastTradePrice: nil)
+
+    public init(tradeCount: Int, shares: Int, invested: Decimal, lastTradeAt: Timestamp?, lastTradePrice: Decimal?) {
+        self.tradeCount = tradeCount
+        self.shares = shares
+        self.invested = invested
+        self.lastTradeAt = lastTradeAt
+        self.lastTradePrice = lastTradePrice
+    }
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import AutoTraderCore
+import Foundation
+
+struct AlgorithmsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "algorithms", abstract: "List, create and stop algorithms.",
+        subcommands: [List.self, Create.self, Stop.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List algorithms (all, or by status) as cards.")
+
+        @OptionGroup var databases: DatabaseOptions
+
+        @Option(help: "running, stopped or all.")
+        var status: String = "all"
+
+        @Flag(help: "Print JSON card objects.")
+        var json = false
+
+        func run() throws {
+            let filter: AlgorithmStatus?
+            switch status {
+            case "all": filter = nil
+            case let value: 
+                guard let parsed = AlgorithmStatus(rawValue: value) else {
+                    throw ValidationError("--status must be running, stopped or all, not \(value.debugDescription)")
+                }
+                filter = parsed
+            }
+            let reader = CardReader(system: try databases.openSystem(), stocks: try databases.openStocks())
+            let cards = try reader.cards(status: filter)
+            if json { return try printJSON(cards) }
+            if cards.isEmpty { return print("No algorithms.") }
+            printCards(cards)
+        }
+    }
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a running algorithm for a ticker with its own capital.")
+
+        @OptionGroup var databases: DatabaseOptions
+
+        @Option(help: "The ticker it trades, e.g. NVDA or BRK.B.")
+        var ticker: String
+
+        @Option(name: .customLong("type"), help: "The algorithm's name (its file in algorithm/), e.g. sma_crossover.")
+        var algorithmType: String
+
+        @Option(help: "Its allocation in dollars, e.g. 1000 or 2500.50.")
+        var capital: String
+
+        @Flag(help: "Print the new card as JSON.")
+        var json = false
+
+        func run() throws {
+            guard let amount = Money.parse(capital) else {
+                throw ValidationError("--capital must be a plain amount like 1000 or 2500.50, not \(capital.debugDescription)")
+            }
+            let system = try databases.openSystem()
+            let algorithm = try failing {
+                try system.createAlgorithm(ticker: ticker, algorithmType: algorithmType, initialCapital: amount)
+            }
+            let card = try CardReader(system: system, stocks: try databases.openStocks()).card(id: algorithm.id)
+            if json { return try printJSON(card) }
+            print("Created algorithm \(algorithm.id): \(algorithm.displayName) with \(Money.centsText(algorithm.initialCapital))")
+        }
+    }
+
+    struct Stop: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop an algorithm for good (its history stays; shares it holds stay in the account).")
+
+        @OptionGroup var databases: DatabaseOptions
+
+        @Argument(help: "The algorithm's id.")
+        var id: Int64
+
+        func run() throws {
+            let system = try databases.openSystem()
+            let stopped = try failing { try system.stopAlgorithm(id: id) }
+            let shares = try system.position(algorithmId: id).shares
+            print("Stopped algorithm \(id) (\(stopped.displayName)) at \(stopped.stoppedAt?.text ?? "-")")
+            if shares > 0 {
+                print("Note: it still holds \(shares) shares of \(stopped.ticker) in the broker account.")
+            }
+        }
+    }
+}
+
+struct TransactionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transactions", abstract: "List an algorithm's transactions, newest first.")
+
+    @OptionGroup var databases: DatabaseOptions
+
+    @Argument(help: "The algorithm's id.")
+    var id: Int64
+
+    @Option(help: "Show at most this many.")
+    var limit: Int?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        let system = try databases.openSystem()
+        let trades = try failing { try system.trades(algorithmId: id, limit: limit) }
+        if json { return try printJSON(trades) }
+        if trades.isEmpty { return print("Algorithm \(id) has no transactions.") }
+        printTable(
+            ["ID", "TIME", "TYPE", "SHARES", "PRICE", "AMOUNT"],
+            trades.map {
+                [String($0.id), $0.timestamp.text, $0.side.rawValue, String($0.shares), $0.price.plainString,
+                 Money.centsText(Decimal($0.shares) * $0.price)]
+            },
+            rightAligned: [0, 3, 4, 5])
+    }
+}
