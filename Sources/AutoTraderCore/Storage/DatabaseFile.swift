@@ -56,13 +56,18 @@ public enum DatabaseFile {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
+        // Readers get GRDB's own 10 s busy timeout for read-only pool connections: in WAL
+        // mode a reader waits only for rare WAL-index recovery, never for writers.
 
         let lock = try FileLock(path: path + ".lock")
         let pool = try DatabasePool(path: path, configuration: configuration)
         try migrate(pool, schema: schema, path: path)
         withExtendedLifetime(lock) {}
 
+        // GRDB's pool switches its writer to synchronous=NORMAL when it enables WAL,
+        // after `prepareDatabase` ran: set ours again on the (single, lasting) writer.
         try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(schema.synchronous)")
             try db.execute(sql: "PRAGMA cache_size = -\(schema.writerCacheKiB)")
         }
         return pool

@@ -1,0 +1,125 @@
+import Foundation
+@testable import AutoTraderCore
+
+/// A fresh folder under the system temp directory, removed when the value goes away.
+final class TemporaryDirectory: @unchecked Sendable {
+    let path: String
+
+    init(_ label: String = "autotrader") {
+        path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))").path
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// stocks.db takes a few seconds to create in a debug build (1.3 million market
+/// minutes), so the tests that only read the calendar share one copy.
+enum SharedStocks {
+    static let directory = TemporaryDirectory("shared-stocks")
+    static let database: StocksDatabase = try! StocksDatabase.open(path: directory.file("stocks.db"), create: true)
+}
+
+/// The result of running one of the package's executables.
+struct ProcessResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// Finds and runs the package's executables (built beside the test bundle).
+enum Executables {
+    static var directory: URL {
+        if let explicit = ProcessInfo.processInfo.environment["AUTOTRADER_BIN_DIR"] {
+            return URL(fileURLWithPath: explicit)
+        }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        // swift test runs <products>/AutoTraderPackageTests.xctest (a file on Linux, a bundle on macOS).
+        if url.lastPathComponent == "MacOS" { url = url.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+        return url
+    }
+
+    static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    /// Starts a process with its output going to files (no pipe can fill up and stall it).
+    static func start(
+        _ name: String, _ arguments: [String], environment: [String: String] = [:], directory: TemporaryDirectory
+    ) throws -> RunningProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path(name))
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["AUTOTRADER_CONFIG"] = nil
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
+        let id = UUID().uuidString
+        let out = directory.file("out-\(id)"), err = directory.file("err-\(id)")
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return RunningProcess(process: process, stdoutPath: out, stderrPath: err)
+    }
+
+    /// Runs to completion; `input` is fed on standard input.
+    static func run(
+        _ name: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
+        directory: TemporaryDirectory
+    ) throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path(name))
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["AUTOTRADER_CONFIG"] = nil
+        env["AUTOTRADER_SYSTEM_DB"] = nil
+        env["AUTOTRADER_STOCKS_DB"] = nil
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
+        let id = UUID().uuidString
+        let out = directory.file("out-\(id)"), err = directory.file("err-\(id)")
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        if let input {
+            let inputPath = directory.file("in-\(id)")
+            _ = FileManager.default.createFile(atPath: inputPath, contents: Data(input.utf8))
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
+        try process.run()
+        process.waitUntilExit()
+        return ProcessResult(
+            status: process.terminationStatus,
+            stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+}
+
+/// A started process whose output is collected when it ends.
+struct RunningProcess {
+    let process: Process
+    let stdoutPath: String
+    let stderrPath: String
+
+    func wait() -> ProcessResult {
+        process.waitUntilExit()
+        return ProcessResult(
+            status: process.terminationStatus,
+            stdout: (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")
+    }
+}
+
+extension Timestamp {
+    /// For literals in tests: crashes on a malformed literal, which is a bug in the test.
+    static func at(_ text: String) -> Timestamp { Timestamp(text)! }
+}

@@ -1,0 +1,24 @@
+-- Generated from the migrations (schema version 2); a test checks it.
+CREATE TABLE algorithm_instances (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    display_name TEXT NOT NULL,         -- "NVDA_sma_crossover_20240604_143022"
+    algorithm_type TEXT NOT NULL,       -- "sma_crossover" (the algorithm's file name)
+    ticker TEXT NOT NULL,               -- "NVDA"
+    initial_capital REAL NOT NULL CHECK(initial_capital > 0),
+    status TEXT NOT NULL DEFAULT 'running' CHECK(status IN ('running', 'stopped')),
+    created_at TEXT NOT NULL,           -- "2024-06-04T14:30:22Z" (UTC)
+    stopped_at TEXT                     -- NULL until stopped (UTC)
+);
+CREATE TABLE sqlite_sequence(name,seq);
+CREATE TABLE transactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    algorithm_id INTEGER NOT NULL,
+    type TEXT NOT NULL CHECK(type IN ('buy', 'sell')),
+    shares INTEGER NOT NULL CHECK(shares > 0),
+    price REAL NOT NULL CHECK(price > 0),
+    timestamp TEXT NOT NULL,            -- "2024-06-04T14:30:00Z" (UTC)
+    FOREIGN KEY (algorithm_id) REFERENCES algorithm_instances(id)
+);
+CREATE TABLE system_config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE INDEX transactions_by_algorithm ON transactions (algorithm_id, timestamp, id);
+CREATE INDEX algorithm_instances_by_status ON algorithm_instances (status, id);
