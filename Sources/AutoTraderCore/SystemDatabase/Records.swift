@@ -26,7 +26,7 @@ public struct AlgorithmInstance: Hashable, Sendable {
         initialCapital = Money.decimal(fromStored: row["initial_capital"])
         status = AlgorithmStatus(rawValue: row["status"]) ?? .stopped
         createdAt = Timestamp(row["created_at"] as String) ?? Timestamp(secondsSinceEpoch: 0)
-        stoppedAt = (row["stopped_at"] as String?).flatMap(Timestamp.init)
+        stoppedAt = (row["stopped_at"] as String?).flatMap { Timestamp($0) }
     }
 
     /// `TICKER_algotype_YYYYMMDD_HHMMSS`, from the creation time in UTC.

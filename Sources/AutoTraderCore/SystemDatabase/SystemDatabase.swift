@@ -171,7 +171,7 @@ public struct SystemDatabase: Sendable {
             tradeCount: row["trade_count"],
             shares: row["shares"],
             invested: Money.decimal(micros: row["invested_micros"]),
-            lastTradeAt: (row["last_trade_at"] as String?).flatMap(Timestamp.init),
+            lastTradeAt: (row["last_trade_at"] as String?).flatMap { Timestamp($0) },
             lastTradePrice: lastPrice.map(Money.decimal(fromStored:)))
     }
 

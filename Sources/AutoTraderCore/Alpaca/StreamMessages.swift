@@ -1,0 +1,150 @@
+import Foundation
+
+/// One element of a frame from Alpaca's stock stream. Every frame is a JSON array;
+/// control messages come one per frame, data may be batched and mixed.
+public enum StreamMessage: Sendable, Equatable {
+    case success(String)
+    case error(code: Int, message: String)
+    case subscription(StreamSubscription)
+    /// `b`: a minute bar, pushed right after its minute ends.
+    case bar(symbol: String, AlpacaBar)
+    /// `u`: a corrected minute bar that replaces the earlier one with the same time.
+    case updatedBar(symbol: String, AlpacaBar)
+    /// `d`: today's daily bar so far.
+    case dailyBar(symbol: String, AlpacaBar)
+    /// Any other type (trades, quotes, statuses …): AutoTrader subscribes to none, but must not choke on them.
+    case other(type: String)
+
+    /// Decodes one frame's text into its messages.
+    public static func decodeFrame(_ data: Data) throws -> [StreamMessage] {
+        try JSONDecoder().decode([Element].self, from: data).map(\.message)
+    }
+
+    struct Element: Decodable {
+        let message: StreamMessage
+
+        enum CodingKeys: String, CodingKey { case T, msg, code, S }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let type = try c.decode(String.self, forKey: .T)
+            switch type {
+            case "success":
+                message = .success(try c.decode(String.self, forKey: .msg))
+            case "error":
+                message = .error(code: try c.decode(Int.self, forKey: .code), message: try c.decodeIfPresent(String.self, forKey: .msg) ?? "")
+            case "subscription":
+                message = .subscription(try StreamSubscription(from: decoder))
+            case "b", "u", "d":
+                let symbol = try c.decode(String.self, forKey: .S)
+                let bar = try AlpacaBar(from: decoder)
+                message = type == "b" ? .bar(symbol: symbol, bar) : type == "u" ? .updatedBar(symbol: symbol, bar) : .dailyBar(symbol: symbol, bar)
+            default:
+                message = .other(type: type)
+            }
+        }
+    }
+
+    /// Encodes messages as one server frame (the simulator's side).
+    public static func encodeFrame(_ messages: [StreamMessage]) -> Data {
+        var parts: [String] = []
+        let encoder = JSONEncoder.alpaca
+        for message in messages {
+            switch message {
+            case .success(let text):
+                parts.append(#"{"T":"success","msg":\#(jsonString(text))}"#)
+            case .error(let code, let text):
+                parts.append(#"{"T":"error","code":\#(code),"msg":\#(jsonString(text))}"#)
+            case .subscription(let subscription):
+                let body = (try? encoder.encode(subscription)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                parts.append(#"{"T":"subscription","# + body.dropFirst())
+            case .bar(let symbol, let bar), .updatedBar(let symbol, let bar), .dailyBar(let symbol, let bar):
+                let type: String
+                switch message {
+                case .bar: type = "b"
+                case .updatedBar: type = "u"
+                default: type = "d"
+                }
+                let body = (try? encoder.encode(bar)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                parts.append(#"{"T":"\#(type)","S":\#(jsonString(symbol)),"# + body.dropFirst())
+            case .other(let type):
+                parts.append(#"{"T":\#(jsonString(type))}"#)
+            }
+        }
+        return Data(("[" + parts.joined(separator: ",") + "]").utf8)
+    }
+
+    private static func jsonString(_ text: String) -> String {
+        String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
+    }
+}
+
+/// The full set of symbols per channel the server says this connection is subscribed to.
+public struct StreamSubscription: Codable, Sendable, Equatable {
+    public var trades: [String]
+    public var quotes: [String]
+    public var bars: [String]
+    public var updatedBars: [String]
+    public var dailyBars: [String]
+    public var statuses: [String]
+
+    public init(trades: [String] = [], quotes: [String] = [], bars: [String] = [], updatedBars: [String] = [],
+                dailyBars: [String] = [], statuses: [String] = []) {
+        self.trades = trades
+        self.quotes = quotes
+        self.bars = bars
+        self.updatedBars = updatedBars
+        self.dailyBars = dailyBars
+        self.statuses = statuses
+    }
+
+    enum CodingKeys: String, CodingKey { case trades, quotes, bars, updatedBars, dailyBars, statuses }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        trades = try c.decodeIfPresent([String].self, forKey: .trades) ?? []
+        quotes = try c.decodeIfPresent([String].self, forKey: .quotes) ?? []
+        bars = try c.decodeIfPresent([String].self, forKey: .bars) ?? []
+        updatedBars = try c.decodeIfPresent([String].self, forKey: .updatedBars) ?? []
+        dailyBars = try c.decodeIfPresent([String].self, forKey: .dailyBars) ?? []
+        statuses = try c.decodeIfPresent([String].self, forKey: .statuses) ?? []
+    }
+}
+
+/// A message from client to stream: auth, subscribe, unsubscribe.
+public struct StreamClientMessage: Codable, Sendable, Equatable {
+    public var action: String
+    public var key: String?
+    public var secret: String?
+    public var trades: [String]?
+    public var quotes: [String]?
+    public var bars: [String]?
+    public var updatedBars: [String]?
+    public var dailyBars: [String]?
+    public var statuses: [String]?
+
+    public static func auth(key: String, secret: String) -> StreamClientMessage {
+        StreamClientMessage(action: "auth", key: key, secret: secret)
+    }
+
+    public static func subscribe(bars: [String], updatedBars: [String]) -> StreamClientMessage {
+        StreamClientMessage(action: "subscribe", bars: bars, updatedBars: updatedBars)
+    }
+
+    public static func unsubscribe(bars: [String], updatedBars: [String]) -> StreamClientMessage {
+        StreamClientMessage(action: "unsubscribe", bars: bars, updatedBars: updatedBars)
+    }
+
+    public init(action: String, key: String? = nil, secret: String? = nil, trades: [String]? = nil, quotes: [String]? = nil,
+                bars: [String]? = nil, updatedBars: [String]? = nil, dailyBars: [String]? = nil, statuses: [String]? = nil) {
+        self.action = action
+        self.key = key
+        self.secret = secret
+        self.trades = trades
+        self.quotes = quotes
+        self.bars = bars
+        self.updatedBars = updatedBars
+        self.dailyBars = dailyBars
+        self.statuses = statuses
+    }
+}
