@@ -2,21 +2,28 @@
 import PackageDescription
 
 // AutoTrader: a core library that holds the domain (databases, calendar, card
-// arithmetic, and later the broker client and algorithms), and one thin
-// executable per process that wires the core together. Nothing depends on an
-// executable.
+// arithmetic, the Alpaca client), a library for the Alpaca-compatible simulator,
+// and one thin executable per process that wires them together. Nothing depends
+// on an executable (the tests only start them as processes).
 let package = Package(
     name: "AutoTrader",
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "AutoTraderCore", targets: ["AutoTraderCore"]),
         .executable(name: "autotrader", targets: ["autotrader"]),
+        .executable(name: "autotrader-sim", targets: ["autotrader-sim"]),
         .executable(name: "autotrader-bench", targets: ["autotrader-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -25,12 +32,39 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "WSClient", package: "swift-websocket"),
+            ]
+        ),
+        // The Alpaca-compatible exchange: market data, paper matching, faults.
+        .target(
+            name: "AutoTraderSim",
+            dependencies: [
+                "AutoTraderCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
             name: "autotrader",
             dependencies: [
                 "AutoTraderCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "autotrader-sim",
+            dependencies: [
+                "AutoTraderSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -46,7 +80,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AutoTraderCoreTests",
-            dependencies: ["AutoTraderCore", "autotrader", "autotrader-bench"]
+            dependencies: ["AutoTraderCore", "autotrader", "autotrader-bench", "autotrader-sim"]
         ),
     ]
 )

@@ -121,9 +121,18 @@ public struct AlpacaBarsPage: Codable, Sendable {
 public struct AlpacaLatestBar: Codable, Sendable {
     public var symbol: String
     public var bar: AlpacaBar
+
+    public init(symbol: String, bar: AlpacaBar) {
+        self.symbol = symbol
+        self.bar = bar
+    }
 }
 
 /// GET /v2/stocks/bars/latest?symbols=A,B.
 public struct AlpacaLatestBars: Codable, Sendable {
     public var bars: [String: AlpacaBar]
+
+    public init(bars: [String: AlpacaBar]) {
+        self.bars = bars
+    }
 }

@@ -497,6 +497,14 @@ public struct AlpacaCalendarDay: Codable, Sendable, Equatable {
     public var sessionOpen: String?
     public var sessionClose: String?
 
+    public init(date: String, open: String, close: String, sessionOpen: String? = nil, sessionClose: String? = nil) {
+        self.date = date
+        self.open = open
+        self.close = close
+        self.sessionOpen = sessionOpen
+        self.sessionClose = sessionClose
+    }
+
     enum CodingKeys: String, CodingKey {
         case date, open, close, sessionOpen = "session_open", sessionClose = "session_close"
     }

@@ -77,9 +77,12 @@ public struct Settings: Sendable, CustomStringConvertible {
         "ALPACA_API_KEY", "ALPACA_SECRET", "APCA_API_KEY_ID", "APCA_API_SECRET_KEY",
         "ALPACA_PAPER", "ALPACA_FEED", "ALPACA_TRADING_URL", "ALPACA_DATA_URL", "ALPACA_STREAM_URL",
         "AUTOTRADER_API_PORT", "AUTOTRADER_API_BIND",
+        "AUTOTRADER_SIM_URL", "AUTOTRADER_SIM_KEY_ID", "AUTOTRADER_SIM_SECRET_KEY",
     ]
 
-    static let secretKeys: Set<String> = ["ALPACA_API_KEY", "ALPACA_SECRET", "APCA_API_KEY_ID", "APCA_API_SECRET_KEY"]
+    static let secretKeys: Set<String> = [
+        "ALPACA_API_KEY", "ALPACA_SECRET", "APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "AUTOTRADER_SIM_SECRET_KEY",
+    ]
 
     /// The folder the default database paths are relative to.
     public var home: String { values["AUTOTRADER_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? FileManager.default.currentDirectoryPath }

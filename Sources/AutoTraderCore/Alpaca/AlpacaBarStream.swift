@@ -1,0 +1,303 @@
+import Foundation
+import Logging
+import NIOCore
+import WSClient
+
+/// Alpaca's real-time stock stream v2 for minute bars (and their corrections),
+/// kept subscribed to a desired set of symbols across disconnects.
+///
+/// `run()` connects, authenticates, subscribes `bars` and `updatedBars` for the
+/// symbols of `setSymbols(_:)`, and hands every bar to `events`. Whenever the
+/// connection ends it reconnects with exponential backoff and jitter, re-authenticates
+/// and re-sends the whole subscription from local state. Stream errors are handled by
+/// their kind (`StreamError.Reaction`): bad keys or a feed outside the plan are retried
+/// only at the slowest pace, "connection limit exceeded" backs off for seconds, others
+/// just reconnect. A connection that stays open but goes quiet while data is expected
+/// (a known Alpaca failure) is dropped and replaced.
+public actor AlpacaBarStream {
+    /// What happened on the stream, in order.
+    public enum Event: Sendable {
+        case connected
+        case authenticated
+        case subscribed(StreamSubscription)
+        /// One frame's bars: `isCorrection` marks `u` messages that replace an earlier bar.
+        case bars([StreamBar])
+        case streamError(StreamError)
+        case disconnected(reason: String)
+    }
+
+    /// A bar from the stream, with its symbol.
+    public struct StreamBar: Sendable, Equatable {
+        public let symbol: String
+        public let bar: AlpacaBar
+        public let isCorrection: Bool
+    }
+
+    /// Reconnection pacing. The defaults suit Alpaca; tests shorten them.
+    public struct Backoff: Sendable {
+        public var initial: Duration = .milliseconds(500)
+        public var maximum: Duration = .seconds(30)
+        /// The least wait after "connection limit exceeded": the old session needs a moment to be released.
+        public var connectionLimit: Duration = .seconds(5)
+        /// The wait after an error that only a configuration change fixes (bad keys, feed not in plan).
+        public var fatal: Duration = .seconds(300)
+        /// A connection that lived this long resets the backoff.
+        public var healthyAfter: Duration = .seconds(30)
+
+        public init() {}
+    }
+
+    public nonisolated let events: AsyncStream<Event>
+    private let continuation: AsyncStream<Event>.Continuation
+    private let configuration: AlpacaConfiguration
+    private let logger: Logger
+    private let backoff: Backoff
+    private let pingInterval: Duration
+    private let idleTimeout: Duration?
+    private let expectsData: @Sendable () async -> Bool
+
+    private var desired: Set<String> = []
+    /// What the server confirmed for the current connection.
+    private var confirmed: Set<String> = []
+    private var wakeCurrentConnection: AsyncStream<Void>.Continuation?
+    private var closeRequested = false
+
+    /// - Parameters:
+    ///   - idleTimeout: drop a connection that sends nothing for this long while `expectsData()` is true.
+    ///   - expectsData: whether bars should be flowing now (the market is open and symbols are subscribed).
+    public init(
+        configuration: AlpacaConfiguration, logger: Logger = Logger(label: "alpaca.stream"), backoff: Backoff = Backoff(),
+        pingInterval: Duration = .seconds(10), idleTimeout: Duration? = .seconds(150),
+        expectsData: @escaping @Sendable () async -> Bool = { true }
+    ) {
+        (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
+        self.configuration = configuration
+        self.logger = logger
+        self.backoff = backoff
+        self.pingInterval = pingInterval
+        self.idleTimeout = idleTimeout
+        self.expectsData = expectsData
+    }
+
+    /// The symbols to stream; applied to the open connection at once, and to every later one.
+    public func setSymbols(_ symbols: Set<String>) {
+        desired = symbols
+        wakeCurrentConnection?.yield()
+    }
+
+    public var symbols: Set<String> { desired }
+
+    /// Connects and keeps reconnecting until the task is cancelled; then closes and finishes `events`.
+    public func run() async {
+        var failures = 0
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            let outcome = await connectOnce()
+            continuation.yield(.disconnected(reason: outcome.reason))
+            if Task.isCancelled { break }
+            if ContinuousClock.now - started >= backoff.healthyAfter && outcome.reaction == .reconnect { failures = 0 }
+            failures += 1
+            let delay = self.delay(after: outcome.reaction, failures: failures)
+            let level: Logger.Level = outcome.reaction == .stop ? .error : .warning
+            logger.log(level: level, "stream disconnected; reconnecting", metadata: [
+                "reason": "\(outcome.reason)", "retry_in_ms": "\(delay.milliseconds)", "attempt": "\(failures)",
+            ])
+            do { try await Task.sleep(for: delay) } catch { break }
+        }
+        continuation.finish()
+    }
+
+    func delay(after reaction: StreamError.Reaction, failures: Int) -> Duration {
+        switch reaction {
+        case .stop:
+            return backoff.fatal
+        case .backOff, .reconnect, .keepGoing:
+            let step = min(backoff.maximum, backoff.initial * (1 << min(failures - 1, 16)))
+            let jittered = step / 2 + (step / 2) * Double.random(in: 0...1)
+            return reaction == .backOff ? max(jittered, backoff.connectionLimit) : jittered
+        }
+    }
+
+    struct Outcome {
+        var reason: String
+        var reaction: StreamError.Reaction
+    }
+
+    /// One connection, from handshake to close.
+    private func connectOnce() async -> Outcome {
+        let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        wakeCurrentConnection = wake
+        confirmed = []
+        sent = []
+        defer {
+            wake.finish()
+            wakeCurrentConnection = nil
+        }
+        let state = ConnectionState()
+        var clientConfiguration = WebSocketClientConfiguration(
+            maxFrameSize: 1 << 22, autoPing: .enabled(timePeriod: pingInterval))
+        clientConfiguration.closeTimeout = .seconds(5)
+        let url = configuration.streamURL.absoluteString
+        let key = configuration.keyID, secret = configuration.secretKey
+        do {
+            try await WebSocketClient.connect(url: url, configuration: clientConfiguration, logger: logger) { inbound, outbound, _ in
+                try await self.session(inbound: inbound, outbound: outbound, key: key, secret: secret, wakeups: wakeups, state: state)
+            }
+            return await state.outcome ?? Outcome(reason: "the server closed the connection", reaction: .reconnect)
+        } catch {
+            if let outcome = await state.outcome { return outcome }
+            let text = "\(error)"
+            // An HTTP 4xx on the handshake (wrong feed path, refused) won't fix itself: retry slowly.
+            if text.contains("webSocketUpgradeFailed") || text.contains("UpgradeFailed") {
+                return Outcome(reason: "the server refused the WebSocket upgrade (\(text)); check ALPACA_STREAM_URL / ALPACA_FEED", reaction: .stop)
+            }
+            return Outcome(reason: "connection failed: \(text)", reaction: .reconnect)
+        }
+    }
+
+    /// Shared between the connection's reader, subscriber and watchdog tasks.
+    actor ConnectionState {
+        var outcome: Outcome?
+        var lastFrame = ContinuousClock.now
+        var authenticated = false
+
+        func end(_ outcome: Outcome) { if self.outcome == nil { self.outcome = outcome } }
+        func touch() { lastFrame = .now }
+        func setAuthenticated() { authenticated = true }
+    }
+
+    private nonisolated func session(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, key: String, secret: String,
+        wakeups: AsyncStream<Void>, state: ConnectionState
+    ) async throws {
+        var messages = inbound.messages(maxSize: 1 << 22).makeAsyncIterator()
+
+        func nextFrame() async throws -> [StreamMessage]? {
+            guard let message = try await messages.next() else { return nil }
+            await state.touch()
+            let data: Data
+            switch message {
+            case .text(let text): data = Data(text.utf8)
+            case .binary(let buffer): data = Data(buffer.readableBytesView)
+            }
+            do {
+                return try StreamMessage.decodeFrame(data)
+            } catch {
+                logger.warning("undecodable stream frame ignored", metadata: ["bytes": "\(data.count)"])
+                return []
+            }
+        }
+
+        // 1. Welcome, then authenticate within the server's window.
+        guard let welcome = try await nextFrame() else { return }
+        guard welcome.contains(.success("connected")) else {
+            if let error = welcome.compactMap(StreamError.init).first { await fail(error, state: state) }
+            return
+        }
+        continuation.yield(.connected)
+        let auth = try JSONEncoder.alpaca.encode(StreamClientMessage.auth(key: key, secret: secret))
+        try await outbound.write(.text(String(decoding: auth, as: UTF8.self)))
+        while true {
+            guard let frame = try await nextFrame() else { return }
+            if frame.contains(.success("authenticated")) { break }
+            if let error = frame.compactMap(StreamError.init).first {
+                await fail(error, state: state)
+                if error.reaction != .keepGoing {
+                    try await outbound.close(.normalClosure, reason: nil)
+                    return
+                }
+            }
+        }
+        await state.setAuthenticated()
+        continuation.yield(.authenticated)
+        logger.info("stream authenticated", metadata: ["url": "\(configuration.streamURL.absoluteString)"])
+
+        // 2. Keep the subscription in sync and watch for silence in child tasks, and read here,
+        //    until the server closes, an error ends the connection, or the watchdog closes it.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await self.syncSubscription(outbound: outbound)
+                for await _ in wakeups { try await self.syncSubscription(outbound: outbound) }
+            }
+            if let idleTimeout {
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: .seconds(1))
+                        let quiet = ContinuousClock.now - (await state.lastFrame)
+                        if quiet > idleTimeout, await self.expectsData(), await !self.symbols.isEmpty {
+                            await state.end(Outcome(
+                                reason: "no data for \(quiet.milliseconds / 1000) s while the market is open: replacing the connection",
+                                reaction: .reconnect))
+                            try? await outbound.close(.goingAway, reason: "idle")
+                            return
+                        }
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            while let frame = try await nextFrame() {
+                try await self.handle(frame, outbound: outbound, state: state)
+                if await state.outcome != nil { break }
+            }
+        }
+    }
+
+    private func handle(_ frame: [StreamMessage], outbound: WebSocketOutboundWriter, state: ConnectionState) async throws {
+        var bars: [StreamBar] = []
+        for message in frame {
+            switch message {
+            case .bar(let symbol, let bar):
+                bars.append(StreamBar(symbol: symbol, bar: bar, isCorrection: false))
+            case .updatedBar(let symbol, let bar):
+                bars.append(StreamBar(symbol: symbol, bar: bar, isCorrection: true))
+            case .subscription(let subscription):
+                confirmed = Set(subscription.bars)
+                continuation.yield(.subscribed(subscription))
+                logger.info("stream subscription", metadata: ["bars": "\(subscription.bars.count)", "updated_bars": "\(subscription.updatedBars.count)"])
+            case .error(let code, let text):
+                let error = StreamError(code: code, message: text)
+                await fail(error, state: state)
+                if error.reaction != .keepGoing { try? await outbound.close(.normalClosure, reason: nil) }
+            case .success, .dailyBar, .other:
+                break
+            }
+        }
+        if !bars.isEmpty { continuation.yield(.bars(bars)) }
+    }
+
+    private func fail(_ error: StreamError, state: ConnectionState) async {
+        continuation.yield(.streamError(error))
+        switch error.reaction {
+        case .keepGoing:
+            logger.warning("\(error.description)")
+        case .stop:
+            logger.error("\(error.description)")
+            await state.end(Outcome(reason: error.description, reaction: .stop))
+        case .backOff, .reconnect:
+            logger.warning("\(error.description)")
+            await state.end(Outcome(reason: error.description, reaction: error.reaction))
+        }
+    }
+
+    /// Sends what differs between the desired symbols and the last ones sent on this connection.
+    private var sent: Set<String> = []
+
+    private func syncSubscription(outbound: WebSocketOutboundWriter) async throws {
+        let add = desired.subtracting(sent).sorted()
+        let remove = sent.subtracting(desired).sorted()
+        let encoder = JSONEncoder.alpaca
+        // Alpaca's SDKs send large subscriptions in chunks; 100 symbols per message keeps frames small.
+        for chunk in stride(from: 0, to: add.count, by: 100).map({ Array(add[$0..<min($0 + 100, add.count)]) }) {
+            let message = try encoder.encode(StreamClientMessage.subscribe(bars: chunk, updatedBars: chunk))
+            try await outbound.write(.text(String(decoding: message, as: UTF8.self)))
+        }
+        for chunk in stride(from: 0, to: remove.count, by: 100).map({ Array(remove[$0..<min($0 + 100, remove.count)]) }) {
+            let message = try encoder.encode(StreamClientMessage.unsubscribe(bars: chunk, updatedBars: chunk))
+            try await outbound.write(.text(String(decoding: message, as: UTF8.self)))
+        }
+        sent = desired
+        if !add.isEmpty || !remove.isEmpty {
+            logger.info("stream subscription change", metadata: ["subscribe": "\(add.count)", "unsubscribe": "\(remove.count)"])
+        }
+    }
+}

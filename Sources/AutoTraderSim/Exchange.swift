@@ -1,0 +1,485 @@
+import AutoTraderCore
+import Foundation
+import Logging
+
+/// One execution, as GET /sim/fills lists it.
+public struct SimFill: Encodable, Sendable, Equatable {
+    public var orderID: String
+    public var clientOrderID: String
+    public var symbol: String
+    public var side: OrderSide
+    public var qty: Int
+    public var price: Decimal
+    public var time: Date
+
+    enum CodingKeys: String, CodingKey {
+        case orderID = "order_id", clientOrderID = "client_order_id", symbol, side, qty, price, time
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(orderID, forKey: .orderID)
+        try c.encode(clientOrderID, forKey: .clientOrderID)
+        try c.encode(symbol, forKey: .symbol)
+        try c.encode(side, forKey: .side)
+        try c.encode(String(qty), forKey: .qty)
+        try c.encode(price.plainString, forKey: .price)
+        try c.encode(RFC3339.format(time), forKey: .time)
+    }
+}
+
+/// A POST /v2/orders body that passed validation: a whole-share market day order.
+public struct OrderSubmission: Sendable, Equatable {
+    public var symbol: String
+    public var qty: Int
+    public var side: OrderSide
+    /// Nil when the client sent none (one is generated, as Alpaca does).
+    public var clientOrderID: String?
+
+    public init(symbol: String, qty: Int, side: OrderSide, clientOrderID: String?) {
+        self.symbol = symbol
+        self.qty = qty
+        self.side = side
+        self.clientOrderID = clientOrderID
+    }
+}
+
+/// GET /v2/orders filters.
+public struct OrderFilter: Sendable {
+    public enum Status: String, Sendable { case open, closed, all }
+    public var status: Status = .open
+    public var limit = 50
+    /// Exclusive bounds on submission time.
+    public var after: Date?
+    public var until: Date?
+    public var ascending = false
+    public var symbols: Set<String>?
+    public var side: OrderSide?
+
+    public init() {}
+}
+
+/// The paper broker: orders, fills, cash and positions. An actor, so orders are handled one at a time, as a book would.
+///
+/// Every entry point first brings the book up to the simulated now (fills that are due happen before
+/// the answer), so what a client reads never depends on how recently the matching loop ran.
+public actor Exchange {
+    struct Holding {
+        var quantity: Int
+        var cost: Decimal
+    }
+
+    /// What the book needs to know about an order that can still change.
+    struct Working {
+        /// Simulated epoch seconds from which it may fill (submission, or the next open when sent while closed).
+        var eligibleFrom: Double
+        /// When a day order that is still open is canceled/expired; nil past the calendar's end.
+        var sessionClose: Timestamp?
+        var fate: FaultInjector.OrderFate
+        /// `--fill-price last-close` during a session: the price fixed at submission.
+        var lastClosePrice: Decimal?
+        /// Price used to hold buying power for a buy.
+        var reservePrice: Decimal
+        /// The bar the order fills on, once found (bars are deterministic, so it never changes).
+        var fillBar: AlpacaBar?
+    }
+
+    private let configuration: SimulatorConfiguration
+    private let clock: SimClock
+    private let generator: MarketDataGenerator
+    private let hours: TradingHours
+    private let faults: FaultInjector
+    private let stats: SimStats
+    private let logger: Logger
+
+    private var orders: [AlpacaOrder] = []
+    private var indexByID: [String: Int] = [:]
+    private var indexByClientID: [String: Int] = [:]
+    private var working: [String: Working] = [:]
+    /// Ids of open orders in submission order (so processing is deterministic).
+    private var workingOrder: [String] = []
+    private var cash: Decimal
+    private var holdings: [String: Holding] = [:]
+    private var fills: [SimFill] = []
+    private var lastEquity: Decimal
+    private var lastEquityDate: CivilDate?
+    private let accountID: String
+    private let accountNumber: String
+
+    public init(
+        configuration: SimulatorConfiguration, clock: SimClock, generator: MarketDataGenerator, faults: FaultInjector,
+        stats: SimStats, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.clock = clock
+        self.generator = generator
+        self.hours = generator.hours
+        self.faults = faults
+        self.stats = stats
+        self.logger = logger
+        self.cash = configuration.cash
+        self.lastEquity = configuration.cash
+        self.accountID = StableHash.uuid(StableHash.mix(configuration.seed, 0xACC0))
+        self.accountNumber = "PA" + String(StableHash.mix(configuration.seed, 0xACC1) % 10_000_000_000).padded(to: 10)
+    }
+
+    // MARK: - Orders
+
+    public func submit(_ submission: OrderSubmission) throws -> AlpacaOrder {
+        let now = clock.now()
+        process(now: now)
+        guard let asset = generator.universe.asset(submission.symbol) else {
+            stats.add(.ordersRefused)
+            throw AlpacaAPIError.unprocessable("asset \"\(submission.symbol)\" not found")
+        }
+        guard asset.isActive, asset.isTradable else {
+            stats.add(.ordersRefused)
+            throw AlpacaAPIError.unprocessable("asset \(asset.symbol) is not tradable")
+        }
+        if let clientID = submission.clientOrderID, indexByClientID[clientID] != nil {
+            stats.add(.ordersRefused)
+            throw AlpacaAPIError(.init(code: configuration.duplicateClientOrderIDStatus), code: 40010001,
+                                 "client_order_id must be unique")
+        }
+        let estimate = currentPrice(asset.symbol, now: now) ?? Self.decimal(asset.basePrice)
+        let quantity = Decimal(submission.qty)
+        switch submission.side {
+        case .buy:
+            guard quantity * estimate <= buyingPower(now: now) else {
+                stats.add(.ordersRefused)
+                throw AlpacaAPIError(.forbidden, code: 40310000, "insufficient buying power")
+            }
+        case .sell:
+            let held = holdings[asset.symbol]?.quantity ?? 0
+            let heldForOrders = openQuantity(symbol: asset.symbol, side: .sell)
+            let available = max(0, held - heldForOrders)
+            guard submission.qty <= available else {
+                stats.add(.ordersRefused)
+                throw AlpacaAPIError(
+                    .forbidden, code: 40310000,
+                    "insufficient qty available for order (requested: \(submission.qty), available: \(available))",
+                    extra: ["available": String(available), "existing_qty": String(held),
+                            "held_for_orders": String(heldForOrders), "symbol": asset.symbol])
+            }
+        }
+
+        let nowInstant = Timestamp(secondsSinceEpoch: Int64(now.rounded(.down)))
+        let state: Working
+        if let session = hours.regularSession(containing: nowInstant) {
+            state = Working(eligibleFrom: now, sessionClose: session.close, fate: faults.orderFate(quantity: submission.qty),
+                            lastClosePrice: configuration.fillPrice == .lastClose ? estimate : nil, reservePrice: estimate)
+        } else {
+            // Sent while the market is closed: waits (accepted) for the next session's first bar.
+            let next = hours.nextSession(openingAtOrAfter: nowInstant)
+            state = Working(eligibleFrom: next.map { Double($0.open.secondsSinceEpoch) } ?? .infinity,
+                            sessionClose: next?.close, fate: faults.orderFate(quantity: submission.qty),
+                            lastClosePrice: nil, reservePrice: estimate)
+        }
+        let id = faults.nextOrderID()
+        let submitted = Date(timeIntervalSince1970: now)
+        let order = AlpacaOrder(
+            id: id, clientOrderId: submission.clientOrderID ?? faults.nextOrderID(), createdAt: submitted,
+            updatedAt: submitted, submittedAt: submitted, assetId: asset.id, symbol: asset.symbol, qty: quantity,
+            side: submission.side, status: .accepted)
+        indexByID[id] = orders.count
+        indexByClientID[order.clientOrderId] = orders.count
+        orders.append(order)
+        working[id] = state
+        workingOrder.append(id)
+        stats.add(.ordersAccepted)
+        logger.info("order accepted", metadata: [
+            "id": "\(id)", "client_order_id": "\(order.clientOrderId)", "symbol": "\(asset.symbol)",
+            "side": "\(submission.side.rawValue)", "qty": "\(submission.qty)", "at": "\(RFC3339.format(submitted))",
+        ])
+        return order
+    }
+
+    public func order(id: String) throws -> AlpacaOrder {
+        process(now: clock.now())
+        guard let index = indexByID[id.lowercased()] else { throw AlpacaAPIError.orderNotFound }
+        return orders[index]
+    }
+
+    public func order(clientOrderID: String) throws -> AlpacaOrder {
+        process(now: clock.now())
+        guard let index = indexByClientID[clientOrderID] else { throw AlpacaAPIError.orderNotFound }
+        return orders[index]
+    }
+
+    public func orders(matching filter: OrderFilter) -> [AlpacaOrder] {
+        process(now: clock.now())
+        var result = orders.filter { order in
+            switch filter.status {
+            case .open: if order.status.isTerminal { return false }
+            case .closed: if !order.status.isTerminal { return false }
+            case .all: break
+            }
+            let submitted = order.submittedAt ?? order.createdAt
+            if let after = filter.after, submitted <= after { return false }
+            if let until = filter.until, submitted >= until { return false }
+            if let symbols = filter.symbols, !symbols.contains(order.symbol) { return false }
+            if let side = filter.side, order.side != side { return false }
+            return true
+        }
+        if !filter.ascending { result.reverse() }
+        return Array(result.prefix(filter.limit))
+    }
+
+    /// Every order ever submitted, oldest first (GET /sim/orders).
+    public func allOrders() -> [AlpacaOrder] {
+        process(now: clock.now())
+        return orders
+    }
+
+    /// Every execution, oldest first (GET /sim/fills).
+    public func allFills() -> [SimFill] {
+        process(now: clock.now())
+        return fills
+    }
+
+    /// Cancels what is left of an open order (DELETE /v2/orders/{id}).
+    public func cancel(id: String) throws {
+        let now = clock.now()
+        process(now: now)
+        guard let index = indexByID[id.lowercased()] else { throw AlpacaAPIError.orderNotFound }
+        guard working[orders[index].id] != nil else {
+            throw AlpacaAPIError.unprocessable("order is not cancelable (its status is \(orders[index].status))")
+        }
+        finish(index: index, status: .canceled, at: Date(timeIntervalSince1970: now))
+    }
+
+    /// Cancels every open order (DELETE /v2/orders): one entry per order, as Alpaca's 207 answer lists them.
+    public func cancelAll() -> [(id: String, status: Int)] {
+        let now = clock.now()
+        process(now: now)
+        return workingOrder.compactMap { id in
+            guard let index = indexByID[id] else { return nil }
+            finish(index: index, status: .canceled, at: Date(timeIntervalSince1970: now))
+            return (id, 200)
+        }
+    }
+
+    // MARK: - Account and positions
+
+    /// GET /v2/account, and the fields the core model does not carry.
+    public func account() -> (AlpacaAccount, ExtraFields) {
+        let now = clock.now()
+        process(now: now)
+        let marketValue = longMarketValue(now: now)
+        let equity = cash + marketValue
+        let power = buyingPower(now: now)
+        let account = AlpacaAccount(
+            id: accountID, accountNumber: accountNumber, cash: cash, buyingPower: power, equity: equity,
+            portfolioValue: equity, lastEquity: lastEquity, longMarketValue: marketValue, shortMarketValue: 0,
+            multiplier: 1, daytradeCount: 0, createdAt: Date(timeIntervalSince1970: 1_514_764_800))
+        let zero = "0"
+        let extra: ExtraFields = [
+            "regt_buying_power": .string(power.plainString), "daytrading_buying_power": .string(zero),
+            "non_marginable_buying_power": .string(power.plainString), "effective_buying_power": .string(power.plainString),
+            "options_buying_power": .string(power.plainString), "bod_dtbp": .string(zero), "accrued_fees": .string(zero),
+            "initial_margin": .string(zero), "maintenance_margin": .string(zero), "last_maintenance_margin": .string(zero),
+            "sma": .string(zero), "position_market_value": .string(marketValue.plainString), "crypto_status": "INACTIVE",
+            "options_approved_level": 0, "options_trading_level": 0,
+        ]
+        return (account, extra)
+    }
+
+    /// GET /v2/positions, each with the extra fields Alpaca sends.
+    public func positions() -> [(AlpacaPosition, ExtraFields)] {
+        let now = clock.now()
+        process(now: now)
+        return holdings.keys.sorted().compactMap { position(symbol: $0, now: now) }
+    }
+
+    public func position(symbol: String) throws -> (AlpacaPosition, ExtraFields) {
+        let now = clock.now()
+        process(now: now)
+        let key = generator.universe.asset(symbol)?.symbol ?? symbol.uppercased()
+        guard let result = position(symbol: key, now: now) else { throw AlpacaAPIError.positionNotFound }
+        return result
+    }
+
+    private func position(symbol: String, now: Double) -> (AlpacaPosition, ExtraFields)? {
+        guard let holding = holdings[symbol], holding.quantity > 0, let asset = generator.universe.asset(symbol: symbol)
+        else { return nil }
+        let quantity = Decimal(holding.quantity)
+        let average = Money.rounded(holding.cost / quantity, scale: 6)
+        let price = currentPrice(symbol, now: now) ?? average
+        let lastDay = previousClose(symbol, now: now) ?? price
+        let value = quantity * price
+        let profit = value - holding.cost
+        let intraday = (price - lastDay) * quantity
+        func ratio(_ part: Decimal, _ whole: Decimal) -> String {
+            whole == 0 ? "0" : Money.rounded(part / whole, scale: 6).plainString
+        }
+        let position = AlpacaPosition(
+            assetId: asset.id, symbol: symbol, exchange: asset.exchange, qty: quantity, avgEntryPrice: average,
+            marketValue: value, costBasis: holding.cost, unrealizedPl: profit, currentPrice: price, lastdayPrice: lastDay)
+        let extra: ExtraFields = [
+            "asset_marginable": true, "unrealized_plpc": .string(ratio(profit, holding.cost)),
+            "unrealized_intraday_pl": .string(intraday.plainString),
+            "unrealized_intraday_plpc": .string(ratio(intraday, lastDay * quantity)),
+            "change_today": .string(ratio(price - lastDay, lastDay)),
+        ]
+        return (position, extra)
+    }
+
+    // MARK: - Matching
+
+    /// Brings every open order up to `now`: accepted → new at the open, fills on the due bar, rejection,
+    /// and the end of the day (canceled with what filled, or expired with nothing).
+    public func process(now: Double) {
+        let today = hours.newYorkDate(of: Timestamp(secondsSinceEpoch: Int64(now.rounded(.down))))
+        if today != lastEquityDate {
+            // Yesterday's closing equity: the first look at a new day still sees yesterday's prices.
+            lastEquity = cash + longMarketValue(now: now)
+            lastEquityDate = today
+        }
+        for id in workingOrder { advance(id: id, now: now) }
+    }
+
+    private func advance(id: String, now: Double) {
+        guard var state = working[id], let index = indexByID[id] else { return }
+        var order = orders[index]
+        let submitted = (order.submittedAt ?? order.createdAt).timeIntervalSince1970
+        if state.fate.reject {
+            order.status = .rejected
+            order.failedAt = Date(timeIntervalSince1970: max(now, submitted))
+            order.updatedAt = order.failedAt
+            orders[index] = order
+            close(id: id)
+            stats.add(.ordersRejected)
+            logger.info("order rejected (injected)", metadata: ["id": "\(id)", "symbol": "\(order.symbol)"])
+            return
+        }
+        guard now >= state.eligibleFrom else { return }
+        if order.status == .accepted {
+            order.status = .new
+            order.updatedAt = Date(timeIntervalSince1970: max(state.eligibleFrom, submitted))
+        }
+        if order.filledQty == 0, let (price, time) = fillPoint(order: order, state: &state, now: now) {
+            let quantity = state.fate.partialQuantity ?? NSDecimalNumber(decimal: order.qty ?? 0).intValue
+            order.filledQty = Decimal(quantity)
+            order.filledAvgPrice = price
+            order.filledAt = time
+            order.updatedAt = time
+            order.status = state.fate.partialQuantity == nil ? .filled : .partiallyFilled
+            settle(symbol: order.symbol, side: order.side, quantity: quantity, price: price)
+            fills.append(SimFill(orderID: order.id, clientOrderID: order.clientOrderId, symbol: order.symbol,
+                                 side: order.side, qty: quantity, price: price, time: time))
+            stats.add(.fills)
+            if order.status == .partiallyFilled { stats.add(.partialFills) }
+            logger.info("order \(order.status)", metadata: [
+                "id": "\(id)", "symbol": "\(order.symbol)", "side": "\(order.side.rawValue)", "qty": "\(quantity)",
+                "price": "\(price.plainString)", "at": "\(RFC3339.format(time))",
+            ])
+        }
+        orders[index] = order
+        working[id] = state
+        if order.status == .filled {
+            close(id: id)
+            return
+        }
+        if let end = state.sessionClose, now >= Double(end.secondsSinceEpoch) {
+            // A day order's life ends with the session: what filled stays filled.
+            finish(index: index, status: order.filledQty > 0 ? .canceled : .expired, at: end.date)
+        }
+    }
+
+    private func fillPoint(order: AlpacaOrder, state: inout Working, now: Double) -> (Decimal, Date)? {
+        if let price = state.lastClosePrice {
+            return (price, order.submittedAt ?? order.createdAt)
+        }
+        guard let end = state.sessionClose else { return nil }
+        if state.fillBar == nil {
+            let from = Timestamp(secondsSinceEpoch: Int64(state.eligibleFrom.rounded(.up)))
+            state.fillBar = generator.firstRegularBar(symbol: order.symbol, atOrAfter: from, before: end)
+        }
+        // The open is the first trade of the bar's minute: known once the minute has begun.
+        guard let bar = state.fillBar, Double(bar.t.secondsSinceEpoch) <= now else { return nil }
+        return (Self.decimal(bar.o), bar.t.date)
+    }
+
+    private func settle(symbol: String, side: OrderSide, quantity: Int, price: Decimal) {
+        let amount = Decimal(quantity) * price
+        var holding = holdings[symbol] ?? Holding(quantity: 0, cost: 0)
+        switch side {
+        case .buy:
+            cash -= amount
+            holding.quantity += quantity
+            holding.cost += amount
+        case .sell:
+            cash += amount
+            let average = holding.quantity > 0 ? holding.cost / Decimal(holding.quantity) : 0
+            holding.quantity -= quantity
+            holding.cost = holding.quantity > 0 ? Money.rounded(average * Decimal(holding.quantity), scale: 6) : 0
+        }
+        holdings[symbol] = holding.quantity > 0 ? holding : nil
+    }
+
+    private func finish(index: Int, status: OrderStatus, at time: Date) {
+        var order = orders[index]
+        order.status = status
+        order.updatedAt = time
+        if status == .canceled { order.canceledAt = time; stats.add(.ordersCanceled) }
+        if status == .expired { order.expiredAt = time; stats.add(.ordersExpired) }
+        orders[index] = order
+        close(id: order.id)
+        logger.info("order \(status)", metadata: ["id": "\(order.id)", "symbol": "\(order.symbol)",
+                                                 "filled_qty": "\(order.filledQty.plainString)"])
+    }
+
+    private func close(id: String) {
+        working[id] = nil
+        workingOrder.removeAll { $0 == id }
+    }
+
+    // MARK: - Money
+
+    private func openQuantity(symbol: String, side: OrderSide) -> Int {
+        workingOrder.reduce(0) { total, id in
+            guard let index = indexByID[id], orders[index].symbol == symbol, orders[index].side == side else { return total }
+            let order = orders[index]
+            return total + NSDecimalNumber(decimal: (order.qty ?? 0) - order.filledQty).intValue
+        }
+    }
+
+    /// Cash less what open buy orders hold (a cash account: multiplier 1).
+    private func buyingPower(now: Double) -> Decimal {
+        let held = workingOrder.reduce(Decimal(0)) { total, id in
+            guard let index = indexByID[id], orders[index].side == .buy, let state = working[id] else { return total }
+            return total + ((orders[index].qty ?? 0) - orders[index].filledQty) * state.reservePrice
+        }
+        return max(0, cash - held)
+    }
+
+    private func longMarketValue(now: Double) -> Decimal {
+        holdings.reduce(Decimal(0)) { total, entry in
+            let average = entry.value.cost / Decimal(entry.value.quantity)
+            return total + Decimal(entry.value.quantity) * (currentPrice(entry.key, now: now) ?? average)
+        }
+    }
+
+    private func currentPrice(_ symbol: String, now: Double) -> Decimal? {
+        generator.latestBar(symbol: symbol, asOf: now).map { Self.decimal($0.c) }
+    }
+
+    /// The close of the last session before today's.
+    private func previousClose(_ symbol: String, now: Double) -> Decimal? {
+        let today = hours.newYorkDate(of: Timestamp(secondsSinceEpoch: Int64(now.rounded(.down))))
+        guard let index = hours.lastIndex(onOrBefore: today.adding(days: -1)) else { return nil }
+        return generator.closingBar(symbol: symbol, session: hours.sessions[index], asOf: now).map { Self.decimal($0.c) }
+    }
+
+    /// A bar price as money: cents, or four decimals below $1.
+    static func decimal(_ price: Double) -> Decimal {
+        let text = price >= 1 ? String(format: "%.2f", price) : String(format: "%.4f", price)
+        return Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) ?? Decimal(price)
+    }
+}
+
+extension String {
+    func padded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

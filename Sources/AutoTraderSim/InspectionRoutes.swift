@@ -1,0 +1,60 @@
+import AutoTraderCore
+import Foundation
+import Hummingbird
+
+/// Non-Alpaca endpoints under /sim for tests: what was ordered and filled, the feed's ground truth,
+/// counters, and a way to drop the stream. No key needed; loopback only.
+struct InspectionRoutes {
+    let exchange: Exchange
+    let hub: StreamHub
+    let generator: MarketDataGenerator
+    let clock: SimClock
+    let stats: SimStats
+    let configuration: SimulatorConfiguration
+
+    func add(to group: RouterGroup<SimRequestContext>) {
+        group.get("orders") { _, _ in
+            try JSONBody.response(await exchange.allOrders())
+        }
+        group.get("fills") { _, _ in
+            try JSONBody.response(await exchange.allFills())
+        }
+        group.get("bars") { request, _ in
+            try JSONBody.response(try groundTruth(QueryValues(request)))
+        }
+        group.post("disconnect") { _, _ in
+            let count = await hub.dropAll()
+            return JSONBody.response(object: ["disconnected": count])
+        }
+        group.get("stats") { _, _ in
+            JSONBody.response(object: stats.snapshot())
+        }
+        group.get("clock") { _, _ in
+            let clockBody = TradingRoutes.clockBody(clock: clock, hours: generator.hours)
+            return try JSONBody.response(clockBody, extra: [
+                "speed": .number(clock.speed), "epoch": .number(clock.now()), "seed": .string(String(configuration.seed)),
+            ])
+        }
+    }
+
+    /// Every bar the feed had for the symbols in the range (regular hours unless `extended_hours=true`),
+    /// final values: corrected where the correction is already due.
+    private func groundTruth(_ query: QueryValues) throws -> AlpacaMultiBarsPage {
+        guard let symbols = query.list("symbols"), !symbols.isEmpty else {
+            throw AlpacaAPIError.badParameter("missing symbols")
+        }
+        let now = clock.now()
+        let nowInstant = Timestamp(secondsSinceEpoch: Int64(now.rounded(.down)))
+        let hours = generator.hours
+        let start = try query.time("start", invalid: .badParameter("invalid start")).map(Timestamp.init)
+            ?? BarRequest.newYorkMidnight(hours.newYorkDate(of: nowInstant), hours: hours)
+        let end = try query.time("end", invalid: .badParameter("invalid end")).map(Timestamp.init) ?? nowInstant
+        let extended = query["extended_hours"] == "true"
+        var bars: [String: [AlpacaBar]] = [:]
+        for symbol in symbols {
+            let list = generator.bars(symbol: symbol, from: start, through: end, asOf: now, extended: extended)
+            if !list.isEmpty { bars[symbol] = list }
+        }
+        return AlpacaMultiBarsPage(bars: bars, nextPageToken: nil)
+    }
+}

@@ -1,0 +1,217 @@
+import AutoTraderCore
+import Foundation
+import Hummingbird
+import NIOFoundationCompat
+
+/// Alpaca's trading REST endpoints: account, assets, orders, positions, clock, calendar.
+struct TradingRoutes {
+    let exchange: Exchange
+    let clock: SimClock
+    let hours: TradingHours
+    let universe: Universe
+
+    func add(to group: RouterGroup<SimRequestContext>) {
+        group.get("account") { _, _ in
+            let (account, extra) = await exchange.account()
+            return try JSONBody.response(account, extra: extra)
+        }
+        group.get("assets") { request, _ in
+            let query = QueryValues(request)
+            let status = query["status"]
+            let assets = universe.assets.filter { asset in
+                switch status {
+                case "active": return asset.isActive
+                case "inactive": return !asset.isActive
+                default: return true
+                }
+            }
+            return try JSONBody.response(assets.map(\.alpaca))
+        }
+        group.get("assets/{symbol}") { _, context in
+            let symbol = try context.parameters.require("symbol")
+            guard let asset = universe.asset(symbol) else { throw AlpacaAPIError.assetNotFound }
+            return try JSONBody.response(asset.alpaca, extra: ["maintenance_margin_requirement": .integer(asset.isThin ? 100 : 30)])
+        }
+        group.post("orders") { request, context in
+            var request = request
+            let body = try await request.collectBody(upTo: 1 << 16)
+            let submission = try OrderRequestParser.parse(Data(buffer: body))
+            return try JSONBody.response(try await exchange.submit(submission))
+        }
+        group.get("orders") { request, _ in
+            try JSONBody.response(await exchange.orders(matching: try Self.filter(QueryValues(request))))
+        }
+        group.delete("orders") { _, _ in
+            let results = await exchange.cancelAll()
+            return JSONBody.response(object: results.map { ["id": $0.id, "status": $0.status] as [String: Any] },
+                                     status: .init(code: 207, reasonPhrase: "Multi-Status"))
+        }
+        for path in ["orders:by_client_order_id", "orders%3Aby_client_order_id", "orders%3aby_client_order_id"] {
+            group.get(RouterPath(path)) { request, _ in
+                guard let clientID = QueryValues(request)["client_order_id"] else {
+                    throw AlpacaAPIError.unprocessable("client_order_id is required")
+                }
+                return try JSONBody.response(try await exchange.order(clientOrderID: clientID))
+            }
+        }
+        group.get("orders/{id}") { _, context in
+            let id = try Self.orderID(context)
+            return try JSONBody.response(try await exchange.order(id: id))
+        }
+        group.delete("orders/{id}") { _, context in
+            let id = try Self.orderID(context)
+            try await exchange.cancel(id: id)
+            return Response(status: .noContent)
+        }
+        group.get("positions") { _, _ in
+            let positions = await exchange.positions()
+            var objects: [Any] = []
+            for (position, extra) in positions {
+                guard var object = try JSONSerialization.jsonObject(with: JSONBody.data(position)) as? [String: Any] else { continue }
+                for (key, value) in extra { object[key] = value.object }
+                objects.append(object)
+            }
+            return JSONBody.response(object: objects)
+        }
+        group.get("positions/{symbol}") { _, context in
+            let (position, extra) = try await exchange.position(symbol: try context.parameters.require("symbol"))
+            return try JSONBody.response(position, extra: extra)
+        }
+        group.get("clock") { _, _ in
+            try JSONBody.response(Self.clockBody(clock: clock, hours: hours))
+        }
+        group.get("calendar") { request, _ in
+            try JSONBody.response(try Self.calendar(QueryValues(request), hours: hours))
+        }
+    }
+
+    /// A malformed id is Alpaca's 422 (its message is odd, but it is what Alpaca says).
+    static func orderID(_ context: SimRequestContext) throws -> String {
+        let id = try context.parameters.require("id")
+        guard UUID(uuidString: id) != nil else { throw AlpacaAPIError.unprocessable("order_id is missing") }
+        return id.lowercased()
+    }
+
+    static func filter(_ query: QueryValues) throws -> OrderFilter {
+        var filter = OrderFilter()
+        if let status = query["status"] {
+            guard let value = OrderFilter.Status(rawValue: status) else {
+                throw AlpacaAPIError.unprocessable("invalid status \"\(status)\": use open, closed or all")
+            }
+            filter.status = value
+        }
+        if let limit = query["limit"] {
+            guard let value = Int(limit), value > 0 else { throw AlpacaAPIError.unprocessable("invalid limit \"\(limit)\"") }
+            filter.limit = min(value, 500)
+        }
+        filter.after = try query.time("after", invalid: .unprocessable("invalid after: use RFC 3339 or YYYY-MM-DD"))
+        filter.until = try query.time("until", invalid: .unprocessable("invalid until: use RFC 3339 or YYYY-MM-DD"))
+        if let direction = query["direction"] {
+            guard direction == "asc" || direction == "desc" else {
+                throw AlpacaAPIError.unprocessable("invalid direction \"\(direction)\": use asc or desc")
+            }
+            filter.ascending = direction == "asc"
+        }
+        if let symbols = query.list("symbols") { filter.symbols = Set(symbols.map { $0.uppercased() }) }
+        if let side = query["side"] {
+            guard let value = OrderSide(rawValue: side) else { throw AlpacaAPIError.unprocessable("invalid side \"\(side)\"") }
+            filter.side = value
+        }
+        return filter
+    }
+
+    static func clockBody(clock: SimClock, hours: TradingHours) -> AlpacaClock {
+        let nowDate = clock.nowDate
+        let now = Timestamp(nowDate)
+        let far = Date(timeIntervalSince1970: 4_102_444_800)
+        if let session = hours.regularSession(containing: now) {
+            let next = hours.nextSession(openingAtOrAfter: now.adding(seconds: 1))
+            return AlpacaClock(timestamp: nowDate, isOpen: true, nextOpen: next?.open.date ?? far, nextClose: session.close.date)
+        }
+        let next = hours.nextSession(openingAtOrAfter: now)
+        return AlpacaClock(timestamp: nowDate, isOpen: false, nextOpen: next?.open.date ?? far, nextClose: next?.close.date ?? far)
+    }
+
+    static func calendar(_ query: QueryValues, hours: TradingHours) throws -> [AlpacaCalendarDay] {
+        func day(_ name: String) throws -> CivilDate? {
+            guard let text = query[name] else { return nil }
+            guard let date = CivilDate(String(text.prefix(10))) else {
+                throw AlpacaAPIError.badParameter("invalid \(name): use YYYY-MM-DD")
+            }
+            return date
+        }
+        let start = try day("start") ?? hours.calendar.firstDay
+        let end = try day("end") ?? hours.calendar.lastDay
+        return hours.calendar.sessions(from: start, through: end).map { session in
+            let early = session.isEarlyClose
+            return AlpacaCalendarDay(date: session.date.text, open: "09:30", close: early ? "13:00" : "16:00",
+                                     sessionOpen: "0400", sessionClose: early ? "1700" : "2000")
+        }
+    }
+}
+
+/// Reads and checks a POST /v2/orders body, with Alpaca's messages where they are known.
+enum OrderRequestParser {
+    static func parse(_ data: Data) throws -> OrderSubmission {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw AlpacaAPIError(.badRequest, code: 40010000, "request body format is invalid")
+        }
+        func value(_ key: String) -> Any? {
+            guard let value = object[key], !(value is NSNull) else { return nil }
+            return value
+        }
+        guard let symbol = value("symbol") as? String, !symbol.isEmpty else {
+            throw AlpacaAPIError.unprocessable("symbol is required")
+        }
+        let qty = value("qty"), notional = value("notional")
+        if qty != nil, notional != nil { throw AlpacaAPIError.unprocessable("only one of qty or notional is accepted") }
+        if notional != nil { throw AlpacaAPIError.unprocessable("notional orders are not supported by this simulator") }
+        guard let qty else { throw AlpacaAPIError.unprocessable("qty or notional is required") }
+        let quantity: Decimal
+        if let text = qty as? String {
+            guard let parsed = Money.parse(text) else { throw AlpacaAPIError.unprocessable("qty must be a number") }
+            quantity = parsed
+        } else if let number = qty as? NSNumber {
+            quantity = number.decimalValue
+        } else {
+            throw AlpacaAPIError.unprocessable("qty must be a number")
+        }
+        guard quantity > 0 else { throw AlpacaAPIError.unprocessable("qty must be > 0") }
+        guard Money.rounded(quantity, scale: 0) == quantity else {
+            throw AlpacaAPIError.unprocessable("qty must be integer (fractional orders are not supported by this simulator)")
+        }
+        guard quantity <= 10_000_000 else { throw AlpacaAPIError.unprocessable("qty is too large") }
+        guard let sideText = value("side") as? String else { throw AlpacaAPIError.unprocessable("side is required") }
+        guard let side = OrderSide(rawValue: sideText) else {
+            throw AlpacaAPIError.unprocessable("invalid side \"\(sideText)\": use buy or sell")
+        }
+        guard let type = (value("type") ?? value("order_type")) as? String else {
+            throw AlpacaAPIError.unprocessable("type is required")
+        }
+        guard type == "market" else {
+            throw AlpacaAPIError.unprocessable("order type \"\(type)\" is not supported by this simulator (market orders only)")
+        }
+        guard let timeInForce = value("time_in_force") as? String else {
+            throw AlpacaAPIError.unprocessable("time_in_force is required")
+        }
+        guard timeInForce == "day" else {
+            throw AlpacaAPIError.unprocessable("time_in_force \"\(timeInForce)\" is not supported by this simulator (day only)")
+        }
+        if let extended = value("extended_hours") as? Bool, extended {
+            throw AlpacaAPIError.unprocessable("extended hours order must be DAY limit orders")
+        }
+        if let orderClass = value("order_class") as? String, !["", "simple"].contains(orderClass) {
+            throw AlpacaAPIError.unprocessable("order class \"\(orderClass)\" is not supported by this simulator")
+        }
+        var clientOrderID: String?
+        if let raw = value("client_order_id") {
+            guard let text = raw as? String else { throw AlpacaAPIError.unprocessable("client_order_id must be a string") }
+            guard text.count <= 48 else {
+                throw AlpacaAPIError.unprocessable("client_order_id must be no more than 48 characters")
+            }
+            clientOrderID = text.isEmpty ? nil : text
+        }
+        return OrderSubmission(symbol: symbol, qty: NSDecimalNumber(decimal: quantity).intValue, side: side,
+                               clientOrderID: clientOrderID)
+    }
+}

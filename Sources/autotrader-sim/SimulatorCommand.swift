@@ -1,0 +1,191 @@
+import ArgumentParser
+import AutoTraderCore
+import AutoTraderSim
+import Foundation
+import Logging
+
+/// `autotrader-sim`: the command line, turned into a `SimulatorConfiguration` for the library.
+struct SimulatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "autotrader-sim",
+        abstract: "A local Alpaca-compatible exchange: trading REST, market-data REST and the bar stream on one port.",
+        discussion: """
+            Speaks Alpaca's wire protocol (Trading API v2, Market Data v2 stock bars, the v2 stock stream at \
+            /v2/iex and /v2/sip) with deterministic synthetic minute bars and a paper matching engine, so \
+            AutoTrader's services can't tell it from Alpaca except by its URL. Prints exactly one line, \
+            "autotrader-sim listening on http://HOST:PORT", once it listens; logs go to standard error.
+
+            Inspection endpoints for tests (no key, loopback only): GET /sim/orders, /sim/fills, \
+            /sim/bars?symbols=A,B&start=&end=, /sim/stats, /sim/clock; POST /sim/disconnect.
+
+            Every random choice (bars, faults, order ids) comes from --seed: the same seed and the same \
+            sequence of requests give the same results.
+            """)
+
+    @Option(help: "Address to listen on.")
+    var host = SimulatorDefaults.host
+
+    @Option(help: "Port to listen on; 0 picks a free one (read it from the \"listening on\" line).")
+    var port = SimulatorDefaults.port
+
+    @Option(name: .customLong("key-id"),
+            help: "API key id to accept (default: $AUTOTRADER_SIM_KEY_ID, else \(SimulatorDefaults.keyID)).")
+    var keyID: String?
+
+    @Option(name: .customLong("secret-key"),
+            help: "API secret to accept (default: $AUTOTRADER_SIM_SECRET_KEY, else the built-in simulator secret).")
+    var secretKey: String?
+
+    @Option(help: "Seed for the bars and for every random fault decision.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Simulated start time, YYYY-MM-DDTHH:MM:SSZ (default: the real now).")
+    var start: String?
+
+    @Option(help: "Simulated seconds per real second (60 = one trading minute per second).")
+    var speed: Double = 1
+
+    @Flag(name: .customLong("skip-closed"),
+          help: "About a real second after a close, jump the clock to the next open (no waiting out nights and weekends).")
+    var skipClosed = false
+
+    @Flag(name: .customLong("extended-hours"),
+          help: "Also stream and serve bars 04:00–09:30 and 16:00–20:00 New York time on trading days.")
+    var extendedHours = false
+
+    @Option(name: .customLong("synthetic-symbols"), help: "Add N letter-only symbols (ZZAAA, ZZAAB, …) to the universe.")
+    var syntheticSymbols = 0
+
+    @Option(help: "Starting cash of the paper account, in dollars.")
+    var cash = "100000"
+
+    @Option(name: .customLong("fill-price"),
+            help: "Market order fill price: next-open (open of the symbol's next bar) or last-close (at once, latest close).")
+    var fillPrice: SimulatorConfiguration.FillPriceRule = .nextOpen
+
+    @Option(name: .customLong("duplicate-client-order-id-status"),
+            help: "HTTP status for a reused client_order_id (Alpaca's is unverified).")
+    var duplicateClientOrderIDStatus = 422
+
+    @Option(name: .customLong("auth-timeout"), help: "Seconds a stream connection has to authenticate.")
+    var authTimeout: Double = 10
+
+    @Option(name: .customLong("max-connections"), help: "Authenticated stream connections allowed per key and feed.")
+    var maxConnections = 1
+
+    @Option(help: "Feeds the key's plan includes (iex, sip or iex,sip); others answer 409 at stream auth.")
+    var feeds = "iex,sip"
+
+    @Option(name: .customLong("symbol-limit"), help: "Distinct symbols one stream connection may subscribe to (default: no limit).")
+    var symbolLimit: Int?
+
+    @Option(name: .customLong("bar-delay-ms"), help: "Real milliseconds between a minute's end and its bars on the stream.")
+    var barDelay = 50
+
+    @Option(name: .customLong("updated-bar-rate"),
+            help: "Probability that a bar is corrected ~30 simulated seconds after its minute (a `u` message).")
+    var updatedBarRate: Double = 0
+
+    @Option(name: .customLong("rate-limit"), help: "Requests per real minute reported in X-Ratelimit-Limit.")
+    var rateLimit = 200
+
+    @Flag(name: .customLong("enforce-rate-limit"), help: "Answer 429 once --rate-limit requests were made in the current minute.")
+    var enforceRateLimit = false
+
+    @Option(name: .customLong("error-rate"),
+            help: "Fraction of REST requests answered 500 (for POST/DELETE sometimes after the work was done).")
+    var errorRate: Double = 0
+
+    @Option(name: .customLong("latency-ms"), help: "Milliseconds added to every REST answer.")
+    var latency = 0
+
+    @Option(name: .customLong("rate-limit-burst"), help: "N:M — every M-th REST request starts a burst of N 429 answers.")
+    var rateLimitBurst: String?
+
+    @Option(name: .customLong("disconnect-every"), help: "Close every stream connection every S real seconds.")
+    var disconnectEvery: Double?
+
+    @Option(name: .customLong("reject-rate"), help: "Fraction of accepted orders that are then rejected.")
+    var rejectRate: Double = 0
+
+    @Option(name: .customLong("partial-fill-rate"),
+            help: "Fraction of orders that fill only part of their qty (the rest is canceled at the day's end or by DELETE).")
+    var partialFillRate: Double = 0
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func makeConfiguration() throws -> SimulatorConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        var configuration = SimulatorConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.keyID = keyID ?? environment["AUTOTRADER_SIM_KEY_ID"] ?? SimulatorDefaults.keyID
+        configuration.secretKey = secretKey ?? environment["AUTOTRADER_SIM_SECRET_KEY"] ?? SimulatorDefaults.secretKey
+        configuration.seed = seed
+        if let start {
+            guard let date = RFC3339.parse(start) else { throw ValidationError("--start must look like 2024-06-04T13:30:00Z") }
+            configuration.start = date
+        }
+        configuration.speed = speed
+        configuration.skipClosed = skipClosed
+        configuration.extendedHours = extendedHours
+        configuration.syntheticSymbols = syntheticSymbols
+        guard let money = Money.parse(cash) else { throw ValidationError("--cash must be a plain number of dollars") }
+        configuration.cash = money
+        configuration.fillPrice = fillPrice
+        configuration.duplicateClientOrderIDStatus = duplicateClientOrderIDStatus
+        configuration.authTimeout = authTimeout
+        configuration.maxConnections = maxConnections
+        configuration.feeds = Set(feeds.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        configuration.symbolLimit = symbolLimit
+        configuration.barDelayMilliseconds = barDelay
+        configuration.updatedBarRate = updatedBarRate
+        configuration.rateLimit = rateLimit
+        configuration.enforceRateLimit = enforceRateLimit
+        configuration.errorRate = errorRate
+        configuration.latencyMilliseconds = latency
+        if let rateLimitBurst {
+            guard let burst = SimulatorConfiguration.RateLimitBurst(rateLimitBurst) else {
+                throw ValidationError("--rate-limit-burst takes N:M with both above 0, e.g. 3:20")
+            }
+            configuration.rateLimitBurst = burst
+        }
+        configuration.disconnectEvery = disconnectEvery
+        configuration.rejectRate = rejectRate
+        configuration.partialFillRate = partialFillRate
+        if let problem = configuration.problem { throw ValidationError(problem) }
+        return configuration
+    }
+
+    func run() async throws {
+        let configuration = try makeConfiguration()
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        try await Simulator.run(configuration, logger: Logger(label: "autotrader-sim"))
+    }
+}
+
+extension SimulatorCommand {
+    /// Parses the command line and runs. (Top-level code would pick ParsableCommand's synchronous `main()`.)
+    static func launch() async {
+        do {
+            var command = try parseAsRoot()
+            if let simulator = command as? SimulatorCommand {
+                try await simulator.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+extension SimulatorConfiguration.FillPriceRule: ExpressibleByArgument {}
