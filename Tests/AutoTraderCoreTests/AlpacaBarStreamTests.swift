@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+import Testing
+@testable import AutoTraderCore
+
+/// The real stream client against `autotrader-sim`'s WebSocket, at 60× (a market minute a second).
+@Suite struct AlpacaBarStreamTests {
+    static let start = ["--start", "2024-06-04T14:00:00Z", "--speed", "60", "--seed", "5"]
+
+    /// Everything a stream emitted, in order.
+    actor EventLog {
+        var events: [AlpacaBarStream.Event] = []
+        var finished = false
+        func add(_ event: AlpacaBarStream.Event) { events.append(event) }
+        func finish() { finished = true }
+
+        var bars: [AlpacaBarStream.StreamBar] {
+            events.flatMap { if case .bars(let bars) = $0 { return bars } else { return [] } }
+        }
+        var subscriptions: [StreamSubscription] {
+            events.compactMap { if case .subscribed(let subscription) = $0 { return subscription } else { return nil } }
+        }
+        var errors: [StreamError] {
+            events.compactMap { if case .streamError(let error) = $0 { return error } else { return nil } }
+        }
+        var disconnects: [String] {
+            events.compactMap { if case .disconnected(let reason) = $0 { return reason } else { return nil } }
+        }
+        var authentications: Int { events.filter { if case .authenticated = $0 { return true } else { return false } }.count }
+    }
+
+    /// A running stream and the log of what it said.
+    struct Running {
+        let stream: AlpacaBarStream
+        let log: EventLog
+        let task: Task<Void, Never>
+        let reader: Task<Void, Never>
+
+        func stop() async {
+            task.cancel()
+            await reader.value
+        }
+    }
+
+    func start(
+        _ sim: SimulatorProcess, symbols: Set<String>, secret: String? = nil, backoff: AlpacaBarStream.Backoff = fastBackoff,
+        idleTimeout: Duration? = nil
+    ) async -> Running {
+        let configuration = AlpacaConfiguration.simulator(baseURL: sim.baseURL, keyID: sim.keyID, secretKey: secret ?? sim.secretKey)
+        let stream = AlpacaBarStream(configuration: configuration, backoff: backoff, pingInterval: .seconds(2), idleTimeout: idleTimeout)
+        await stream.setSymbols(symbols)
+        let log = EventLog()
+        let reader = Task {
+            for await event in stream.events { await log.add(event) }
+            await log.finish()
+        }
+        let task = Task { await stream.run() }
+        return Running(stream: stream, log: log, task: task, reader: reader)
+    }
+
+    static var fastBackoff: AlpacaBarStream.Backoff {
+        var backoff = AlpacaBarStream.Backoff()
+        backoff.initial = .milliseconds(50)
+        backoff.maximum = .milliseconds(400)
+        backoff.connectionLimit = .seconds(1)
+        backoff.fatal = .seconds(3)
+        return backoff
+    }
+
+    func groundTruth(_ sim: SimulatorProcess, _ symbols: [String]) async throws -> [String: [AlpacaBar]] {
+        try await sim.request("GET", "/sim/bars?symbols=\(symbols.joined(separator: ","))&start=2024-06-04T13:30:00Z")
+            .decode(AlpacaMultiBarsPage.self).bars
+    }
+
+    @Test func streamsEachMinutesBarsForExactlyTheSubscribedSymbols() async throws {
+        let sim = try SimulatorProcess(Self.start)
+        let running = await start(sim, symbols: ["AAPL", "MSFT"])
+        _ = try await sim.waitFor {
+            let bars = await running.log.bars
+            return Set(bars.map(\.symbol)) == ["AAPL", "MSFT"] && bars.count >= 6 ? true : nil
+        }
+        #expect(await running.log.subscriptions.last?.bars.sorted() == ["AAPL", "MSFT"])
+        #expect(await running.log.subscriptions.last?.updatedBars.sorted() == ["AAPL", "MSFT"])
+        // Every streamed bar is the feed's bar for that minute.
+        let truth = try await groundTruth(sim, ["AAPL", "MSFT"])
+        for streamed in await running.log.bars where !streamed.isCorrection {
+            #expect(truth[streamed.symbol]?.first { $0.t == streamed.bar.t } == streamed.bar, "\(streamed.symbol) \(streamed.bar.t)")
+        }
+        // Narrow the subscription: the server confirms, and MSFT stops.
+        await running.stream.setSymbols(["AAPL"])
+        _ = try await sim.waitFor { await running.log.subscriptions.last?.bars == ["AAPL"] ? true : nil }
+        let cutoff = await running.log.events.count
+        _ = try await sim.waitFor { await running.log.events.count > cutoff + 3 ? true : nil }
+        try await Task.sleep(for: .seconds(1))
+        let later = await Array(running.log.events.dropFirst(cutoff + 1))
+        let laterBars = later.flatMap { if case .bars(let bars) = $0 { return bars } else { return [] } }
+        #expect(!laterBars.isEmpty && laterBars.allSatisfy { $0.symbol == "AAPL" })
+        await running.stop()
+    }
+
+    @Test func reconnectsAndResubscribesAfterEveryDisconnect() async throws {
+        let sim = try SimulatorProcess(Self.start + ["--disconnect-every", "2"])
+        let running = await start(sim, symbols: ["NVDA"])
+        _ = try await sim.waitFor(timeout: 20) { await running.log.disconnects.count >= 3 ? true : nil }
+        // Each new connection authenticated and got the whole subscription back, and bars kept coming.
+        _ = try await sim.waitFor { await running.log.authentications >= 4 ? true : nil }
+        #expect(await running.log.subscriptions.count >= 4)
+        #expect(await running.log.subscriptions.allSatisfy { $0.bars == ["NVDA"] })
+        let lastDisconnect = await running.log.events.lastIndex { if case .disconnected = $0 { return true } else { return false } }!
+        _ = try await sim.waitFor {
+            await running.log.events.dropFirst(lastDisconnect).contains { if case .bars = $0 { return true } else { return false } } ? true : nil
+        }
+        let stats: [String: Int] = try await sim.request("GET", "/sim/stats").decode()
+        #expect(stats["stream_disconnects_forced", default: 0] >= 3)
+        await running.stop()
+    }
+
+    @Test func badCredentialsAreNotRetriedInATightLoop() async throws {
+        let sim = try SimulatorProcess(Self.start)
+        let running = await start(sim, symbols: ["AAPL"], secret: "wrong-secret")
+        _ = try await sim.waitFor { await running.log.errors.first }
+        try await Task.sleep(for: .milliseconds(2500))
+        let errors = await running.log.errors
+        #expect(errors.first?.code == 402 && errors.first?.reaction == .stop)
+        let stats: [String: Int] = try await sim.request("GET", "/sim/stats").decode()
+        #expect(stats["stream_connections", default: 0] <= 2, "retried \(stats["stream_connections", default: 0]) times in 2.5 s")
+        #expect(await running.log.authentications == 0)
+        #expect(await running.log.bars.isEmpty)
+        await running.stop()
+    }
+
+    @Test func aSecondConnectionIsRefusedWith406AndBacksOffUntilTheFirstCloses() async throws {
+        let sim = try SimulatorProcess(Self.start)
+        let first = await start(sim, symbols: ["AAPL"])
+        _ = try await sim.waitFor { await first.log.authentications == 1 ? true : nil }
+        let second = await start(sim, symbols: ["MSFT"])
+        let refusal = try await sim.waitFor { await second.log.errors.first }
+        #expect(refusal.code == 406 && refusal.reaction == .backOff)
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(await second.log.errors.count <= 3, "406 must be retried no faster than the connection-limit pause")
+        await first.stop()
+        _ = try await sim.waitFor(timeout: 20) { await second.log.authentications >= 1 ? true : nil }
+        _ = try await sim.waitFor { await second.log.bars.contains { $0.symbol == "MSFT" } ? true : nil }
+        await second.stop()
+    }
+
+    @Test func aConnectionThatGoesQuietIsReplaced() async throws {
+        // The market is closed on a Saturday, so nothing flows; the caller says data is expected.
+        let sim = try SimulatorProcess(["--start", "2024-06-08T15:00:00Z", "--speed", "1"])
+        let running = await start(sim, symbols: ["AAPL"], idleTimeout: .seconds(2))
+        let reason = try await sim.waitFor(timeout: 20) { await running.log.disconnects.first }
+        #expect(reason.contains("no data"))
+        _ = try await sim.waitFor(timeout: 10) { await running.log.authentications >= 2 ? true : nil }
+        await running.stop()
+    }
+
+    @Test func correctedBarsArriveMarkedAndMatchTheFinalFeed() async throws {
+        let sim = try SimulatorProcess(Self.start + ["--updated-bar-rate", "1"])
+        let running = await start(sim, symbols: ["AAPL"])
+        let correction = try await sim.waitFor(timeout: 20) { await running.log.bars.first { $0.isCorrection } }
+        let original = await running.log.bars.first { !$0.isCorrection && $0.bar.t == correction.bar.t }
+        #expect(original != nil && original?.bar != correction.bar)
+        try await Task.sleep(for: .seconds(1))
+        let truth = try await groundTruth(sim, ["AAPL"])
+        #expect(truth["AAPL"]?.first { $0.t == correction.bar.t } == correction.bar)
+        await running.stop()
+    }
+
+    @Test func cancellingTheTaskClosesTheStreamPromptly() async throws {
+        let sim = try SimulatorProcess(Self.start)
+        let running = await start(sim, symbols: ["AAPL"])
+        _ = try await sim.waitFor { await running.log.authentications == 1 ? true : nil }
+        let started = ContinuousClock.now
+        await running.stop()
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(await running.log.finished)
+        _ = try await sim.waitFor {
+            let stats: [String: Int] = try await sim.request("GET", "/sim/stats").decode()
+            return stats["stream_connections_open"] == 0 ? true : nil
+        }
+    }
+}
