@@ -3,9 +3,10 @@ import AutoTraderCore
 import Foundation
 
 @main
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "autotrader-bench",
         abstract: "AutoTrader's benchmarks (build with -c release) and test load generators.",
-        subcommands: [])
+        subcommands: [InsertBenchmark.self, LookupBenchmark.self, CardBenchmark.self, SimulatorOrdersBenchmark.self, SimulatorStreamBenchmark.self,
+            ConcurrentWriter.self])
 }

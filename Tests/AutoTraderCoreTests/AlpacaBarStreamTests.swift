@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func streamsEachMinutesBarsForExactlyTheSubscribedSymbols() async throws {
-        let sim = try SimulatorProcess(Self.start)
+        let sim = try await SimulatorProcess(Self.start)
         let running = await start(sim, symbols: ["AAPL", "MSFT"])
         _ = try await sim.waitFor {
             let bars = await running.log.bars
@@ -99,7 +99,7 @@ import Testing
     }
 
     @Test func reconnectsAndResubscribesAfterEveryDisconnect() async throws {
-        let sim = try SimulatorProcess(Self.start + ["--disconnect-every", "2"])
+        let sim = try await SimulatorProcess(Self.start + ["--disconnect-every", "2"])
         let running = await start(sim, symbols: ["NVDA"])
         _ = try await sim.waitFor(timeout: 20) { await running.log.disconnects.count >= 3 ? true : nil }
         // Each new connection authenticated and got the whole subscription back, and bars kept coming.
@@ -116,7 +116,7 @@ import Testing
     }
 
     @Test func badCredentialsAreNotRetriedInATightLoop() async throws {
-        let sim = try SimulatorProcess(Self.start)
+        let sim = try await SimulatorProcess(Self.start)
         let running = await start(sim, symbols: ["AAPL"], secret: "wrong-secret")
         _ = try await sim.waitFor { await running.log.errors.first }
         try await Task.sleep(for: .milliseconds(2500))
@@ -130,7 +130,7 @@ import Testing
     }
 
     @Test func aSecondConnectionIsRefusedWith406AndBacksOffUntilTheFirstCloses() async throws {
-        let sim = try SimulatorProcess(Self.start)
+        let sim = try await SimulatorProcess(Self.start)
         let first = await start(sim, symbols: ["AAPL"])
         _ = try await sim.waitFor { await first.log.authentications == 1 ? true : nil }
         let second = await start(sim, symbols: ["MSFT"])
@@ -146,7 +146,7 @@ import Testing
 
     @Test func aConnectionThatGoesQuietIsReplaced() async throws {
         // The market is closed on a Saturday, so nothing flows; the caller says data is expected.
-        let sim = try SimulatorProcess(["--start", "2024-06-08T15:00:00Z", "--speed", "1"])
+        let sim = try await SimulatorProcess(["--start", "2024-06-08T15:00:00Z", "--speed", "1"])
         let running = await start(sim, symbols: ["AAPL"], idleTimeout: .seconds(2))
         let reason = try await sim.waitFor(timeout: 20) { await running.log.disconnects.first }
         #expect(reason.contains("no data"))
@@ -155,7 +155,7 @@ import Testing
     }
 
     @Test func correctedBarsArriveMarkedAndMatchTheFinalFeed() async throws {
-        let sim = try SimulatorProcess(Self.start + ["--updated-bar-rate", "1"])
+        let sim = try await SimulatorProcess(Self.start + ["--updated-bar-rate", "1"])
         let running = await start(sim, symbols: ["AAPL"])
         let correction = try await sim.waitFor(timeout: 20) { await running.log.bars.first { $0.isCorrection } }
         let original = await running.log.bars.first { !$0.isCorrection && $0.bar.t == correction.bar.t }
@@ -167,7 +167,7 @@ import Testing
     }
 
     @Test func cancellingTheTaskClosesTheStreamPromptly() async throws {
-        let sim = try SimulatorProcess(Self.start)
+        let sim = try await SimulatorProcess(Self.start)
         let running = await start(sim, symbols: ["AAPL"])
         _ = try await sim.waitFor { await running.log.authentications == 1 ? true : nil }
         let started = ContinuousClock.now

@@ -37,7 +37,7 @@ import Testing
     // MARK: - Trading
 
     @Test func accountAssetsAndClock() async throws {
-        let sim = try SimulatorProcess(Self.start)
+        let sim = try await SimulatorProcess(Self.start)
         let alpaca = client(sim)
         let account = try await alpaca.account()
         #expect(account.cash == 100_000 && account.buyingPower == 100_000 && account.canTrade)
@@ -55,7 +55,7 @@ import Testing
     }
 
     @Test func wrongKeysGetAlpacasTypedError() async throws {
-        let sim = try SimulatorProcess(Self.start)
+        let sim = try await SimulatorProcess(Self.start)
         do {
             _ = try await client(sim, secret: "wrong").account()
             Issue.record("a wrong secret must be refused")
@@ -67,7 +67,7 @@ import Testing
     }
 
     @Test func aMarketOrderFillsAtTheNextBarsOpenAndEverythingAgrees() async throws {
-        let sim = try SimulatorProcess(Self.start)
+        let sim = try await SimulatorProcess(Self.start)
         let alpaca = client(sim)
         let id = clientOrderID()
         let submitted = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "MSFT", qty: 3, side: .buy, clientOrderId: id))
@@ -103,7 +103,7 @@ import Testing
     }
 
     @Test func submittingTheSameClientOrderIDTwiceMakesOneOrder() async throws {
-        let sim = try SimulatorProcess(Self.start)
+        let sim = try await SimulatorProcess(Self.start)
         let alpaca = client(sim)
         let request = MarketOrderRequest(symbol: "AAPL", qty: 2, side: .buy, clientOrderId: clientOrderID())
         let first = try await alpaca.submitMarketOrder(request)
@@ -120,7 +120,7 @@ import Testing
     }
 
     @Test func refusalsCarryAlpacasCodeAndMessage() async throws {
-        let sim = try SimulatorProcess(Self.start)
+        let sim = try await SimulatorProcess(Self.start)
         let alpaca = client(sim)
         await #expect(throws: AlpacaError.self) {
             try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "NVDA", qty: 1_000_000, side: .buy, clientOrderId: clientOrderID()))
@@ -147,7 +147,7 @@ import Testing
     }
 
     @Test func anOrderSentWhileClosedWaitsAndCanBeCanceled() async throws {
-        let sim = try SimulatorProcess(["--start", "2024-06-08T15:00:00Z", "--speed", "1"]) // a Saturday
+        let sim = try await SimulatorProcess(["--start", "2024-06-08T15:00:00Z", "--speed", "1"]) // a Saturday
         let alpaca = client(sim)
         let order = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "AAPL", qty: 1, side: .buy, clientOrderId: clientOrderID()))
         #expect(order.status == .accepted)
@@ -163,7 +163,7 @@ import Testing
     // MARK: - Market data
 
     @Test func historicalBarsPageThroughToExactlyTheFeedsBars() async throws {
-        let sim = try SimulatorProcess(Self.start + ["--synthetic-symbols", "3"])
+        let sim = try await SimulatorProcess(Self.start + ["--synthetic-symbols", "3"])
         var configuration = AlpacaConfiguration.simulator(baseURL: sim.baseURL)
         configuration.requestTimeout = .seconds(10)
         let alpaca = AlpacaClient(configuration: configuration)
@@ -196,7 +196,7 @@ import Testing
     // MARK: - Faults
 
     @Test func serverErrorsAreRetriedAndNoOrderIsEverDoubled() async throws {
-        let sim = try SimulatorProcess(Self.start + ["--error-rate", "0.35", "--fill-price", "last-close"])
+        let sim = try await SimulatorProcess(Self.start + ["--error-rate", "0.35", "--fill-price", "last-close"])
         let alpaca = client(sim, attempts: 12)
         var submitted: [String: AlpacaOrder] = [:]
         for _ in 0..<12 {
@@ -214,7 +214,7 @@ import Testing
     }
 
     @Test func rateLimitsAreWaitedOutAsTheHeadersSay() async throws {
-        let sim = try SimulatorProcess(Self.start + ["--rate-limit-burst", "3:4"])
+        let sim = try await SimulatorProcess(Self.start + ["--rate-limit-burst", "3:4"])
         let alpaca = client(sim)
         let started = ContinuousClock.now
         for _ in 0..<8 { _ = try await alpaca.clock() }
@@ -224,7 +224,7 @@ import Testing
     }
 
     @Test func noAnswerInTimeIsATransportErrorAfterBoundedRetries() async throws {
-        let sim = try SimulatorProcess(Self.start + ["--latency-ms", "800"])
+        let sim = try await SimulatorProcess(Self.start + ["--latency-ms", "800"])
         let alpaca = client(sim, timeout: .milliseconds(200), attempts: 3)
         let started = ContinuousClock.now
         do {
@@ -239,7 +239,7 @@ import Testing
     }
 
     @Test func rejectedOrdersFillNothing() async throws {
-        let sim = try SimulatorProcess(Self.start + ["--reject-rate", "1"])
+        let sim = try await SimulatorProcess(Self.start + ["--reject-rate", "1"])
         let alpaca = client(sim)
         let order = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "AMD", qty: 4, side: .buy, clientOrderId: clientOrderID()))
         let final = try await sim.waitFor { try await alpaca.order(id: order.id).flatMap { $0.status.isTerminal ? $0 : nil } }
@@ -249,7 +249,7 @@ import Testing
     }
 
     @Test func aPartialFillKeepsWhatFilledWhenTheRestIsCanceled() async throws {
-        let sim = try SimulatorProcess(Self.start + ["--partial-fill-rate", "1"])
+        let sim = try await SimulatorProcess(Self.start + ["--partial-fill-rate", "1"])
         let alpaca = client(sim)
         let order = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "AMD", qty: 10, side: .buy, clientOrderId: clientOrderID()))
         let partial = try await sim.waitFor { try await alpaca.order(id: order.id).flatMap { $0.status == .partiallyFilled ? $0 : nil } }

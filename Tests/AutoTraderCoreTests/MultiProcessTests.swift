@@ -23,10 +23,10 @@ import Testing
         try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
     }
 
-    @Test func writersInSeveralProcessesLoseNothingAndNeverSeeLockedWhileAnotherReads() throws {
+    @Test func writersInSeveralProcessesLoseNothingAndNeverSeeLockedWhileAnotherReads() async throws {
         let directory = TemporaryDirectory("multiprocess")
         let systemPath = directory.file("system_databse/system.db"), stocksPath = directory.file("database/stocks.db")
-        let initRun = try Executables.run(
+        let initRun = try await Executables.run(
             "autotrader", ["init", "--system-db", systemPath, "--stocks-db", stocksPath], directory: directory)
         #expect(initRun.status == 0, "\(initRun.stderr)")
         let system = try SystemDatabase.open(path: systemPath)
@@ -45,7 +45,8 @@ import Testing
             "concurrent-writer", "--system-db", systemPath, "--stocks-db", stocksPath, "--mode", "read",
             "--seconds", "4", "--start-at", start,
         ], directory: directory))
-        let results = processes.map { $0.wait() }
+        var results: [ProcessResult] = []
+        for process in processes { results.append(await process.wait()) }
         for result in results {
             #expect(result.status == 0, "a process failed: \(result.stderr)")
             #expect(!result.stderr.localizedCaseInsensitiveContains("locked"))
@@ -59,12 +60,12 @@ import Testing
             #expect(try stocks.barCount(ticker: algorithm.ticker) == report.bars)
         }
         #expect(reports[writers].reads > 10)
-        let integrity = try system.pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") }
+        let integrity = try await system.pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") }
         #expect(integrity == "ok")
     }
 
     @Test(arguments: 1...3)
-    func processesOpeningBrandNewDatabasesAtTheSameInstantAllSucceed(round: Int) throws {
+    func processesOpeningBrandNewDatabasesAtTheSameInstantAllSucceed(round: Int) async throws {
         let directory = TemporaryDirectory("firstopen")
         let systemPath = directory.file("fresh/system.db"), stocksPath = directory.file("fresh/stocks.db")
         let start = barrier(after: 800)
@@ -73,7 +74,8 @@ import Testing
                 "concurrent-writer", "--system-db", systemPath, "--stocks-db", stocksPath, "--seconds", "0", "--start-at", start,
             ], directory: directory)
         }
-        let results = processes.map { $0.wait() }
+        var results: [ProcessResult] = []
+        for process in processes { results.append(await process.wait()) }
         for result in results {
             #expect(result.status == 0, "round \(round): \(result.stderr)")
         }
@@ -82,7 +84,7 @@ import Testing
             #expect(report.stocksVersion == StocksSchema.schema.latestVersion)
         }
         let system = try SystemDatabase.open(path: systemPath)
-        try system.pool.read { db throws in
+        try await system.pool.read { db throws in
             #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
             // Migrated exactly once: one default PIN row, one calendar.
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM system_config") == 1)

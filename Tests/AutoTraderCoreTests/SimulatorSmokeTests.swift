@@ -9,7 +9,7 @@ import Testing
     static let arguments = ["--start", start, "--speed", "60"]
 
     @Test func refusesRequestsWithoutTheKeyPair() async throws {
-        let simulator = try SimulatorProcess(Self.arguments)
+        let simulator = try await SimulatorProcess(Self.arguments)
         let anonymous = try await simulator.request("GET", "/v2/account", authorized: false)
         #expect(anonymous.status == 401)
         #expect(anonymous.text == #"{"code":40110000,"message":"request is not authorized"}"#)
@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func acceptsAKeyPairGivenOnTheCommandLine() async throws {
-        let simulator = try SimulatorProcess(Self.arguments, keyID: "TEST-KEY", secretKey: "test-secret")
+        let simulator = try await SimulatorProcess(Self.arguments, keyID: "TEST-KEY", secretKey: "test-secret")
         #expect(try await simulator.request("GET", "/v2/account").status == 200)
         let defaults = try await simulator.request(
             "GET", "/v2/account", authorized: false,
@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func accountHasAlpacasShapeAndRateLimitHeaders() async throws {
-        let simulator = try SimulatorProcess(Self.arguments + ["--cash", "25000"])
+        let simulator = try await SimulatorProcess(Self.arguments + ["--cash", "25000"])
         let reply = try await simulator.request("GET", "/v2/account")
         #expect(reply.status == 200)
         let account: AlpacaAccount = try reply.decode()
@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func findsListedAssetsAndAnswers404ForUnknownOnes() async throws {
-        let simulator = try SimulatorProcess(Self.arguments)
+        let simulator = try await SimulatorProcess(Self.arguments)
         let apple: AlpacaAsset = try await simulator.request("GET", "/v2/assets/AAPL").decode()
         #expect(apple.symbol == "AAPL" && apple.isTradableEquity && apple.exchange == "NASDAQ")
         let unknown = try await simulator.request("GET", "/v2/assets/NOSUCH")
@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func clockStartsAtStartAndRunsAtSpeed() async throws {
-        let simulator = try SimulatorProcess(Self.arguments)
+        let simulator = try await SimulatorProcess(Self.arguments)
         let started = Date()
         let first = try await simulator.clock()
         let startInstant = RFC3339.parse(Self.start)!
@@ -80,9 +80,9 @@ import Testing
     }
 
     @Test func historyIsDeterministicPerSeedAndNeverAheadOfTheClock() async throws {
-        let one = try SimulatorProcess(Self.arguments + ["--seed", "42"])
-        let same = try SimulatorProcess(Self.arguments + ["--seed", "42"])
-        let other = try SimulatorProcess(Self.arguments + ["--seed", "43"])
+        let one = try await SimulatorProcess(Self.arguments + ["--seed", "42"])
+        let same = try await SimulatorProcess(Self.arguments + ["--seed", "42"])
+        let other = try await SimulatorProcess(Self.arguments + ["--seed", "43"])
         let yesterday = "/v2/stocks/AAPL/bars?timeframe=1Min&start=2024-06-03T13:30:00Z&end=2024-06-03T19:59:00Z&limit=10000"
         let a: AlpacaBarsPage = try await one.request("GET", yesterday).decode()
         let b: AlpacaBarsPage = try await same.request("GET", yesterday).decode()
@@ -125,7 +125,7 @@ import Testing
     }
 
     @Test func marketOrderFillsAtTheNextBarsOpenAndIsListedAsAFill() async throws {
-        let simulator = try SimulatorProcess(Self.arguments)
+        let simulator = try await SimulatorProcess(Self.arguments)
         let submitted = try await simulator.request("POST", "/v2/orders", json: [
             "symbol": "AAPL", "qty": "3", "side": "buy", "type": "market", "time_in_force": "day",
             "client_order_id": "smoke-1",
@@ -179,7 +179,7 @@ import Testing
 
         let cancel = try await simulator.request("DELETE", "/v2/orders/\(order.id)")
         #expect(cancel.status == 422, "a filled order is not cancelable")
-        let result = simulator.terminate()
+        let result = await simulator.terminate()
         #expect(result.status == 0, "SIGTERM ends it cleanly: \(result.stderr)")
         #expect(result.stdout.split(separator: "\n").count == 1, "stdout has exactly the listening line")
     }

@@ -48,7 +48,7 @@ final class SimulatorProcess: @unchecked Sendable {
 
     /// Starts the simulator with extra arguments (`--start`, `--speed`, `--seed`, faults …) and waits until it listens.
     init(_ arguments: [String] = [], environment: [String: String] = [:], keyID: String = SimulatorDefaults.keyID,
-         secretKey: String = SimulatorDefaults.secretKey, timeout: TimeInterval = 30) throws {
+         secretKey: String = SimulatorDefaults.secretKey, timeout: TimeInterval = 30) async throws {
         self.directory = TemporaryDirectory("sim")
         self.keyID = keyID
         self.secretKey = secretKey
@@ -71,7 +71,7 @@ final class SimulatorProcess: @unchecked Sendable {
                 running.process.terminate()
                 throw SimulatorProcessError("autotrader-sim did not say where it listens within \(timeout) s: \(errors())")
             }
-            Thread.sleep(forTimeInterval: 0.05)
+            try await Task.sleep(for: .milliseconds(50))
         }
         (host, port) = address!
     }
@@ -97,9 +97,9 @@ final class SimulatorProcess: @unchecked Sendable {
 
     /// Stops it with SIGTERM and waits; the result carries the exit status and output.
     @discardableResult
-    func terminate() -> ProcessResult {
+    func terminate() async -> ProcessResult {
         if running.process.isRunning { running.process.terminate() }
-        return running.wait()
+        return await running.wait()
     }
 
     /// Sends a request. `path` may carry a query (`/v2/stocks/bars?symbols=AAPL&timeframe=1Min`);

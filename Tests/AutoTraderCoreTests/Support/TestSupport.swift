@@ -67,11 +67,12 @@ enum Executables {
         return RunningProcess(process: process, stdoutPath: out, stderrPath: err)
     }
 
-    /// Runs to completion; `input` is fed on standard input.
+    /// Runs to completion; `input` is fed on standard input. Waits without holding a thread:
+    /// on two cores Swift's cooperative pool has two threads, and a blocked one stalls every test.
     static func run(
         _ name: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
         directory: TemporaryDirectory
-    ) throws -> ProcessResult {
+    ) async throws -> ProcessResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path(name))
         process.arguments = arguments
@@ -96,7 +97,7 @@ enum Executables {
             process.standardInput = FileHandle.nullDevice
         }
         try process.run()
-        process.waitUntilExit()
+        await process.exited()
         return ProcessResult(
             status: process.terminationStatus,
             stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
@@ -110,8 +111,8 @@ struct RunningProcess {
     let stdoutPath: String
     let stderrPath: String
 
-    func wait() -> ProcessResult {
-        process.waitUntilExit()
+    func wait() async -> ProcessResult {
+        await process.exited()
         return ProcessResult(
             status: process.terminationStatus,
             stdout: (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
@@ -122,4 +123,12 @@ struct RunningProcess {
 extension Timestamp {
     /// For literals in tests: crashes on a malformed literal, which is a bug in the test.
     static func at(_ text: String) -> Timestamp { Timestamp(text)! }
+}
+
+extension Process {
+    /// Waits for the process to end by polling, never blocking a concurrency thread.
+    func exited() async {
+        while isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        waitUntilExit() // already ended: only collects the status
+    }
 }

@@ -1,0 +1,190 @@
+import AutoTraderCore
+import Foundation
+
+/// What the benchmarks share: the debug-build warning, scratch folders, timing and percentiles.
+enum BenchSupport {
+    /// Figures from a debug build say nothing about the release program: say so loudly.
+    static func warnIfDebugBuild() {
+        #if DEBUG
+        let banner = String(repeating: "!", count: 78)
+        let message = """
+            \(banner)
+            !! WARNING: this is a DEBUG build. These figures are meaningless.
+            !! Build with: swift build -c release --scratch-path .build-release --product autotrader-bench
+            \(banner)
+            """
+        print(message)
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        #endif
+    }
+
+    static var buildKind: String {
+        #if DEBUG
+        return "DEBUG (figures meaningless)"
+        #else
+        return "release"
+        #endif
+    }
+
+    /// Prints a line at once (progress lines matter when a step takes minutes).
+    static func say(_ line: String) {
+        print(line)
+        fflush(nil) // all output streams (naming `stdout` trips strict concurrency)
+    }
+
+    /// Removes a database file and its WAL, shared-memory and lock companions.
+    static func removeDatabase(at path: String) {
+        for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
+            try? FileManager.default.removeItem(atPath: path + suffix)
+        }
+    }
+
+    /// CPU time (user + system) this process has used, in seconds: unlike wall time, other
+    /// programs competing for the cores don't inflate it.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// CPU time (user + system) used by this process's children that have ended, in seconds.
+    static func childrenCPUSeconds() -> Double {
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        #else
+        getrusage(RUSAGE_CHILDREN, &usage)
+        #endif
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// The load average over the last minute (from /proc/loadavg), when known.
+    static func loadAverage() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "?" }
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    static func microseconds(_ duration: Duration) -> Double { seconds(duration) * 1e6 }
+    static func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1e3 }
+
+    /// Nearest-rank percentile of samples already sorted ascending (p in 0...100).
+    static func percentile(_ sorted: [Duration], _ p: Double) -> Duration {
+        precondition(!sorted.isEmpty)
+        let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
+        return sorted[min(max(rank, 1), sorted.count) - 1]
+    }
+
+    static func mean(_ samples: [Duration]) -> Duration {
+        samples.reduce(Duration.zero, +) / samples.count
+    }
+
+    static func format(_ value: Double, decimals: Int = 1) -> String {
+        String(format: "%.\(decimals)f", value)
+    }
+
+    /// 1234567 → "1,234,567".
+    static func grouped(_ value: Int) -> String {
+        let digits = String(value.magnitude)
+        var result = ""
+        for (index, character) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
+            result.append(character)
+        }
+        return value < 0 ? "-" + result : result
+    }
+}
+
+/// A scratch folder for a benchmark's databases: the one given, or a fresh one in /tmp;
+/// what the benchmark made is removed at the end unless it is to be kept.
+final class BenchScratch {
+    let directory: String
+    let keep: Bool
+    private let createdFolder: Bool
+    private var databases: [String] = []
+    private var files: [String] = []
+
+    init(directory: String?, keep: Bool, label: String) throws {
+        if let directory {
+            let existed = FileManager.default.fileExists(atPath: directory)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            self.directory = (directory as NSString).standardizingPath
+            self.createdFolder = !existed
+        } else {
+            let name = "autotrader-bench-\(label)-\(UUID().uuidString.prefix(8))"
+            self.directory = (NSTemporaryDirectory() as NSString).appendingPathComponent(name)
+            try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
+            self.createdFolder = true
+        }
+        self.keep = keep
+    }
+
+    /// A database path in the folder, removed (with its companions) at cleanup.
+    func database(_ name: String) -> String {
+        let path = (directory as NSString).appendingPathComponent(name)
+        databases.append(path)
+        return path
+    }
+
+    /// A plain file path in the folder, removed at cleanup.
+    func file(_ name: String) -> String {
+        let path = (directory as NSString).appendingPathComponent(name)
+        files.append(path)
+        return path
+    }
+
+    func cleanUp() {
+        if keep {
+            BenchSupport.say("Kept the files in \(directory) (--keep).")
+            return
+        }
+        for path in databases { BenchSupport.removeDatabase(at: path) }
+        for path in files { try? FileManager.default.removeItem(atPath: path) }
+        if createdFolder, (try? FileManager.default.contentsOfDirectory(atPath: directory))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        BenchSupport.say("Removed the benchmark's files from \(directory).")
+    }
+}
+
+/// A failure that ends a benchmark with a message (and a non-zero exit).
+struct BenchFailure: Error, CustomStringConvertible, LocalizedError {
+    let description: String
+    init(_ description: String) { self.description = description }
+    var errorDescription: String? { description }
+}
+
+/// SplitMix64: a small, fast generator with a fixed seed, so every run makes the same data.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+
+    /// Standard normal (Box–Muller).
+    mutating func gaussian() -> Double {
+        let u1 = max(unit(), 1e-300)
+        let u2 = unit()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+}

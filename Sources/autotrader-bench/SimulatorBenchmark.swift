@@ -1,0 +1,151 @@
+import ArgumentParser
+import AutoTraderCore
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A running `autotrader-sim` (the binary beside this one) for the simulator benchmarks.
+struct SimulatorUnderTest {
+    let process: Process
+    let baseURL: URL
+
+    static func start(_ arguments: [String]) throws -> SimulatorUnderTest {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("autotrader-sim")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw ValidationError("autotrader-sim not found beside this program at \(binary.path): build it in the same configuration")
+        }
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-sim-\(UUID().uuidString).out")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["--port", "0", "--log-level", "warning"] + arguments
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        let prefix = "autotrader-sim listening on "
+        while Date() < deadline {
+            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }),
+               let url = URL(string: String(line.dropFirst(prefix.count))) {
+                return SimulatorUnderTest(process: process, baseURL: url)
+            }
+            guard process.isRunning else { throw ValidationError("autotrader-sim exited with \(process.terminationStatus)") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        process.terminate()
+        throw ValidationError("autotrader-sim did not start within 30 s")
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+/// Orders per second the simulator accepts from the real client, with several clients at once.
+struct SimulatorOrdersBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim-orders", abstract: "Orders per second autotrader-sim accepts (real client, loopback).")
+
+    @Option(help: "Concurrent clients.") var clients = 8
+    @Option(help: "Seconds to measure.") var seconds = 5.0
+
+    func run() async throws {
+        BenchSupport.warnIfDebugBuild()
+        let sim = try SimulatorUnderTest.start([
+            "--start", "2024-06-04T14:00:00Z", "--speed", "1", "--cash", "1000000000000", "--fill-price", "last-close",
+            // Report a window wide enough that the client's polite pause at zero remaining never starts.
+            "--rate-limit", "100000000",
+        ])
+        defer { sim.stop() }
+        let client = AlpacaClient(configuration: .simulator(baseURL: sim.baseURL))
+        _ = try await client.account() // warm the connection pool
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        let started = ContinuousClock.now
+        let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
+            for worker in 0..<clients {
+                group.addTask {
+                    var samples: [Duration] = []
+                    var index = 0
+                    while ContinuousClock.now < deadline {
+                        let before = ContinuousClock.now
+                        _ = try await client.submitMarketOrder(MarketOrderRequest(
+                            symbol: "AAPL", qty: 1, side: .buy, clientOrderId: "bench-\(worker)-\(index)"))
+                        samples.append(ContinuousClock.now - before)
+                        index += 1
+                    }
+                    return samples
+                }
+            }
+            return try await group.reduce(into: [Duration]()) { $0 += $1 }
+        }
+        let elapsed = ContinuousClock.now - started
+        let rate = Double(latencies.count) / BenchSupport.seconds(elapsed)
+        let sorted = latencies.sorted()
+        BenchSupport.say("""
+            autotrader-sim order intake (\(BenchSupport.buildKind) build, \(clients) concurrent clients, \(BenchSupport.format(BenchSupport.seconds(elapsed))) s)
+              orders accepted:  \(latencies.count)
+              orders/s:         \(Int(rate))
+              submit latency:   p50 \(BenchSupport.format(BenchSupport.microseconds(BenchSupport.percentile(sorted, 50)), decimals: 0)) µs  p99 \(BenchSupport.format(BenchSupport.microseconds(BenchSupport.percentile(sorted, 99)), decimals: 0)) µs
+            """)
+    }
+}
+
+/// Bars per second the simulator streams to the real client for many symbols at high acceleration.
+struct SimulatorStreamBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim-stream", abstract: "Bars per second autotrader-sim streams to the real client (loopback).")
+
+    @Option(help: "Symbols subscribed (synthetic ones are added to reach it).") var symbols = 500
+    @Option(help: "Clock speed: market minutes per real minute.") var speed = 1200.0
+    @Option(help: "Seconds to measure.") var seconds = 10.0
+
+    func run() async throws {
+        BenchSupport.warnIfDebugBuild()
+        let sim = try SimulatorUnderTest.start([
+            "--start", "2024-06-04T13:30:00Z", "--speed", String(speed), "--synthetic-symbols", String(symbols),
+            "--bar-delay-ms", "0",
+        ])
+        defer { sim.stop() }
+        let configuration = AlpacaConfiguration.simulator(baseURL: sim.baseURL)
+        let assets = try await AlpacaClient(configuration: configuration).latestBars(symbols: ["AAPL"])
+        precondition(!assets.isEmpty, "the simulator serves no bars")
+        let universe = try await syntheticSymbols(sim.baseURL, count: symbols)
+        let stream = AlpacaBarStream(configuration: configuration, idleTimeout: nil)
+        await stream.setSymbols(Set(universe))
+        let runner = Task { await stream.run() }
+        var bars = 0
+        var frames = 0
+        var measuringSince: ContinuousClock.Instant?
+        let total = Duration.milliseconds(Int64(seconds * 1000))
+        for await event in stream.events {
+            guard case .bars(let batch) = event else { continue }
+            // Start counting at the first frame after the subscription took effect.
+            guard let since = measuringSince else { measuringSince = .now; continue }
+            bars += batch.count
+            frames += 1
+            if ContinuousClock.now - since >= total { break }
+        }
+        runner.cancel()
+        let elapsed = ContinuousClock.now - (measuringSince ?? .now)
+        BenchSupport.say("""
+            autotrader-sim stream (\(BenchSupport.buildKind) build, \(universe.count) symbols subscribed, speed \(Int(speed))×, \(BenchSupport.format(BenchSupport.seconds(elapsed))) s)
+              bars received:    \(bars) in \(frames) frames
+              bars/s:           \(Int(Double(bars) / BenchSupport.seconds(elapsed)))
+            """)
+    }
+
+    /// The simulator's tradable symbols, as many as asked for.
+    private func syntheticSymbols(_ base: URL, count: Int) async throws -> [String] {
+        var request = URLRequest(url: base.appendingPathComponent("v2/assets"))
+        request.setValue(SimulatorDefaults.keyID, forHTTPHeaderField: "APCA-API-KEY-ID")
+        request.setValue(SimulatorDefaults.secretKey, forHTTPHeaderField: "APCA-API-SECRET-KEY")
+        let (data, _) = try await URLSession.shared.data(for: request)
+        let assets = try JSONDecoder().decode([AlpacaAsset].self, from: data)
+        return Array(assets.filter(\.isTradableEquity).map(\.symbol).prefix(count))
+    }
+}
+
