@@ -7,7 +7,7 @@ import PackageDescription
 // on an executable (the tests only start them as processes).
 let package = Package(
     name: "AutoTrader",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "AutoTraderCore", targets: ["AutoTraderCore"]),
         .executable(name: "autotrader", targets: ["autotrader"]),

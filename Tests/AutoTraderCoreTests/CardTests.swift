@@ -93,3 +93,45 @@ import Testing
     }
 }
 
+
+/// Cards keep running sums per algorithm; they must always equal a full recount.
+@Suite struct PositionLedgerTests {
+    @Test func runningSumsAlwaysEqualAFullRecountWhileAnotherConnectionWrites() throws {
+        let directory = TemporaryDirectory("ledger")
+        let reader = try SystemDatabase.open(path: directory.file("system.db"), create: true)
+        let writer = try SystemDatabase.open(path: directory.file("system.db"))
+        let recount = try SystemDatabase.open(path: directory.file("system.db"), cachePositions: false)
+        let first = try writer.createAlgorithm(ticker: "LEDG", algorithmType: "sma_crossover", initialCapital: 100_000)
+        let second = try writer.createAlgorithm(ticker: "LEDG", algorithmType: "rsi_bounce", initialCapital: 100_000)
+        var generator = SystemRandomNumberGenerator()
+        var held = [first.id: 0, second.id: 0]
+        var minute = Timestamp.at("2024-06-04T13:30:00Z")
+        for step in 0..<300 {
+            let id = step % 3 == 0 ? second.id : first.id
+            let sell = held[id]! > 0 && Bool.random(using: &generator)
+            let shares = sell ? Int.random(in: 1...held[id]!, using: &generator) : Int.random(in: 1...20, using: &generator)
+            let price = Decimal(Int.random(in: 1_000...50_000, using: &generator)) / 100
+            // Out-of-order timestamps too: the last trade is the newest by time, not by id.
+            let at = step % 17 == 0 ? minute.adding(minutes: -5) : minute
+            try writer.recordTrade(algorithmId: id, side: sell ? .sell : .buy, shares: shares, price: price, at: at)
+            held[id]! += sell ? -shares : shares
+            minute = minute.adding(minutes: 1)
+            if step % 7 == 0 {
+                // A write that is rolled back must leave no trace in anyone's sums.
+                try? writer.pool.write { db in
+                    _ = try SystemDatabase.recordTrade(db, algorithmId: id, side: .buy, shares: 1_000, price: 1, at: minute)
+                    _ = try writer.position(db, algorithmId: id)
+                    throw CancellationError()
+                }
+            }
+            if step % 5 == 0 || step == 299 {
+                for algorithm in [first.id, second.id] {
+                    let cached = try reader.position(algorithmId: algorithm)
+                    #expect(cached == (try recount.position(algorithmId: algorithm)), "step \(step)")
+                    #expect(cached.shares == held[algorithm])
+                }
+            }
+        }
+        #expect(try reader.position(algorithmId: first.id).tradeCount + reader.position(algorithmId: second.id).tradeCount == 300)
+    }
+}

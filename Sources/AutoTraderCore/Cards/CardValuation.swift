@@ -89,7 +89,7 @@ public struct CardReader: Sendable {
 
     public func card(id: Int64) throws -> Card {
         let (algorithm, position) = try system.pool.read { db in
-            (try SystemDatabase.fetchAlgorithm(db, id: id), try SystemDatabase.position(db, algorithmId: id))
+            (try SystemDatabase.fetchAlgorithm(db, id: id), try system.position(db, algorithmId: id))
         }
         return try card(algorithm: algorithm, position: position)
     }
@@ -133,7 +133,7 @@ extension SystemDatabase {
         }
         return try rows.map { row in
             let algorithm = AlgorithmInstance(row: row)
-            return (algorithm, try Self.position(db, algorithmId: algorithm.id))
+            return (algorithm, try position(db, algorithmId: algorithm.id))
         }
     }
 }

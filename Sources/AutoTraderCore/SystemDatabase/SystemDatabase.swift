@@ -9,10 +9,15 @@ import GRDB
 public struct SystemDatabase: Sendable {
     public let pool: DatabasePool
     public let path: String
+    /// Running sums per algorithm (nil: every position is summed from all its rows).
+    let ledger: PositionLedger?
 
     /// Opens (and with `create`, creates) system.db and brings its schema up to date.
-    public static func open(path: String, create: Bool = false) throws -> SystemDatabase {
-        SystemDatabase(pool: try DatabaseFile.open(path: path, schema: SystemSchema.schema, create: create), path: path)
+    /// - Parameter cachePositions: keep running sums so cards add up only new transactions.
+    public static func open(path: String, create: Bool = false, cachePositions: Bool = true) throws -> SystemDatabase {
+        SystemDatabase(
+            pool: try DatabaseFile.open(path: path, schema: SystemSchema.schema, create: create), path: path,
+            ledger: cachePositions ? PositionLedger() : nil)
     }
 
     // MARK: - Algorithms
@@ -116,7 +121,7 @@ public struct SystemDatabase: Sendable {
             }
         }
         if side == .sell {
-            let held = try position(db, algorithmId: algorithmId).shares
+            let held = try PositionSums.read(db, algorithmId: algorithmId, afterID: 0).shares
             guard held >= shares else {
                 throw AutoTraderError.insufficientShares(id: algorithmId, held: held, requested: shares)
             }
@@ -146,33 +151,13 @@ public struct SystemDatabase: Sendable {
     public func position(algorithmId: Int64) throws -> Position {
         try pool.read { db in
             _ = try Self.fetchAlgorithm(db, id: algorithmId)
-            return try Self.position(db, algorithmId: algorithmId)
+            return try position(db, algorithmId: algorithmId)
         }
     }
 
-    static func position(_ db: Database, algorithmId: Int64) throws -> Position {
-        // Integer micro-dollars: exact, and SQLite's integer SUM errors out rather than overflow.
-        let row = try Row.fetchOne(
-            db,
-            sql: """
-                SELECT COUNT(*) AS trade_count,
-                       COALESCE(SUM(CASE type WHEN 'buy' THEN shares ELSE -shares END), 0) AS shares,
-                       COALESCE(SUM(CASE type WHEN 'buy' THEN 1 ELSE -1 END * shares
-                                    * CAST(ROUND(price * 1000000) AS INTEGER)), 0) AS invested_micros,
-                       MAX(timestamp) AS last_trade_at
-                FROM transactions WHERE algorithm_id = ?
-                """,
-            arguments: [algorithmId])!
-        let lastPrice = try Double.fetchOne(
-            db,
-            sql: "SELECT price FROM transactions WHERE algorithm_id = ? ORDER BY timestamp DESC, id DESC LIMIT 1",
-            arguments: [algorithmId])
-        return Position(
-            tradeCount: row["trade_count"],
-            shares: row["shares"],
-            invested: Money.decimal(micros: row["invested_micros"]),
-            lastTradeAt: (row["last_trade_at"] as String?).flatMap { Timestamp($0) },
-            lastTradePrice: lastPrice.map(Money.decimal(fromStored:)))
+    func position(_ db: Database, algorithmId: Int64) throws -> Position {
+        if let ledger { return try ledger.position(db, algorithmId: algorithmId) }
+        return try PositionSums.read(db, algorithmId: algorithmId, afterID: 0).position
     }
 
     // MARK: - PIN
