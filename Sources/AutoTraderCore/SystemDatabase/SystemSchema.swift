@@ -41,6 +41,10 @@ public enum SystemSchema {
                 CREATE INDEX algorithm_instances_by_status ON algorithm_instances (status, id);
                 """)
         },
+        Migration(version: 3, name: "index for running card sums") { db in
+            // A card adds only the rows newer than the last one it counted: a range read by id.
+            try db.execute(sql: "CREATE INDEX transactions_by_algorithm_and_id ON transactions (algorithm_id, id)")
+        },
     ]
 
     public static let schema = DatabaseSchema(
