@@ -233,7 +233,7 @@ import Testing
         } catch let error as AlpacaError {
             guard case .transport = error else { Issue.record("expected a transport error, got \(error)"); return }
         }
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(6), "three bounded attempts, not an endless retry")
         let patient = client(sim, timeout: .seconds(3))
         #expect(try await patient.account().cash == 100_000)
     }

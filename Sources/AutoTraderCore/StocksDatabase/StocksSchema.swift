@@ -32,8 +32,13 @@ public enum StocksSchema {
         },
     ]
 
-    public static let schema = DatabaseSchema(
-        name: "stocks.db", migrations: migrations, synchronous: "NORMAL", writerCacheKiB: 131_072)
+    public static let schema: DatabaseSchema = {
+        var schema = DatabaseSchema(name: "stocks.db", migrations: migrations, synchronous: "NORMAL", writerCacheKiB: 131_072)
+        // Lookups of recent bars touch a few pages each across a file of hundreds of MB:
+        // mapped, they cost no system call. (Address space only; a 64-bit Pi has plenty.)
+        schema.mmapBytes = 1 << 31
+        return schema
+    }()
 
     /// Writes the sessions from `MarketCalendar` and derives every market minute from them in SQL.
     static func fillCalendar(_ db: Database) throws {

@@ -24,6 +24,9 @@ public struct DatabaseSchema: Sendable {
     public let synchronous: String
     /// Page cache of the writing connection, in KiB (bulk inserts of bars need more than SQLite's 2 MiB default).
     public let writerCacheKiB: Int
+    /// Bytes of the file every connection memory-maps: reads then come straight from the OS page
+    /// cache instead of a `pread` per page (0: off).
+    public var mmapBytes: Int = 0
 
     public var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
 }
@@ -52,9 +55,10 @@ public enum DatabaseFile {
         configuration.foreignKeysEnabled = true
         configuration.maximumReaderCount = 4 // a Pi has four cores and little memory
         configuration.label = schema.name
-        let synchronous = schema.synchronous
+        let synchronous = schema.synchronous, mmapBytes = schema.mmapBytes
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            if mmapBytes > 0 { try db.execute(sql: "PRAGMA mmap_size = \(mmapBytes)") }
         }
         // Readers get GRDB's own 10 s busy timeout for read-only pool connections: in WAL
         // mode a reader waits only for rare WAL-index recovery, never for writers.
