@@ -104,7 +104,7 @@ import Testing
         _ = try await sim.waitFor(timeout: 20) { await running.log.disconnects.count >= 3 ? true : nil }
         // Each new connection authenticated and got the whole subscription back, and bars kept coming.
         _ = try await sim.waitFor { await running.log.authentications >= 4 ? true : nil }
-        #expect(await running.log.subscriptions.count >= 4)
+        _ = try await sim.waitFor { await running.log.subscriptions.count >= 4 ? true : nil }
         #expect(await running.log.subscriptions.allSatisfy { $0.bars == ["NVDA"] })
         let lastDisconnect = await running.log.events.lastIndex { if case .disconnected = $0 { return true } else { return false } }!
         _ = try await sim.waitFor {
@@ -179,7 +179,8 @@ import Testing
         _ = try await sim.waitFor { await running.log.authentications == 1 ? true : nil }
         let started = ContinuousClock.now
         await running.stop()
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // A clean WebSocket close takes a round trip; allow for a loaded machine.
+        #expect(ContinuousClock.now - started < .seconds(5))
         #expect(await running.log.finished)
         _ = try await sim.waitFor {
             let stats: [String: Int] = try await sim.request("GET", "/sim/stats").decode()

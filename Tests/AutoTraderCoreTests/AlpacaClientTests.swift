@@ -224,7 +224,7 @@ import Testing
     }
 
     @Test func noAnswerInTimeIsATransportErrorAfterBoundedRetries() async throws {
-        let sim = try await SimulatorProcess(Self.start + ["--latency-ms", "800"])
+        let sim = try await SimulatorProcess(Self.start + ["--latency-ms", "3000"])
         let alpaca = client(sim, timeout: .milliseconds(200), attempts: 3)
         let started = ContinuousClock.now
         do {
@@ -234,7 +234,7 @@ import Testing
             guard case .transport = error else { Issue.record("expected a transport error, got \(error)"); return }
         }
         #expect(ContinuousClock.now - started < .seconds(6), "three bounded attempts, not an endless retry")
-        let patient = client(sim, timeout: .seconds(3))
+        let patient = client(sim, timeout: .seconds(8))
         #expect(try await patient.account().cash == 100_000)
     }
 
