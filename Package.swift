@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "autotrader", targets: ["autotrader"]),
         .executable(name: "autotrader-sim", targets: ["autotrader-sim"]),
         .executable(name: "autotrader-bench", targets: ["autotrader-bench"]),
+        .executable(name: "autotrader-streamer", targets: ["autotrader-streamer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -69,6 +70,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The market-data service: live bars for the running cards' tickers, backfill and gap repair.
+        .executableTarget(
+            name: "autotrader-streamer",
+            dependencies: [
+                "AutoTraderCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Benchmarks (run in release builds) and the load generator the multi-process tests start.
         .executableTarget(
             name: "autotrader-bench",
@@ -80,7 +90,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AutoTraderCoreTests",
-            dependencies: ["AutoTraderCore", "autotrader", "autotrader-bench", "autotrader-sim"]
+            dependencies: ["AutoTraderCore", "autotrader", "autotrader-bench", "autotrader-sim", "autotrader-streamer"]
         ),
     ]
 )

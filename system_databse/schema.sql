@@ -1,4 +1,4 @@
--- Generated from the migrations (schema version 3); a test checks it.
+-- Generated from the migrations (schema version 4); a test checks it.
 CREATE TABLE algorithm_instances (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     display_name TEXT NOT NULL,         -- "NVDA_sma_crossover_20240604_143022"
@@ -23,3 +23,11 @@ CREATE TABLE system_config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX transactions_by_algorithm ON transactions (algorithm_id, timestamp, id);
 CREATE INDEX algorithm_instances_by_status ON algorithm_instances (status, id);
 CREATE INDEX transactions_by_algorithm_and_id ON transactions (algorithm_id, id);
+CREATE TABLE service_heartbeats (
+    service TEXT PRIMARY KEY,           -- "streamer", "executor", "api"
+    pid INTEGER NOT NULL,
+    started_at TEXT NOT NULL,           -- UTC
+    last_heartbeat TEXT NOT NULL,       -- UTC, wall clock
+    state TEXT NOT NULL,                -- "starting", "running", "degraded", "stopping", "stopped"
+    detail TEXT NOT NULL DEFAULT '{}'   -- JSON: what the service wants seen (tickers, newest bar …)
+);

@@ -45,6 +45,19 @@ public enum SystemSchema {
             // A card adds only the rows newer than the last one it counted: a range read by id.
             try db.execute(sql: "CREATE INDEX transactions_by_algorithm_and_id ON transactions (algorithm_id, id)")
         },
+        Migration(version: 4, name: "service heartbeats") { db in
+            // One row per service, rewritten every few seconds: who runs (pid), since when, and how it is.
+            try db.execute(sql: """
+                CREATE TABLE service_heartbeats (
+                    service TEXT PRIMARY KEY,           -- "streamer", "executor", "api"
+                    pid INTEGER NOT NULL,
+                    started_at TEXT NOT NULL,           -- UTC
+                    last_heartbeat TEXT NOT NULL,       -- UTC, wall clock
+                    state TEXT NOT NULL,                -- "starting", "running", "degraded", "stopping", "stopped"
+                    detail TEXT NOT NULL DEFAULT '{}'   -- JSON: what the service wants seen (tickers, newest bar …)
+                )
+                """)
+        },
     ]
 
     public static let schema = DatabaseSchema(

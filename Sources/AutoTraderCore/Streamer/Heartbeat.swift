@@ -1,0 +1,89 @@
+import Foundation
+import GRDB
+
+/// A row of `service_heartbeats` (system.db): one per service, rewritten every few seconds.
+public struct ServiceHeartbeat: Hashable, Sendable {
+    public enum State: String, Sendable, Codable {
+        case starting, running, degraded, stopping, stopped
+    }
+
+    public var service: String
+    public var pid: Int32
+    public var startedAt: Timestamp
+    public var lastHeartbeat: Timestamp
+    public var state: State
+    /// JSON object text.
+    public var detail: String
+
+    public init(service: String, pid: Int32, startedAt: Timestamp, lastHeartbeat: Timestamp, state: State, detail: String) {
+        self.service = service
+        self.pid = pid
+        self.startedAt = startedAt
+        self.lastHeartbeat = lastHeartbeat
+        self.state = state
+        self.detail = detail
+    }
+
+    init(row: Row) {
+        service = row["service"]
+        pid = row["pid"]
+        startedAt = Timestamp(row["started_at"] as String) ?? Timestamp(secondsSinceEpoch: 0)
+        lastHeartbeat = Timestamp(row["last_heartbeat"] as String) ?? Timestamp(secondsSinceEpoch: 0)
+        state = State(rawValue: row["state"]) ?? .degraded
+        detail = row["detail"]
+    }
+
+    /// The detail as a JSON object (empty when it isn't one).
+    public var detailObject: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(detail.utf8))) as? [String: Any] ?? [:]
+    }
+}
+
+/// Writes one service's heartbeat row.
+public struct HeartbeatWriter: Sendable {
+    public let system: SystemDatabase
+    public let service: String
+    public let pid: Int32
+    public let startedAt: Timestamp
+
+    public init(system: SystemDatabase, service: String, pid: Int32 = ProcessInfo.processInfo.processIdentifier, startedAt: Timestamp = .now()) {
+        self.system = system
+        self.service = service
+        self.pid = pid
+        self.startedAt = startedAt
+    }
+
+    /// Upserts the row; `detail` is encoded as a JSON object with sorted keys.
+    public func beat<Detail: Encodable & Sendable>(state: ServiceHeartbeat.State, detail: Detail, now: Timestamp = .now()) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let text = String(decoding: try encoder.encode(detail), as: UTF8.self)
+        let service = self.service, pid = self.pid, startedAt = self.startedAt
+        try await system.pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO service_heartbeats (service, pid, started_at, last_heartbeat, state, detail)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (service) DO UPDATE SET pid = excluded.pid, started_at = excluded.started_at,
+                        last_heartbeat = excluded.last_heartbeat, state = excluded.state, detail = excluded.detail
+                    """,
+                arguments: [service, Int64(pid), startedAt.text, now.text, state.rawValue, text])
+        }
+    }
+}
+
+extension SystemDatabase {
+    /// Every service's heartbeat row, by service name.
+    public func heartbeats() throws -> [ServiceHeartbeat] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM service_heartbeats ORDER BY service").map(ServiceHeartbeat.init(row:))
+        }
+    }
+
+    public func heartbeat(service: String) throws -> ServiceHeartbeat? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM service_heartbeats WHERE service = ?", arguments: [service])
+                .map(ServiceHeartbeat.init(row:))
+        }
+    }
+}

@@ -1,0 +1,457 @@
+import Foundation
+import GRDB
+import Testing
+@testable import AutoTraderCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `autotrader-streamer`: subscription counting (pure), and the built binary against `autotrader-sim`
+/// at 60× (a market minute a second) with forced disconnects, SIGKILLs and extended-hours bars.
+@Suite struct StreamerSubscriptionTests {
+    /// Cards of several tickers (some sharing one), created and stopped in many orders: after every step the
+    /// subscribed tickers are exactly those with a running card, and a ticker leaves only with its last card.
+    @Test func aTickerStaysSubscribedUntilItsLastRunningCardStopsWhateverTheOrder() {
+        let cards = ["AAPL", "AAPL", "MSFT", "AAPL", "NVDA", "MSFT"]
+        var generator = SeededGenerator(seed: 42)
+        for round in 0..<200 {
+            // A random interleaving of creates and stops, each card stopped after it was created.
+            var events: [(card: Int, start: Bool)] = []
+            var created: [Int] = [], pendingStart = Array(cards.indices).shuffled(using: &generator)
+            while !pendingStart.isEmpty || !created.isEmpty {
+                if !pendingStart.isEmpty && (created.isEmpty || Bool.random(using: &generator)) {
+                    let card = pendingStart.removeLast()
+                    events.append((card, true))
+                    created.append(card)
+                } else {
+                    let card = created.remove(at: Int.random(in: 0..<created.count, using: &generator))
+                    events.append((card, false))
+                }
+            }
+            var polled = TickerSubscriptions(), counted = TickerSubscriptions()
+            var running: Set<Int> = []
+            for event in events {
+                let before = polled.tickers
+                if event.start { running.insert(event.card) } else { running.remove(event.card) }
+                let change = polled.update(runningTickers: running.sorted().map { cards[$0] })
+                let countedChange = event.start ? counted.cardStarted(ticker: cards[event.card]) : counted.cardStopped(ticker: cards[event.card])
+                let expected = Set(running.map { cards[$0] })
+                #expect(polled.tickers == expected, "round \(round)")
+                #expect(counted.tickers == expected, "round \(round)")
+                #expect(change == countedChange, "round \(round)")
+                #expect(change.added == expected.subtracting(before) && change.removed == before.subtracting(expected))
+                for ticker in Set(cards) {
+                    #expect(polled.count(of: ticker) == running.filter { cards[$0] == ticker }.count)
+                }
+            }
+            #expect(polled.tickers.isEmpty && counted.tickers.isEmpty)
+        }
+    }
+
+    @Test func stoppingOneOfTwoCardsKeepsTheTickerAndRepeatedPollsChangeNothing() {
+        var subscriptions = TickerSubscriptions()
+        #expect(subscriptions.update(runningTickers: ["AAPL", "AAPL", "MSFT"]) == .init(added: ["AAPL", "MSFT"], removed: []))
+        #expect(subscriptions.update(runningTickers: ["AAPL", "AAPL", "MSFT"]).isEmpty)
+        #expect(subscriptions.update(runningTickers: ["AAPL", "MSFT"]).isEmpty)
+        #expect(subscriptions.count(of: "AAPL") == 1)
+        #expect(subscriptions.update(runningTickers: ["MSFT"]) == .init(added: [], removed: ["AAPL"]))
+        #expect(subscriptions.cardStopped(ticker: "AAPL").isEmpty) // never below zero
+        #expect(subscriptions.update(runningTickers: []) == .init(added: [], removed: ["MSFT"]))
+    }
+
+    @Test func backfillWindowIsTheTwoPreviousSessionsOrTheLongestLookback() throws {
+        let calendar = try MarketCalendar()
+        let ingest = BarIngest(stocks: SharedStocks.database, calendar: calendar)
+        let client = AlpacaClient(configuration: .simulator())
+        // Tuesday 2024-06-04 10:00 New York: the previous sessions are Monday 06-03 and Friday 05-31.
+        let now = Timestamp.at("2024-06-04T14:00:00Z")
+        #expect(GapRepair(client: client, ingest: ingest).windowStart(now: now) == .at("2024-05-31T13:30:00Z"))
+        // Saturday: Friday and Thursday.
+        #expect(GapRepair(client: client, ingest: ingest).windowStart(now: .at("2024-06-08T15:00:00Z")) == .at("2024-06-06T13:30:00Z"))
+        // 1000 market minutes before 10:00 on 06-04: 30 today + 390 + 390 + 390 (05-30 too).
+        #expect(GapRepair(client: client, ingest: ingest, lookbackMinutes: 1000).windowStart(now: now) == .at("2024-05-30T13:30:00Z"))
+    }
+
+    @Test func onlyRegularHoursBarsAreStorable() throws {
+        let ingest = BarIngest(stocks: SharedStocks.database, calendar: try MarketCalendar())
+        func bar(_ time: String) -> MinuteBar {
+            MinuteBar(ticker: "AAPL", timestamp: .at(time), open: 1, high: 1, low: 1, close: 1, volume: 1)
+        }
+        let bars = ["2024-06-04T13:29:00Z", "2024-06-04T13:30:00Z", "2024-06-04T19:59:00Z", "2024-06-04T20:00:00Z", "2024-06-08T15:00:00Z"].map(bar)
+        #expect(ingest.storable(bars).map(\.timestamp.text) == ["2024-06-04T13:30:00Z", "2024-06-04T19:59:00Z"])
+    }
+
+    @Test func sdNotifyDatagramsReachAFileSocketAndAnAbstractOne() throws {
+        let directory = TemporaryDirectory("notify")
+        for name in [directory.file("notify.sock"), "@autotrader-test-\(UUID().uuidString.prefix(8))"] {
+            let socket = try NotifySocket(name: name)
+            let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": name, "WATCHDOG_USEC": "4000000"])
+            #expect(notifier.watchdogInterval == .seconds(2))
+            notifier.ready(status: "2 tickers")
+            #expect(socket.receive() == "READY=1\nSTATUS=2 tickers")
+            notifier.watchdog()
+            #expect(socket.receive() == "WATCHDOG=1")
+        }
+        #expect(SystemdNotifier(environment: [:]).send(["READY=1"]) == false)
+    }
+}
+
+/// The built `autotrader-streamer` against `autotrader-sim`.
+@Suite(.serialized) struct StreamerProcessTests {
+    static let symbols = ["AAPL", "MSFT", "NVDA"]
+    /// Tuesday 2024-06-04 10:00 New York; the backfill window opens on Friday 05-31.
+    static let simStart = ["--start", "2024-06-04T14:00:00Z", "--speed", "60", "--seed", "7"]
+    static let windowStart = Timestamp.at("2024-05-31T13:30:00Z")
+
+    struct Setup {
+        let directory: TemporaryDirectory
+        let systemPath: String
+        let stocksPath: String
+        let system: SystemDatabase
+        let stocks: StocksDatabase
+        let reaper = Reaper()
+    }
+
+    /// Kills the streamers a test started if it ends early (a failed wait throws past the SIGTERM).
+    final class Reaper: @unchecked Sendable {
+        private let lock = NSLock()
+        private var processes: [Process] = []
+        func add(_ process: Process) { lock.withLock { processes.append(process) } }
+        deinit {
+            for process in processes where process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
+    }
+
+    func setUp() async throws -> Setup {
+        let directory = TemporaryDirectory("streamer")
+        let systemPath = directory.file("system_databse/system.db"), stocksPath = directory.file("database/stocks.db")
+        let initRun = try await Executables.run(
+            "autotrader", ["init", "--system-db", systemPath, "--stocks-db", stocksPath], directory: directory)
+        #expect(initRun.status == 0, "\(initRun.stderr)")
+        return Setup(
+            directory: directory, systemPath: systemPath, stocksPath: stocksPath,
+            system: try SystemDatabase.open(path: systemPath), stocks: try StocksDatabase.open(path: stocksPath))
+    }
+
+    func startStreamer(_ setup: Setup, _ sim: SimulatorProcess, environment: [String: String] = [:]) throws -> RunningProcess {
+        var env = ["AUTOTRADER_SIM_URL": sim.baseURL.absoluteString]
+        for (key, value) in environment { env[key] = value }
+        let running = try Executables.start(
+            "autotrader-streamer",
+            ["--system-db", setup.systemPath, "--stocks-db", setup.stocksPath, "--heartbeat-interval", "0.5", "--poll-interval", "0.2"],
+            environment: env, directory: setup.directory)
+        setup.reaper.add(running.process)
+        return running
+    }
+
+    /// SIGTERM, then the exit status and how long it took.
+    func terminate(_ process: RunningProcess) async -> (ProcessResult, Duration) {
+        let started = ContinuousClock.now
+        kill(process.process.processIdentifier, SIGTERM)
+        let result = await process.wait()
+        return (result, ContinuousClock.now - started)
+    }
+
+    func heartbeat(_ setup: Setup) throws -> ServiceHeartbeat? { try setup.system.heartbeat(service: "streamer") }
+
+    /// Waits until every ticker has a stored bar at least as new as `minute`.
+    func waitForBars(_ setup: Setup, _ sim: SimulatorProcess, tickers: [String], through minute: Timestamp, timeout: TimeInterval = 20) async throws {
+        _ = try await sim.waitFor(timeout: timeout) {
+            try tickers.allSatisfy { try (setup.stocks.latestBar(ticker: $0)?.timestamp ?? .at("2000-01-01T00:00:00Z")) >= minute } ? true : nil
+        }
+    }
+
+    /// The simulator's clock from /sim/clock (never subject to injected faults).
+    func simNow(_ sim: SimulatorProcess) async throws -> Timestamp {
+        Timestamp(try await sim.request("GET", "/sim/clock").decode(AlpacaClock.self).timestamp)
+    }
+
+    /// stocks.db holds exactly the feed's bars of `tickers` in `from...through`: nothing missing, nothing extra.
+    func expectExactlyGroundTruth(
+        _ setup: Setup, _ sim: SimulatorProcess, tickers: [String], from: Timestamp, through: Timestamp,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        let truth = try await sim.request(
+            "GET", "/sim/bars?symbols=\(tickers.joined(separator: ","))&start=\(from.text)&end=\(through.text)"
+        ).decode(AlpacaMultiBarsPage.self).bars
+        for ticker in tickers {
+            let expected = truth[ticker] ?? []
+            let stored = try setup.stocks.bars(ticker: ticker, from: from, to: through.adding(minutes: 1)).map(AlpacaBar.init)
+            #expect(!expected.isEmpty, sourceLocation: sourceLocation)
+            let expectedTimes = Set(expected.map(\.t)), storedTimes = Set(stored.map(\.t))
+            let missing = expectedTimes.subtracting(storedTimes).sorted(), extra = storedTimes.subtracting(expectedTimes).sorted()
+            #expect(missing.isEmpty, "\(ticker): \(missing.count) bars missing, first \(missing.prefix(5))", sourceLocation: sourceLocation)
+            #expect(extra.isEmpty, "\(ticker): \(extra.count) bars extra, first \(extra.prefix(5))", sourceLocation: sourceLocation)
+            if missing.isEmpty && extra.isEmpty {
+                let different = zip(expected, stored).filter { $0 != $1 }
+                #expect(different.isEmpty, "\(ticker): \(different.count) bars differ, first \(different.prefix(2))", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
+    /// Forced disconnects every 3 s and corrected bars (`u` messages), cards created and stopped while it runs; ends with SIGTERM (exit 0 within 2 s)
+    /// and stocks.db holding exactly the simulator's bars since the backfill window opened.
+    @Test func forcedDisconnectsLoseNothingAndSubscriptionsFollowTheCards() async throws {
+        let setup = try await setUp()
+        let sim = try await SimulatorProcess(Self.simStart + ["--disconnect-every", "3", "--updated-bar-rate", "0.3"])
+        let aapl1 = try setup.system.createAlgorithm(ticker: "AAPL", algorithmType: "sma_crossover", initialCapital: 1000)
+        let aapl2 = try setup.system.createAlgorithm(ticker: "AAPL", algorithmType: "sma_crossover", initialCapital: 1000)
+        _ = try setup.system.createAlgorithm(ticker: "MSFT", algorithmType: "sma_crossover", initialCapital: 1000)
+        let notify = try NotifySocket(name: setup.directory.file("notify.sock"))
+        let collector = Task { // reads the datagrams as systemd would, so the queue never fills
+            var all: [String] = []
+            while !Task.isCancelled {
+                all += notify.receiveAll()
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return all + notify.receiveAll()
+        }
+        let streamer = try startStreamer(setup, sim, environment: ["NOTIFY_SOCKET": setup.directory.file("notify.sock")])
+
+        func subscribed() throws -> [String]? { try heartbeat(setup)?.detailObject["subscribed"] as? [String] }
+        _ = try await sim.waitFor { try subscribed() == ["AAPL", "MSFT"] ? true : nil }
+        // One AAPL card stops: AAPL stays. A new NVDA card: NVDA joins. The last AAPL card stops: AAPL goes.
+        try setup.system.stopAlgorithm(id: aapl2.id)
+        try await Task.sleep(for: .seconds(2))
+        #expect(try heartbeat(setup)?.detailObject["tickers"] as? [String] == ["AAPL", "MSFT"])
+        _ = try setup.system.createAlgorithm(ticker: "NVDA", algorithmType: "sma_crossover", initialCapital: 1000)
+        _ = try await sim.waitFor { try subscribed() == ["AAPL", "MSFT", "NVDA"] ? true : nil }
+        try setup.system.stopAlgorithm(id: aapl1.id)
+        _ = try await sim.waitFor { try subscribed() == ["MSFT", "NVDA"] ? true : nil }
+
+        try await Task.sleep(for: .seconds(8))
+        let now = try await simNow(sim)
+        try await waitForBars(setup, sim, tickers: ["MSFT", "NVDA"], through: now.minuteStart.adding(minutes: -2))
+        let stoppedAt = try await simNow(sim)
+        let (result, took) = await terminate(streamer)
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        #expect(took < .seconds(2), "took \(took)")
+        let stats: [String: Int] = try await sim.request("GET", "/sim/stats").decode()
+        #expect(stats["stream_disconnects_forced", default: 0] >= 4)
+
+        // Up to a minute whose correction was due before the stop (corrections come ~30 simulated s after a bar).
+        let through = min(
+            try ["MSFT", "NVDA"].compactMap { try setup.stocks.latestBar(ticker: $0)?.timestamp }.min()!,
+            stoppedAt.minuteStart.adding(minutes: -3))
+        #expect(stats["updated_bars_streamed", default: 0] > 0)
+        try await expectExactlyGroundTruth(setup, sim, tickers: ["MSFT", "NVDA"], from: Self.windowStart, through: through)
+        // AAPL stopped being streamed when its last card stopped: no bars after that (beyond the one in flight).
+        let beat = try #require(try heartbeat(setup))
+        #expect(beat.state == .stopped && beat.pid == streamer.process.processIdentifier)
+        #expect(beat.detailObject["newest_bar"] as? String != nil)
+        collector.cancel()
+        let messages = await collector.value
+        #expect(messages.contains { $0.hasPrefix("READY=1") }, "\(messages)")
+        #expect(messages.contains { $0.contains("WATCHDOG=1") && $0.contains("STATUS=") })
+        #expect(messages.contains("STOPPING=1"))
+        #expect(!result.stderr.contains(sim.secretKey))
+        await sim.terminate()
+    }
+
+    /// SIGKILL at random moments and restarts (with corrected bars on the feed): subscriptions come back from
+    /// system.db alone, and the gaps (and corrections missed while down) are repaired so that stocks.db ends with exactly the simulator's bars.
+    @Test func sigkillAtRandomMomentsAndRestartsLoseNothing() async throws {
+        let setup = try await setUp()
+        let sim = try await SimulatorProcess(Self.simStart + ["--updated-bar-rate", "0.3"])
+        for ticker in Self.symbols {
+            _ = try setup.system.createAlgorithm(ticker: ticker, algorithmType: "sma_crossover", initialCapital: 1000)
+        }
+        var generator = SeededGenerator(seed: UInt64(Date().timeIntervalSince1970))
+        for _ in 0..<3 {
+            let streamer = try startStreamer(setup, sim)
+            try await Task.sleep(for: .milliseconds(Int64.random(in: 700...3500, using: &generator)))
+            kill(streamer.process.processIdentifier, SIGKILL)
+            _ = await streamer.wait()
+            // Down for a few simulated minutes.
+            try await Task.sleep(for: .milliseconds(Int64.random(in: 500...3000, using: &generator)))
+        }
+        let streamer = try startStreamer(setup, sim)
+        try await Task.sleep(for: .seconds(4))
+        let now = try await simNow(sim)
+        try await waitForBars(setup, sim, tickers: Self.symbols, through: now.minuteStart.adding(minutes: -2))
+        let stoppedAt = try await simNow(sim)
+        let (result, took) = await terminate(streamer)
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        #expect(took < .seconds(2), "took \(took)")
+        let through = min(
+            try Self.symbols.compactMap { try setup.stocks.latestBar(ticker: $0)?.timestamp }.min()!,
+            stoppedAt.minuteStart.adding(minutes: -3))
+        try await expectExactlyGroundTruth(setup, sim, tickers: Self.symbols, from: Self.windowStart, through: through)
+        await sim.terminate()
+    }
+
+    /// 500s and 429 bursts on REST while it backfills and repairs: it retries, paced,
+    /// until every bar is in.
+    @Test func restErrorsAndRateLimitsDuringBackfillAreRetriedUntilNothingIsMissing() async throws {
+        let setup = try await setUp()
+        let sim = try await SimulatorProcess(Self.simStart + ["--error-rate", "0.3", "--rate-limit-burst", "3:4"])
+        for ticker in ["AAPL", "MSFT"] {
+            _ = try setup.system.createAlgorithm(ticker: ticker, algorithmType: "sma_crossover", initialCapital: 1000)
+        }
+        let streamer = try startStreamer(setup, sim)
+        try await Task.sleep(for: .seconds(8))
+        let now = try await simNow(sim)
+        try await waitForBars(setup, sim, tickers: ["AAPL", "MSFT"], through: now.minuteStart.adding(minutes: -2), timeout: 25)
+        // Wait for the repairs in flight to finish (nothing pending in the heartbeat).
+        _ = try await sim.waitFor(timeout: 20) {
+            let beat = try heartbeat(setup)
+            return (beat?.detailObject["pending_repairs"] as? [String])?.isEmpty == true ? true : nil
+        }
+        let (result, took) = await terminate(streamer)
+        #expect(result.status == 0)
+        #expect(took < .seconds(2), "took \(took)")
+        let stats: [String: Int] = try await sim.request("GET", "/sim/stats").decode()
+        #expect(stats["injected_errors", default: 0] + stats["rate_limited", default: 0] > 0, "\(stats)")
+        let through = try ["AAPL", "MSFT"].compactMap { try setup.stocks.latestBar(ticker: $0)?.timestamp }.min()!
+        try await expectExactlyGroundTruth(setup, sim, tickers: ["AAPL", "MSFT"], from: Self.windowStart, through: through)
+        await sim.terminate()
+    }
+
+    /// Another process holds stocks.db's write lock for seconds: bars wait and go in once it is released, and
+    /// SIGTERM during such a wait still exits 0 within 2 s.
+    @Test func aBusyStocksDatabaseDelaysBarsButLosesNone() async throws {
+        let setup = try await setUp()
+        let sim = try await SimulatorProcess(Self.simStart)
+        for ticker in ["AAPL", "MSFT"] {
+            _ = try setup.system.createAlgorithm(ticker: ticker, algorithmType: "sma_crossover", initialCapital: 1000)
+        }
+        let streamer = try startStreamer(setup, sim)
+        try await waitForBars(setup, sim, tickers: ["AAPL", "MSFT"], through: .at("2024-06-04T14:00:00Z"))
+        let first = try await WriteLockHolder.hold(path: setup.stocksPath, seconds: 3)
+        await first.released()
+        let now = try await simNow(sim)
+        try await waitForBars(setup, sim, tickers: ["AAPL", "MSFT"], through: now.minuteStart.adding(minutes: -2))
+        // Busy again, and told to stop meanwhile.
+        let second = try await WriteLockHolder.hold(path: setup.stocksPath, seconds: 3)
+        try await Task.sleep(for: .milliseconds(1500))
+        let (result, took) = await terminate(streamer)
+        await second.released()
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        #expect(took < .seconds(2), "took \(took)")
+        let through = try ["AAPL", "MSFT"].compactMap { try setup.stocks.latestBar(ticker: $0)?.timestamp }.min()!
+        #expect(through >= now.minuteStart.adding(minutes: -2))
+        try await expectExactlyGroundTruth(setup, sim, tickers: ["AAPL", "MSFT"], from: Self.windowStart, through: through)
+        await sim.terminate()
+    }
+
+    /// Wrong keys: the error is logged clearly, the stream is retried only at the slowest pace, REST with
+    /// backoff, the heartbeat says degraded, and the secret never appears in the log.
+    @Test func authenticationErrorsAreLoggedAndBackedOffNeverATightLoop() async throws {
+        let setup = try await setUp()
+        let sim = try await SimulatorProcess(Self.simStart)
+        _ = try setup.system.createAlgorithm(ticker: "AAPL", algorithmType: "sma_crossover", initialCapital: 1000)
+        let wrongSecret = "wrong-secret-\(UUID().uuidString.prefix(6))"
+        let streamer = try startStreamer(setup, sim, environment: ["AUTOTRADER_SIM_SECRET_KEY": wrongSecret])
+        try await Task.sleep(for: .seconds(5))
+        let beat = try #require(try heartbeat(setup))
+        #expect(beat.state == .degraded)
+        #expect(beat.detailObject["last_error"] as? String != nil)
+        let stats: [String: Int] = try await sim.request("GET", "/sim/stats").decode()
+        #expect(stats["stream_connections", default: 0] <= 2, "\(stats)")
+        #expect(stats["unauthorized_requests", default: 0] <= 12, "\(stats)")
+        let (result, took) = await terminate(streamer)
+        #expect(result.status == 0)
+        #expect(took < .seconds(2), "took \(took)")
+        #expect(result.stderr.contains("402") && result.stderr.contains("ALPACA_API_KEY"), "\(result.stderr.suffix(1500))")
+        #expect(!result.stderr.contains(wrongSecret))
+        #expect(try setup.stocks.barCount(ticker: "AAPL") == 0)
+        await sim.terminate()
+    }
+
+    /// `--extended-hours` streams pre-market and after-hours bars: stocks.db keeps none of them.
+    @Test func extendedHoursBarsAreNotStored() async throws {
+        let setup = try await setUp()
+        // 15:55 New York: the close at 16:00, then after-hours bars on the stream.
+        let sim = try await SimulatorProcess(["--start", "2024-06-04T19:55:00Z", "--speed", "60", "--seed", "3", "--extended-hours"])
+        _ = try setup.system.createAlgorithm(ticker: "AAPL", algorithmType: "sma_crossover", initialCapital: 1000)
+        let streamer = try startStreamer(setup, sim)
+        // Until the feed has had several after-hours minutes.
+        _ = try await sim.waitFor(timeout: 30) { try await simNow(sim) >= .at("2024-06-04T20:08:00Z") ? true : nil }
+        let (result, _) = await terminate(streamer)
+        #expect(result.status == 0)
+        let extended = try await sim.request(
+            "GET", "/sim/bars?symbols=AAPL&start=2024-06-04T20:00:00Z&end=2024-06-04T20:10:00Z&extended_hours=true"
+        ).decode(AlpacaMultiBarsPage.self).bars["AAPL"] ?? []
+        #expect(!extended.isEmpty, "the simulator sent no after-hours bars")
+        #expect(try setup.stocks.bars(ticker: "AAPL", from: .at("2024-06-04T20:00:00Z"), to: .at("2024-06-05T13:30:00Z")).isEmpty)
+        // Every stored bar is a regular-hours one, and the session's last minutes are all there.
+        try await expectExactlyGroundTruth(setup, sim, tickers: ["AAPL"], from: Self.windowStart, through: .at("2024-06-04T19:59:00Z"))
+        await sim.terminate()
+    }
+}
+
+/// Another process's long write: holds stocks.db's write lock (BEGIN IMMEDIATE) on a thread of its own.
+final class WriteLockHolder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var started = false, done = false
+
+    static func hold(path: String, seconds: Double) async throws -> WriteLockHolder {
+        let holder = WriteLockHolder()
+        let queue = try DatabaseQueue(path: path)
+        Thread {
+            try? queue.writeWithoutTransaction { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                holder.lock.withLock { holder.started = true }
+                Thread.sleep(forTimeInterval: seconds)
+                try db.execute(sql: "COMMIT")
+            }
+            holder.lock.withLock { holder.done = true }
+        }.start()
+        while !holder.lock.withLock({ holder.started || holder.done }) { try await Task.sleep(for: .milliseconds(10)) }
+        return holder
+    }
+
+    func released() async {
+        while !lock.withLock({ done }) { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+}
+
+/// A unix datagram socket that stands in for systemd's notification socket.
+final class NotifySocket: @unchecked Sendable {
+    let fd: Int32
+
+    init(name: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw SimulatorProcessError("socket() failed") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        var bytes = Array(name.utf8)
+        let abstract = bytes.first == UInt8(ascii: "@")
+        if abstract { bytes[0] = 0 }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count + (abstract ? 0 : 1))
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { throw SimulatorProcessError("bind(\(name)) failed: \(errno)") }
+    }
+
+    deinit { close(fd) }
+
+    /// One datagram, if one is waiting.
+    func receive() -> String? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : nil
+    }
+
+    func receiveAll() -> [String] {
+        var all: [String] = []
+        while let message = receive() { all.append(message) }
+        return all
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for reproducible orders.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
