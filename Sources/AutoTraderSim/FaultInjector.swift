@@ -1,3 +1,4 @@
+import AutoTraderCore
 import Foundation
 
 /// Every random decision the simulator makes about faults and orders, from the seed: for a given seed and

@@ -45,41 +45,16 @@ enum Executables {
     static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     /// Starts a process with its output going to files (no pipe can fill up and stall it).
+    /// The environment is the test's, without any AutoTrader configuration, plus `environment`.
     static func start(
-        _ name: String, _ arguments: [String], environment: [String: String] = [:], directory: TemporaryDirectory
+        _ name: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
+        directory: TemporaryDirectory
     ) throws -> RunningProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path(name))
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
-        env["AUTOTRADER_CONFIG"] = nil
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
-        let id = UUID().uuidString
-        let out = directory.file("out-\(id)"), err = directory.file("err-\(id)")
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return RunningProcess(process: process, stdoutPath: out, stderrPath: err)
-    }
-
-    /// Runs to completion; `input` is fed on standard input. Waits without holding a thread:
-    /// on two cores Swift's cooperative pool has two threads, and a blocked one stalls every test.
-    static func run(
-        _ name: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
-        directory: TemporaryDirectory
-    ) async throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path(name))
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["AUTOTRADER_CONFIG"] = nil
-        env["AUTOTRADER_SYSTEM_DB"] = nil
-        env["AUTOTRADER_STOCKS_DB"] = nil
+        for key in ["AUTOTRADER_CONFIG", "AUTOTRADER_SYSTEM_DB", "AUTOTRADER_STOCKS_DB"] { env[key] = nil }
         for (key, value) in environment { env[key] = value }
         process.environment = env
         process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
@@ -97,11 +72,16 @@ enum Executables {
             process.standardInput = FileHandle.nullDevice
         }
         try process.run()
-        await process.exited()
-        return ProcessResult(
-            status: process.terminationStatus,
-            stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        return RunningProcess(process: process, stdoutPath: out, stderrPath: err)
+    }
+
+    /// Runs to completion; `input` is fed on standard input. Waits without holding a thread:
+    /// on two cores Swift's cooperative pool has two threads, and a blocked one stalls every test.
+    static func run(
+        _ name: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
+        directory: TemporaryDirectory
+    ) async throws -> ProcessResult {
+        try await start(name, arguments, environment: environment, input: input, directory: directory).wait()
     }
 }
 

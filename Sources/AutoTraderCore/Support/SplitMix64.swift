@@ -1,0 +1,32 @@
+import Foundation
+
+/// SplitMix64: a tiny deterministic generator whose whole state is one word, so simulated bars, faults
+/// and test data can be re-derived from a seed and their keys.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+
+    /// Standard normal (Box–Muller; one draw per call keeps the sequence easy to reason about).
+    public mutating func gaussian() -> Double {
+        let u1 = max(unit(), 1e-300)
+        let u2 = unit()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+
+    /// Uniform integer in `range`.
+    public mutating func integer(in range: ClosedRange<Int>) -> Int {
+        range.lowerBound + Int(next() % UInt64(range.count))
+    }
+}
