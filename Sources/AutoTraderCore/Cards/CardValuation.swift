@@ -124,16 +124,8 @@ public struct CardReader: Sendable {
 extension SystemDatabase {
     /// Algorithms with their positions, read in one snapshot so a card never mixes two moments.
     func algorithmsWithPositions(_ db: GRDB.Database, status: AlgorithmStatus?) throws -> [(AlgorithmInstance, Position)] {
-        let rows: [Row]
-        if let status {
-            rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM algorithm_instances WHERE status = ? ORDER BY id", arguments: [status.rawValue])
-        } else {
-            rows = try Row.fetchAll(db, sql: "SELECT * FROM algorithm_instances ORDER BY id")
-        }
-        return try rows.map { row in
-            let algorithm = AlgorithmInstance(row: row)
-            return (algorithm, try position(db, algorithmId: algorithm.id))
+        try Self.fetchAlgorithms(db, status: status).map { algorithm in
+            (algorithm, try position(db, algorithmId: algorithm.id))
         }
     }
 }

@@ -64,16 +64,7 @@ public struct SystemDatabase: Sendable {
 
     /// All algorithms, or those with one status, oldest first.
     public func algorithms(status: AlgorithmStatus? = nil) throws -> [AlgorithmInstance] {
-        try pool.read { db in
-            let rows: [Row]
-            if let status {
-                rows = try Row.fetchAll(
-                    db, sql: "SELECT * FROM algorithm_instances WHERE status = ? ORDER BY id", arguments: [status.rawValue])
-            } else {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM algorithm_instances ORDER BY id")
-            }
-            return rows.map(AlgorithmInstance.init(row:))
-        }
+        try pool.read { db in try Self.fetchAlgorithms(db, status: status) }
     }
 
     /// Σ initial_capital of running algorithms: the money already promised to cards.
@@ -178,6 +169,17 @@ public struct SystemDatabase: Sendable {
     }
 
     // MARK: -
+
+    static func fetchAlgorithms(_ db: Database, status: AlgorithmStatus?) throws -> [AlgorithmInstance] {
+        let rows: [Row]
+        if let status {
+            rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM algorithm_instances WHERE status = ? ORDER BY id", arguments: [status.rawValue])
+        } else {
+            rows = try Row.fetchAll(db, sql: "SELECT * FROM algorithm_instances ORDER BY id")
+        }
+        return rows.map(AlgorithmInstance.init(row:))
+    }
 
     static func fetchAlgorithm(_ db: Database, id: Int64) throws -> AlgorithmInstance {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM algorithm_instances WHERE id = ?", arguments: [id]) else {

@@ -72,12 +72,16 @@ public struct MarketCalendar: Sendable {
     ]
 
     public let timeZone: TimeZone
+    /// Every session of the supported years by date, built once: `session(on:)` sits on hot paths
+    /// (the streamer asks `isOpen` for every bar) and must not recompute a year's holidays each time.
+    private var sessionsByDate: [CivilDate: MarketSession] = [:]
 
     public init() throws {
         guard let newYork = TimeZone(identifier: "America/New_York") else {
             throw AutoTraderError.timeZoneUnavailable("America/New_York")
         }
         self.timeZone = newYork
+        for session in sessions(from: firstDay, through: lastDay) { sessionsByDate[session.date] = session }
     }
 
     public var firstDay: CivilDate { CivilDate(year: Self.supportedYears.lowerBound, month: 1, day: 1)! }
@@ -125,14 +129,7 @@ public struct MarketCalendar: Sendable {
 
     /// The session on a New York date, or nil when the exchange is closed (weekend, holiday) or the date is outside `supportedYears`.
     public func session(on date: CivilDate) -> MarketSession? {
-        guard Self.supportedYears.contains(date.year), !date.isWeekend,
-              holidays(in: date.year)[date] == nil
-        else { return nil }
-        let closeHour = earlyCloses(in: date.year).contains(date) ? 13 : 16
-        return MarketSession(
-            date: date,
-            open: localInstant(date, hour: 9, minute: 30),
-            close: localInstant(date, hour: closeHour, minute: 0))
+        sessionsByDate[date]
     }
 
     /// Every session whose date lies in `from...through`, in order.
