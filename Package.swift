@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "autotrader-sim", targets: ["autotrader-sim"]),
         .executable(name: "autotrader-bench", targets: ["autotrader-bench"]),
         .executable(name: "autotrader-streamer", targets: ["autotrader-streamer"]),
+        .executable(name: "autotrader-executor", targets: ["autotrader-executor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -40,6 +41,20 @@ let package = Package(
                 .product(name: "WSClient", package: "swift-websocket"),
             ]
         ),
+        // The trading algorithms: one file each in algorithm/, the registry generated from the file names.
+        .target(
+            name: "TradingAlgorithms",
+            dependencies: ["AutoTraderCore"],
+            path: "algorithm",
+            exclude: ["README.md"],
+            plugins: ["AlgorithmRegistryPlugin"]
+        ),
+        .executableTarget(name: "algorithm-registry-generator"),
+        .plugin(
+            name: "AlgorithmRegistryPlugin",
+            capability: .buildTool(),
+            dependencies: ["algorithm-registry-generator"]
+        ),
         // The Alpaca-compatible exchange: market data, paper matching, faults.
         .target(
             name: "AutoTraderSim",
@@ -58,6 +73,7 @@ let package = Package(
             name: "autotrader",
             dependencies: [
                 "AutoTraderCore",
+                "TradingAlgorithms",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -79,18 +95,32 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The trading service: runs the algorithms every market minute and trades crash-safely.
+        .executableTarget(
+            name: "autotrader-executor",
+            dependencies: [
+                "AutoTraderCore",
+                "TradingAlgorithms",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Benchmarks (run in release builds) and the load generator the multi-process tests start.
         .executableTarget(
             name: "autotrader-bench",
             dependencies: [
                 "AutoTraderCore",
+                "TradingAlgorithms",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(
             name: "AutoTraderCoreTests",
-            dependencies: ["AutoTraderCore", "autotrader", "autotrader-bench", "autotrader-sim", "autotrader-streamer"]
+            dependencies: [
+                "AutoTraderCore", "TradingAlgorithms", "autotrader", "autotrader-bench", "autotrader-sim", "autotrader-streamer",
+                "autotrader-executor",
+            ]
         ),
     ]
 )

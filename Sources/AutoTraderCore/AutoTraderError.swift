@@ -21,6 +21,7 @@ public enum AutoTraderError: Error, Equatable, Sendable, CustomStringConvertible
     case timeZoneUnavailable(String)
     case databaseLockTimeout(path: String)
     case databaseNewerThanProgram(path: String, version: Int, known: Int)
+    case unknownIntent(id: Int64)
 
     public var description: String {
         switch self {
@@ -58,6 +59,8 @@ public enum AutoTraderError: Error, Equatable, Sendable, CustomStringConvertible
             return "timed out waiting for another process to finish creating or migrating \(path)"
         case .databaseNewerThanProgram(let path, let version, let known):
             return "\(path) has schema version \(version) but this program knows only up to \(known): upgrade AutoTrader"
+        case .unknownIntent(let id):
+            return "no order intent with id \(id)"
         }
     }
 }

@@ -47,10 +47,13 @@ public struct Card: Hashable, Sendable {
     public let valuation: CardValuation
     /// The newest of the last transaction's and the latest bar's time.
     public let lastUpdate: Timestamp?
+    /// A "sell everything, then stop" request is waiting for the executor.
+    public let stopping: Bool
 
-    public init(algorithm: AlgorithmInstance, valuation: CardValuation, latestBarTime: Timestamp?) {
+    public init(algorithm: AlgorithmInstance, valuation: CardValuation, latestBarTime: Timestamp?, stopping: Bool = false) {
         self.algorithm = algorithm
         self.valuation = valuation
+        self.stopping = stopping
         self.lastUpdate = [valuation.position.lastTradeAt, latestBarTime].compactMap { $0 }.max()
     }
 }
@@ -59,7 +62,7 @@ extension Card: Encodable {
     enum CodingKeys: String, CodingKey {
         case currentShares = "current_shares", tradeCount = "trade_count", currentValue = "current_value"
         case pnl, pnlPercent = "pnl_percent", currentPrice = "current_price", lastUpdate = "last_update"
-        case invested, uninvestedCash = "uninvested_cash"
+        case invested, uninvestedCash = "uninvested_cash", stopping
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -74,6 +77,7 @@ extension Card: Encodable {
         try container.encode(lastUpdate, forKey: .lastUpdate)
         try container.encode(Money.rounded(valuation.invested), forKey: .invested)
         try container.encode(Money.rounded(valuation.uninvestedCash), forKey: .uninvestedCash)
+        try container.encode(stopping, forKey: .stopping)
     }
 }
 
@@ -88,16 +92,19 @@ public struct CardReader: Sendable {
     }
 
     public func card(id: Int64) throws -> Card {
-        let (algorithm, position) = try system.pool.read { db in
-            (try SystemDatabase.fetchAlgorithm(db, id: id), try system.position(db, algorithmId: id))
+        let (algorithm, position, stopping) = try system.pool.read { db in
+            (
+                try SystemDatabase.fetchAlgorithm(db, id: id), try system.position(db, algorithmId: id),
+                try SystemDatabase.stoppingAlgorithmIDs(db).contains(id)
+            )
         }
-        return try card(algorithm: algorithm, position: position)
+        return try card(algorithm: algorithm, position: position, stopping: stopping)
     }
 
     /// The cards of all algorithms with a status (running by default), oldest first.
     public func cards(status: AlgorithmStatus? = .running) throws -> [Card] {
-        let rows = try system.pool.read { db in
-            try system.algorithmsWithPositions(db, status: status)
+        let (rows, stopping) = try system.pool.read { db in
+            (try system.algorithmsWithPositions(db, status: status), try SystemDatabase.stoppingAlgorithmIDs(db))
         }
         var latest: [String: LatestPrice] = [:]
         return try rows.map { algorithm, position in
@@ -108,16 +115,16 @@ public struct CardReader: Sendable {
             return Card(
                 algorithm: algorithm,
                 valuation: CardValuation(initialCapital: algorithm.initialCapital, position: position, currentPrice: price?.close),
-                latestBarTime: price?.timestamp)
+                latestBarTime: price?.timestamp, stopping: stopping.contains(algorithm.id))
         }
     }
 
-    private func card(algorithm: AlgorithmInstance, position: Position) throws -> Card {
+    private func card(algorithm: AlgorithmInstance, position: Position, stopping: Bool) throws -> Card {
         let price = try stocks.latestPrice(ticker: algorithm.ticker)
         return Card(
             algorithm: algorithm,
             valuation: CardValuation(initialCapital: algorithm.initialCapital, position: position, currentPrice: price?.close),
-            latestBarTime: price?.timestamp)
+            latestBarTime: price?.timestamp, stopping: stopping)
     }
 }
 

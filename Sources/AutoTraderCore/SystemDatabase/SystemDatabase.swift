@@ -54,6 +54,10 @@ public struct SystemDatabase: Sendable {
             try db.execute(
                 sql: "UPDATE algorithm_instances SET status = 'stopped', stopped_at = ? WHERE id = ? AND status = 'running'",
                 arguments: [now.text, id])
+            // A pending "sell, then stop" is overtaken: the user chose to keep the shares.
+            try db.execute(
+                sql: "UPDATE stop_requests SET state = 'done', done_at = ?, detail = 'stopped without selling' WHERE algorithm_id = ? AND state = 'pending'",
+                arguments: [now.text, id])
             return try Self.fetchAlgorithm(db, id: id)
         }
     }

@@ -1,0 +1,142 @@
+import Foundation
+
+/// A trading algorithm: a pure decision from what it is given to buy N, sell N or hold.
+///
+/// It keeps no state between runs (the transaction history is its memory) and cannot reach
+/// the broker or the databases: it sees only its `AlgorithmInput`. The executor enforces the
+/// guards whatever it answers. One conforming type per file in `algorithm/`; the file's name
+/// is the algorithm's name and the type's name is that name in UpperCamelCase.
+public protocol TradingAlgorithm: Sendable {
+    /// One line for people choosing an algorithm (the api's available algorithms).
+    static var summary: String { get }
+    /// How many minute bars before now it needs; the executor passes at most this many.
+    static var barsNeeded: Int { get }
+
+    init()
+
+    func decide(_ input: AlgorithmInput) throws -> AlgorithmDecision
+}
+
+/// Everything an algorithm may know when it decides.
+public struct AlgorithmInput: Sendable {
+    public let ticker: String
+    public let initialCapital: Decimal
+    /// The latest bars, oldest first, at most `barsNeeded` (fewer early in a ticker's history).
+    public let bars: [MinuteBar]
+    /// The card's whole transaction history, oldest first.
+    public let transactions: [Trade]
+    /// The minute being decided (the newest bar's minute).
+    public let now: Timestamp
+
+    public init(ticker: String, initialCapital: Decimal, bars: [MinuteBar], transactions: [Trade], now: Timestamp) {
+        self.ticker = ticker
+        self.initialCapital = initialCapital
+        self.bars = bars
+        self.transactions = transactions
+        self.now = now
+    }
+
+    /// Closes as `Double`, oldest first: what the indicators take.
+    public var closes: [Double] { bars.map(\.close) }
+
+    /// The latest close: the price a decision is sized at.
+    public var lastPrice: Decimal? { bars.last.map { Money.decimal(fromStored: $0.close) } }
+
+    public var sharesHeld: Int {
+        transactions.reduce(0) { $0 + ($1.side == .buy ? $1.shares : -$1.shares) }
+    }
+
+    /// initial_capital − (Σ buys − Σ sells), exactly.
+    public var uninvestedCash: Decimal {
+        transactions.reduce(initialCapital) { cash, trade in
+            let amount = Decimal(trade.shares) * trade.price
+            return trade.side == .buy ? cash - amount : cash + amount
+        }
+    }
+
+    /// Whole shares the uninvested cash buys at the latest close, keeping `cushion` (0.5 %) back:
+    /// a market order fills at the next price, not this one, and the card must not overspend.
+    public func affordableShares(cushion: Decimal = Decimal(string: "0.005")!) -> Int {
+        guard let price = lastPrice, price > 0, uninvestedCash > 0 else { return 0 }
+        var quotient = uninvestedCash / (price * (1 + cushion))
+        var whole = Decimal()
+        NSDecimalRound(&whole, &quotient, 0, .down)
+        return NSDecimalNumber(decimal: whole).intValue
+    }
+
+    /// The shares still held, as lots bought (first in, first out): what a lot-tracking algorithm needs.
+    public var openLots: [Lot] {
+        var lots: [Lot] = []
+        for trade in transactions {
+            if trade.side == .buy {
+                lots.append(Lot(shares: trade.shares, price: trade.price, boughtAt: trade.timestamp))
+                continue
+            }
+            var toSell = trade.shares
+            while toSell > 0, !lots.isEmpty {
+                let taken = min(toSell, lots[0].shares)
+                toSell -= taken
+                if taken == lots[0].shares { lots.removeFirst() } else { lots[0].shares -= taken }
+            }
+        }
+        return lots
+    }
+
+    /// Shares bought together at one price.
+    public struct Lot: Hashable, Sendable {
+        public var shares: Int
+        public let price: Decimal
+        public let boughtAt: Timestamp
+    }
+}
+
+/// What an algorithm answers, with a short reason for the decision log.
+public struct AlgorithmDecision: Hashable, Sendable {
+    public enum Action: Hashable, Sendable {
+        case buy(Int)
+        case sell(Int)
+        case hold
+    }
+
+    public let action: Action
+    public let reason: String
+
+    public init(_ action: Action, reason: String) {
+        self.action = action
+        self.reason = reason
+    }
+
+    public static func buy(_ shares: Int, _ reason: String) -> AlgorithmDecision { .init(.buy(shares), reason: reason) }
+    public static func sell(_ shares: Int, _ reason: String) -> AlgorithmDecision { .init(.sell(shares), reason: reason) }
+    public static func hold(_ reason: String) -> AlgorithmDecision { .init(.hold, reason: reason) }
+}
+
+/// The algorithms a build knows, by name (the file names in `algorithm/`).
+public struct AlgorithmCatalog: Sendable {
+    /// One algorithm: its name and its type.
+    public struct Entry: Sendable {
+        public let name: String
+        public let type: any TradingAlgorithm.Type
+
+        public init(name: String, type: any TradingAlgorithm.Type) {
+            self.name = name
+            self.type = type
+        }
+
+        public var summary: String { type.summary }
+        public var barsNeeded: Int { type.barsNeeded }
+    }
+
+    public let entries: [Entry]
+
+    public init(_ entries: [Entry]) {
+        self.entries = entries.sorted { $0.name < $1.name }
+    }
+
+    public var names: [String] { entries.map(\.name) }
+
+    public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
+
+    /// The longest history any algorithm needs, in minute bars: what the streamer backfills.
+    public var longestLookback: Int { entries.map(\.barsNeeded).max() ?? 0 }
+}

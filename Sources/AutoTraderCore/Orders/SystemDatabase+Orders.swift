@@ -1,0 +1,281 @@
+import Foundation
+import GRDB
+
+/// Why the executor's guards refused a decision (logged as the decision's outcome).
+public enum OrderRefusal: Error, Equatable, Sendable, CustomStringConvertible {
+    case notPositive(Int)
+    case sellsMoreThanHeld(held: Int, requested: Int)
+    case costsMoreThanCash(cost: Decimal, cash: Decimal)
+    case alreadyOrderedThisMinute
+    case previousOrderOpen(clientOrderId: String)
+    case notRunning
+    case noPrice
+
+    public var description: String {
+        switch self {
+        case .notPositive(let shares):
+            return "share count \(shares) is not a whole number above 0"
+        case .sellsMoreThanHeld(let held, let requested):
+            return "asked to sell \(requested) shares but the card holds \(held)"
+        case .costsMoreThanCash(let cost, let cash):
+            return "buying costs \(Money.centsText(cost)) at the current price but the card has \(Money.centsText(cash)) uninvested"
+        case .alreadyOrderedThisMinute:
+            return "the card already has an order for this minute"
+        case .previousOrderOpen(let id):
+            return "the card's previous order \(id) is still open"
+        case .notRunning:
+            return "the card is not running"
+        case .noPrice:
+            return "no current price for the ticker"
+        }
+    }
+}
+
+/// The executor's guards, applied to every decision whatever the algorithm answered.
+public enum OrderGuards {
+    /// Checks one order against the card's position at `price` (the latest close).
+    public static func check(
+        side: TradeSide, shares: Int, price: Decimal, initialCapital: Decimal, position: Position
+    ) -> OrderRefusal? {
+        guard shares > 0 else { return .notPositive(shares) }
+        switch side {
+        case .sell:
+            if shares > position.shares { return .sellsMoreThanHeld(held: position.shares, requested: shares) }
+        case .buy:
+            guard price > 0 else { return .noPrice }
+            let cost = Decimal(shares) * price
+            let cash = initialCapital - position.invested
+            if cost > cash { return .costsMoreThanCash(cost: cost, cash: cash) }
+        }
+        return nil
+    }
+}
+
+extension SystemDatabase {
+    // MARK: - Order intents
+
+    /// Writes an order intent, after checking the guards and "one open order per card" inside
+    /// the same IMMEDIATE transaction, so nothing changed between the check and the write.
+    public func createIntent(
+        algorithmId: Int64, minute: Timestamp, side: TradeSide, shares: Int, price: Decimal,
+        purpose: OrderIntent.Purpose = .algorithm, now: Timestamp = .now()
+    ) throws -> Result<OrderIntent, OrderRefusal> {
+        try pool.write { db in
+            let algorithm = try Self.fetchAlgorithm(db, id: algorithmId)
+            guard algorithm.status == .running else { return .failure(.notRunning) }
+            if let open = try Row.fetchOne(
+                db, sql: "SELECT client_order_id FROM order_intents WHERE algorithm_id = ? AND closed_at IS NULL LIMIT 1",
+                arguments: [algorithmId])
+            {
+                return .failure(.previousOrderOpen(clientOrderId: open["client_order_id"]))
+            }
+            let clientOrderId = OrderIntent.clientOrderId(algorithmId: algorithmId, minute: minute)
+            if try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM order_intents WHERE algorithm_id = ? AND minute = ?",
+                arguments: [algorithmId, minute.text]) == true
+            {
+                return .failure(.alreadyOrderedThisMinute)
+            }
+            let position = try PositionSums.read(db, algorithmId: algorithmId, afterID: 0).position
+            if let refusal = OrderGuards.check(
+                side: side, shares: shares, price: price, initialCapital: algorithm.initialCapital, position: position)
+            {
+                return .failure(refusal)
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO order_intents (algorithm_id, minute, side, shares, purpose, client_order_id, state, created_at, sent_at)
+                    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+                    """,
+                arguments: [algorithmId, minute.text, side.rawValue, shares, purpose.rawValue, clientOrderId, now.text, now.text])
+            return .success(try Self.fetchIntent(db, id: db.lastInsertedRowID))
+        }
+    }
+
+    /// The broker took the order.
+    public func markIntentSent(id: Int64, brokerOrderId: String) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "UPDATE order_intents SET state = 'sent', broker_order_id = ? WHERE id = ? AND closed_at IS NULL",
+                arguments: [brokerOrderId, id])
+        }
+    }
+
+    /// What closing an intent did.
+    public struct IntentClosing: Sendable {
+        public let intent: OrderIntent
+        /// The transaction recorded for the filled shares (nil: nothing filled, or closed before).
+        public let trade: Trade?
+        /// A liquidation left the card with no shares, so the card was stopped.
+        public let stoppedAlgorithm: Bool
+        /// The intent was already closed: nothing was done (a second close never records twice).
+        public let wasAlreadyClosed: Bool
+    }
+
+    /// Closes an intent and, in the same transaction, records what filled as a transaction.
+    ///
+    /// Idempotent: closing a closed intent records nothing, so a crash between the broker's
+    /// answer and this write, followed by a reconcile, can never record a fill twice. A closed
+    /// liquidation that leaves the card without shares stops the card in the same transaction.
+    public func closeIntent(
+        id: Int64, state: OrderIntent.State, filledShares: Int, fillPrice: Decimal?, filledAt: Timestamp?,
+        brokerOrderId: String?, detail: String, now: Timestamp = .now()
+    ) throws -> IntentClosing {
+        precondition(!state.isOpen, "closeIntent needs a closed state")
+        return try pool.write { db in
+            let intent = try Self.fetchIntent(db, id: id)
+            guard intent.closedAt == nil else {
+                return IntentClosing(intent: intent, trade: nil, stoppedAlgorithm: false, wasAlreadyClosed: true)
+            }
+            var trade: Trade?
+            if filledShares > 0, let fillPrice {
+                trade = try Self.recordTrade(
+                    db, algorithmId: intent.algorithmId, side: intent.side, shares: filledShares, price: fillPrice,
+                    at: filledAt ?? now, orderSentAt: intent.sentAt ?? intent.createdAt)
+            }
+            try db.execute(
+                sql: """
+                    UPDATE order_intents SET state = ?, broker_order_id = COALESCE(?, broker_order_id), filled_shares = ?,
+                        fill_price = ?, transaction_id = ?, detail = ?, closed_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    state.rawValue, brokerOrderId, trade == nil ? 0 : filledShares,
+                    trade.map { Money.stored($0.price) }, trade?.id, detail, now.text, id,
+                ])
+            var stopped = false
+            if intent.purpose == .liquidate {
+                stopped = try Self.finishLiquidationIfFlat(db, algorithmId: intent.algorithmId, now: now)
+            }
+            return IntentClosing(
+                intent: try Self.fetchIntent(db, id: id), trade: trade, stoppedAlgorithm: stopped, wasAlreadyClosed: false)
+        }
+    }
+
+    /// Intents not yet closed, oldest first: what a restart must reconcile with the broker.
+    public func openIntents() throws -> [OrderIntent] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM order_intents WHERE closed_at IS NULL ORDER BY id").map(OrderIntent.init(row:))
+        }
+    }
+
+    /// An algorithm's intents, newest first.
+    public func intents(algorithmId: Int64? = nil, limit: Int? = nil) throws -> [OrderIntent] {
+        try pool.read { db in
+            if let algorithmId {
+                return try Row.fetchAll(
+                    db, sql: "SELECT * FROM order_intents WHERE algorithm_id = ? ORDER BY id DESC LIMIT ?",
+                    arguments: [algorithmId, limit ?? -1]
+                ).map(OrderIntent.init(row:))
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM order_intents ORDER BY id DESC LIMIT ?", arguments: [limit ?? -1])
+                .map(OrderIntent.init(row:))
+        }
+    }
+
+    static func fetchIntent(_ db: Database, id: Int64) throws -> OrderIntent {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM order_intents WHERE id = ?", arguments: [id]) else {
+            throw AutoTraderError.unknownIntent(id: id)
+        }
+        return OrderIntent(row: row)
+    }
+
+    // MARK: - Decision log
+
+    /// Logs what was decided for a card in a minute; returns the row id so the outcome can follow.
+    @discardableResult
+    public func logDecision(
+        algorithmId: Int64, minute: Timestamp, decision: DecisionRecord.Kind, shares: Int?, reason: String,
+        outcome: String = "", now: Timestamp = .now()
+    ) throws -> Int64 {
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO decisions (algorithm_id, minute, decision, shares, reason, outcome, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [algorithmId, minute.text, decision.rawValue, shares, String(reason.prefix(500)), outcome, now.text])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func setDecisionOutcome(id: Int64, outcome: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE decisions SET outcome = ? WHERE id = ?", arguments: [String(outcome.prefix(500)), id])
+        }
+    }
+
+    /// An algorithm's decisions, newest first.
+    public func decisions(algorithmId: Int64, limit: Int? = nil) throws -> [DecisionRecord] {
+        try pool.read { db in
+            _ = try Self.fetchAlgorithm(db, id: algorithmId)
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM decisions WHERE algorithm_id = ? ORDER BY id DESC LIMIT ?",
+                arguments: [algorithmId, limit ?? -1]
+            ).map(DecisionRecord.init(row:))
+        }
+    }
+
+    /// The newest minute each algorithm was considered for, so a restart doesn't decide a minute twice.
+    public func lastDecidedMinutes() throws -> [Int64: Timestamp] {
+        try pool.read { db in
+            var result: [Int64: Timestamp] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT algorithm_id, MAX(minute) AS minute FROM decisions GROUP BY algorithm_id") {
+                if let minute = Timestamp(row["minute"] as String) { result[row["algorithm_id"]] = minute }
+            }
+            return result
+        }
+    }
+
+    // MARK: - Sell everything, then stop
+
+    /// Asks the executor to sell the card's shares at the next market minute and then stop it.
+    /// Asking again while a request is pending changes nothing.
+    @discardableResult
+    public func requestLiquidation(algorithmId: Int64, now: Timestamp = .now()) throws -> StopRequest {
+        try pool.write { db in
+            let algorithm = try Self.fetchAlgorithm(db, id: algorithmId)
+            guard algorithm.status == .running else { throw AutoTraderError.algorithmAlreadyStopped(id: algorithmId) }
+            try db.execute(
+                sql: """
+                    INSERT INTO stop_requests (algorithm_id, requested_at, state) VALUES (?, ?, 'pending')
+                    ON CONFLICT(algorithm_id) DO NOTHING
+                    """,
+                arguments: [algorithmId, now.text])
+            return try StopRequest(row: Row.fetchOne(
+                db, sql: "SELECT * FROM stop_requests WHERE algorithm_id = ?", arguments: [algorithmId])!)
+        }
+    }
+
+    /// Pending sell-and-stop requests of running cards.
+    public func pendingStopRequests() throws -> [StopRequest] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM stop_requests WHERE state = 'pending' ORDER BY requested_at")
+                .map(StopRequest.init(row:))
+        }
+    }
+
+    static func stoppingAlgorithmIDs(_ db: Database) throws -> Set<Int64> {
+        Set(try Int64.fetchAll(db, sql: "SELECT algorithm_id FROM stop_requests WHERE state = 'pending'"))
+    }
+
+    /// Stops a card whose liquidation is pending once it holds no shares. Returns whether it stopped.
+    public func finishLiquidationIfFlat(algorithmId: Int64, now: Timestamp = .now()) throws -> Bool {
+        try pool.write { db in try Self.finishLiquidationIfFlat(db, algorithmId: algorithmId, now: now) }
+    }
+
+    static func finishLiquidationIfFlat(_ db: Database, algorithmId: Int64, now: Timestamp) throws -> Bool {
+        guard try Bool.fetchOne(
+            db, sql: "SELECT 1 FROM stop_requests WHERE algorithm_id = ? AND state = 'pending'", arguments: [algorithmId]) == true
+        else { return false }
+        let held = try PositionSums.read(db, algorithmId: algorithmId, afterID: 0).shares
+        guard held == 0 else { return false }
+        try db.execute(
+            sql: "UPDATE algorithm_instances SET status = 'stopped', stopped_at = ? WHERE id = ? AND status = 'running'",
+            arguments: [now.text, algorithmId])
+        try db.execute(
+            sql: "UPDATE stop_requests SET state = 'done', done_at = ?, detail = 'sold everything and stopped' WHERE algorithm_id = ?",
+            arguments: [now.text, algorithmId])
+        return true
+    }
+}

@@ -1,0 +1,27 @@
+import AutoTraderCore
+
+/// RSI-14 bounce (Wilder smoothing): buys with the card's uninvested cash when RSI is below 30
+/// (oversold), sells everything when it is above 70 (overbought).
+public struct RsiBounce: TradingAlgorithm {
+    public static let summary = "RSI-14 bounce (Wilder): buy below 30 (oversold), sell above 70 (overbought)"
+    // Wilder's smoothing remembers its seed; 120 bars let it settle to within a hundredth of the full-history value.
+    public static let barsNeeded = 120
+
+    public init() {}
+
+    public func decide(_ input: AlgorithmInput) throws -> AlgorithmDecision {
+        let closes = input.closes
+        guard let last = Indicators.rsi(closes, period: 14).last, let rsi = last else {
+            return .hold("warming up: \(closes.count) of 15 bars")
+        }
+        let value = "rsi14 \(Indicators.format(rsi))"
+        if rsi < 30 {
+            let shares = input.affordableShares()
+            return shares > 0 ? .buy(shares, "oversold (\(value))") : .hold("oversold but no cash for a share (\(value))")
+        }
+        if rsi > 70, input.sharesHeld > 0 {
+            return .sell(input.sharesHeld, "overbought (\(value))")
+        }
+        return .hold(value)
+    }
+}
