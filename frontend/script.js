@@ -1,0 +1,1057 @@
+// AutoTrader dashboard. Plain JavaScript, no build step, nothing from the internet.
+// Polls the api (GET /api/algorithms, then /api/health, then each card's equity),
+// one request at a time and one poll at a time, and draws a card per algorithm.
+"use strict";
+
+(function () {
+  // ---------- configuration ----------
+
+  const query = new URLSearchParams(location.search);
+  function positiveInt(name, fallback) {
+    const n = Number(query.get(name));
+    return Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback;
+  }
+  const POLL_OPEN_MS = positiveInt("poll_open_ms", 30000);        // market open: every 30 s
+  const POLL_CLOSED_MS = positiveInt("poll_closed_ms", 3600000);  // market closed: every 60 min
+  const REQUEST_TIMEOUT_MS = 15000;
+  const TICKER_DEBOUNCE_MS = 350;
+  const MAX_PIN_LENGTH = 12;
+  const DETAIL_ROWS = 50;
+
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const body = document.body;
+
+  // ---------- state ----------
+
+  const state = {
+    cards: new Map(),        // id -> last card object from the api
+    order: [],               // ids in api order
+    marketOpen: null,
+    mode: null,
+    lastGoodAt: null,        // Date of last successful /api/algorithms
+    pollError: null,         // ApiError of the last failed poll, or null
+    health: null,
+    healthError: null,
+    pollCount: 0,
+    intervalMs: POLL_OPEN_MS,
+    polling: false,
+    pollQueued: false,
+    pollTimer: null,
+    nextPollAt: null,
+    lockoutUntil: 0,         // ms epoch; PIN pad refuses input until then
+  };
+
+  // ---------- formatting ----------
+
+  const moneyFmt = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const signedMoneyFmt = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2, signDisplay: "exceptZero" });
+  const priceFmt = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 4 });
+  const intFmt = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  const pctFmt = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2, signDisplay: "exceptZero" });
+
+  const isNum = (v) => typeof v === "number" && Number.isFinite(v);
+  const money = (v) => (isNum(v) ? moneyFmt.format(v) : "—");
+  const signedMoney = (v) => (isNum(v) ? signedMoneyFmt.format(v) : "—");
+  const price = (v) => (isNum(v) ? priceFmt.format(v) : "—");
+  const int = (v) => (isNum(v) ? intFmt.format(v) : "—");
+  const pct = (v) => (isNum(v) ? pctFmt.format(v) + "%" : "—");
+
+  function parseUTC(text) {
+    if (!text) return null;
+    const d = new Date(text);
+    return Number.isNaN(d.getTime()) ? null : d;
+  }
+  function sameLocalDay(a, b) {
+    return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+  }
+  // The viewer's local time: "14:30:05" today, "Jun 4 14:30" on another day.
+  function localTime(text) {
+    const d = parseUTC(text);
+    if (!d) return "—";
+    if (sameLocalDay(d, new Date())) {
+      return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    }
+    return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+  function localDateTime(text) {
+    const d = parseUTC(text);
+    if (!d) return "—";
+    return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
+  function duration(seconds) {
+    seconds = Math.max(0, Math.round(seconds));
+    if (seconds < 90) return seconds + " s";
+    if (seconds < 5400) return Math.round(seconds / 60) + " min";
+    if (seconds < 172800) return Math.round(seconds / 3600) + " h";
+    return Math.round(seconds / 86400) + " days";
+  }
+  function clock(seconds) {
+    seconds = Math.max(0, Math.ceil(seconds));
+    const m = Math.floor(seconds / 60), s = seconds % 60;
+    return m + ":" + String(s).padStart(2, "0");
+  }
+  function pnlSign(pnl) {
+    if (!isNum(pnl) || pnl === 0) return "zero";
+    return pnl > 0 ? "positive" : "negative";
+  }
+
+  // ---------- api ----------
+
+  class ApiError extends Error {
+    constructor(status, message, retryAfter) {
+      super(message);
+      this.status = status;          // 0 = no answer
+      this.retryAfter = retryAfter;  // seconds, for 429
+    }
+  }
+
+  function parseRetryAfter(header, json) {
+    if (json && isNum(json.retry_after)) return json.retry_after;
+    if (header) {
+      const n = Number(header);
+      if (Number.isFinite(n)) return n;
+      const d = Date.parse(header);
+      if (!Number.isNaN(d)) return Math.max(0, (d - Date.now()) / 1000);
+    }
+    return null;
+  }
+
+  async function api(method, path, options) {
+    const opts = options || {};
+    const headers = { Accept: "application/json" };
+    let payload;
+    if (opts.body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      payload = JSON.stringify(opts.body);
+    }
+    if (opts.pin) headers["X-PIN"] = opts.pin;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), opts.timeoutMs || REQUEST_TIMEOUT_MS);
+    let response, text;
+    try {
+      response = await fetch(path, { method, headers, body: payload, cache: "no-store", signal: controller.signal });
+      text = await response.text();
+    } catch (e) {
+      if (e && e.name === "AbortError") {
+        throw new ApiError(0, "The AutoTrader api did not answer within " + duration((opts.timeoutMs || REQUEST_TIMEOUT_MS) / 1000) + ".");
+      }
+      throw new ApiError(0, "Cannot reach the AutoTrader api (is autotrader-api running?).");
+    } finally {
+      clearTimeout(timer);
+    }
+    let json = null;
+    if (text) {
+      try { json = JSON.parse(text); } catch (e) { json = null; }
+    }
+    if (!response.ok) {
+      let message = json && typeof json.error === "string" && json.error ? json.error : null;
+      if (!message) {
+        message = response.status >= 500 ? "The api failed (HTTP " + response.status + ")."
+          : "The api refused the request (HTTP " + response.status + ").";
+      }
+      throw new ApiError(response.status, message, parseRetryAfter(response.headers.get("Retry-After"), json));
+    }
+    if (json === null) throw new ApiError(response.status, "The api sent an answer that is not JSON.");
+    return json;
+  }
+
+  // ---------- polling ----------
+
+  function setIntervalMs(ms) {
+    state.intervalMs = ms;
+    body.dataset.pollIntervalMs = String(ms);
+  }
+
+  // Runs one poll now, unless one is running: then exactly one more follows it.
+  function pollNow() {
+    if (state.polling) { state.pollQueued = true; return; }
+    clearTimeout(state.pollTimer);
+    state.pollTimer = null;
+    poll();
+  }
+
+  async function poll() {
+    state.polling = true;
+    body.dataset.pollState = "busy";
+    let ok = false;
+    try {
+      const data = await api("GET", "/api/algorithms");
+      applyAlgorithms(data);
+      state.pollError = null;
+      state.lastGoodAt = new Date();
+      ok = true;
+    } catch (e) {
+      state.pollError = e;
+    }
+    try {
+      state.health = await api("GET", "/api/health");
+      state.healthError = null;
+    } catch (e) {
+      state.healthError = e;
+    }
+    // A failed poll retries at the open-market pace even when the market is closed.
+    setIntervalMs(ok && state.marketOpen === false ? POLL_CLOSED_MS : POLL_OPEN_MS);
+    state.nextPollAt = Date.now() + state.intervalMs;
+    renderStatus();
+    state.pollCount += 1;
+    body.dataset.pollCount = String(state.pollCount);
+    body.dataset.lastPoll = ok ? "ok" : "error";
+    if (ok) {
+      await refreshSparklines();
+      if (detail.id !== null) await refreshDetail(false);
+    }
+    state.polling = false;
+    body.dataset.pollState = "idle";
+    if (state.pollQueued) {
+      state.pollQueued = false;
+      poll();
+    } else {
+      state.nextPollAt = Date.now() + state.intervalMs;
+      state.pollTimer = setTimeout(poll, state.intervalMs);
+    }
+  }
+
+  function applyAlgorithms(data) {
+    if (!data || !Array.isArray(data.algorithms)) throw new ApiError(200, "The api's list of algorithms is malformed.");
+    state.marketOpen = data.market_open === true ? true : data.market_open === false ? false : null;
+    state.mode = typeof data.mode === "string" ? data.mode : state.mode;
+    state.totalValue = data.total_account_value;
+    state.asOf = data.as_of;
+    const seen = new Set();
+    state.order = [];
+    for (const card of data.algorithms) {
+      if (!card || card.id === undefined || card.id === null) continue;
+      const id = String(card.id);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      state.order.push(id);
+      state.cards.set(id, card);
+    }
+    for (const id of Array.from(state.cards.keys())) if (!seen.has(id)) state.cards.delete(id);
+    renderCards();
+    renderHeader();
+  }
+
+  // ---------- header, banner ----------
+
+  const modeBadge = $("#mode-badge");
+  const market = $("#market");
+  const banner = $("#banner");
+  const asOf = $("#as-of");
+
+  function renderHeader() {
+    const mode = state.mode || (state.health && state.health.mode) || null;
+    const known = { live: "LIVE", paper: "PAPER", simulated: "SIMULATED" };
+    modeBadge.dataset.mode = known[mode] ? mode : "unknown";
+    modeBadge.textContent = known[mode] || (mode ? String(mode).toUpperCase() : "…");
+    modeBadge.title = mode === "live" ? "Trading with real money" : mode === "paper" ? "Alpaca paper trading" : mode === "simulated" ? "Local simulator, no broker" : "Trading mode unknown";
+    market.dataset.open = state.marketOpen === null ? "unknown" : String(state.marketOpen);
+    market.textContent = state.marketOpen === null ? "MARKET …" : state.marketOpen ? "MARKET OPEN" : "MARKET CLOSED";
+    $("#account-value").textContent = isNum(state.totalValue) ? money(state.totalValue) : "—";
+  }
+
+  function renderStatus() {
+    renderHeader();
+    asOf.textContent = state.lastGoodAt ? state.lastGoodAt.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "—";
+    asOf.dataset.state = state.pollError ? "error" : "ok";
+    asOf.title = state.lastGoodAt ? "Last answer from the api" : "No answer from the api yet";
+
+    const errors = [], warnings = [];
+    if (state.pollError) {
+      let text = "API PROBLEM: " + state.pollError.message;
+      text += " Retrying every " + duration(state.intervalMs / 1000) + ".";
+      if (state.lastGoodAt) text += " Cards are from " + state.lastGoodAt.toLocaleTimeString() + ".";
+      errors.push(text);
+    }
+    if (state.healthError && !state.pollError) {
+      warnings.push("HEALTH CHECK FAILED: " + state.healthError.message);
+    }
+    const h = state.health;
+    if (h && !state.healthError) {
+      const bad = [];
+      for (const s of Array.isArray(h.services) ? h.services : []) {
+        const name = String(s.service || "service").toUpperCase();
+        const age = isNum(s.age_seconds) ? " (last heard " + duration(s.age_seconds) + " ago)" : "";
+        if (s.state && s.state !== "running") bad.push(name + " " + String(s.state).toUpperCase() + age);
+        else if (s.stale) bad.push(name + " STALE" + age);
+      }
+      if (h.databases && typeof h.databases === "object") {
+        for (const [db, st] of Object.entries(h.databases)) {
+          if (st !== "ok") bad.push(db.toUpperCase() + " DATABASE: " + st);
+        }
+      }
+      if (h.data_stale) {
+        bad.push("MARKET DATA STALE" + (h.newest_bar ? " (newest bar " + localTime(h.newest_bar) + ")" : " (no bars yet)"));
+      }
+      if (h.status === "down") errors.push(bad.length ? "DOWN: " + bad.join(" · ") : "THE SYSTEM REPORTS IT IS DOWN");
+      else if (bad.length || h.status === "degraded") warnings.push((h.status === "degraded" ? "DEGRADED: " : "") + (bad.join(" · ") || "some services are not healthy"));
+    }
+    const all = errors.concat(warnings);
+    if (all.length === 0) {
+      banner.hidden = true;
+      banner.textContent = "";
+      banner.dataset.level = "none";
+    } else {
+      banner.hidden = false;
+      banner.dataset.level = errors.length ? "error" : "warn";
+      banner.textContent = all.join("  —  ");
+    }
+  }
+
+  // ---------- cards ----------
+
+  const cardsEl = $("#cards");
+  const template = $("#card-template");
+  const emptyEl = $("#empty");
+  const loadingEl = $("#loading");
+  const cardEls = new Map(); // id -> article
+
+  function setText(el, text) {
+    if (el.textContent !== text) el.textContent = text;
+  }
+  function setFact(el, text) {
+    setText(el, text);
+    el.style.setProperty("--chars", String(Math.max(10, text.length)));
+    el.classList.toggle("unknown", text === "—");
+  }
+
+  function renderCards() {
+    loadingEl.hidden = true;
+    cardsEl.removeAttribute("aria-busy");
+    for (const [id, el] of cardEls) {
+      if (!state.cards.has(id)) { el.remove(); cardEls.delete(id); }
+    }
+    let previous = null;
+    for (const id of state.order) {
+      let el = cardEls.get(id);
+      if (!el) {
+        el = template.content.firstElementChild.cloneNode(true);
+        el.dataset.id = id;
+        cardEls.set(id, el);
+      }
+      fillCard(el, state.cards.get(id));
+      const wanted = previous ? previous.nextElementSibling : cardsEl.firstElementChild;
+      if (wanted !== el) cardsEl.insertBefore(el, wanted);
+      previous = el;
+    }
+    emptyEl.hidden = state.order.length !== 0;
+    cardsEl.dataset.count = String(state.order.length);
+  }
+
+  function fillCard(el, c) {
+    const sign = pnlSign(c.pnl);
+    el.dataset.pnlSign = sign;
+    el.dataset.stopping = c.stopping ? "true" : "false";
+    el.dataset.ticker = c.ticker || "";
+    setText($(".ticker", el), c.ticker || "?");
+    setText($(".algo", el), c.algorithm_type || "");
+    $(".algo", el).title = c.display_name || "";
+    const pm = $(".pnl-money", el);
+    const pmText = signedMoney(c.pnl);
+    setText(pm, pmText);
+    pm.style.setProperty("--chars", String(Math.max(9, pmText.length)));
+    let percent = c.pnl_percent;
+    if (!isNum(percent) && isNum(c.pnl) && isNum(c.initial_capital) && c.initial_capital !== 0) percent = c.pnl / c.initial_capital * 100;
+    setText($(".pnl-pct", el), pct(percent));
+    setFact($(".value", el), money(c.current_value));
+    setFact($(".alloc", el), money(c.initial_capital));
+    setFact($(".shares", el), int(c.current_shares));
+    setFact($(".trades", el), int(c.trade_count));
+    const upd = $(".updated", el);
+    setFact(upd, localTime(c.last_update));
+    upd.title = c.last_update ? localDateTime(c.last_update) : "No trade or bar yet";
+    const stopButton = $(".stop-button", el);
+    stopButton.hidden = !!c.stopping;
+    stopButton.setAttribute("aria-label", "Stop " + (c.ticker || "") + " " + (c.algorithm_type || ""));
+    $(".stopping-note", el).hidden = !c.stopping;
+    el.setAttribute("aria-label", (c.ticker || "") + " " + (c.algorithm_type || "") + ", P&L " + pmText);
+    drawSpark($(".spark", el), el.sparkPoints || [], c);
+  }
+
+  // Equity sparklines: one request per card, one after another, after the card list.
+  async function refreshSparklines() {
+    for (const id of state.order.slice()) {
+      const el = cardEls.get(id);
+      if (!el) continue;
+      try {
+        const data = await api("GET", "/api/algorithms/" + encodeURIComponent(id) + "/equity");
+        el.sparkPoints = Array.isArray(data.points) ? data.points : [];
+        const card = state.cards.get(id);
+        if (card) drawSpark($(".spark", el), el.sparkPoints, card);
+      } catch (e) {
+        // The card keeps its previous line; the banner is for the card list and health.
+      }
+    }
+  }
+
+  const SVG = "http://www.w3.org/2000/svg";
+  function drawSpark(svg, points, card) {
+    const values = points.map((p) => p && p.value).filter(isNum);
+    const base = isNum(card.initial_capital) ? card.initial_capital : null;
+    const key = values.join(",") + "|" + base;
+    if (svg.dataset.key === key) return;
+    svg.dataset.key = key;
+    svg.dataset.points = String(values.length);
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    const all = base === null ? values : values.concat([base]);
+    if (all.length === 0) return;
+    let lo = Math.min.apply(null, all), hi = Math.max.apply(null, all);
+    if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
+    const pad = (hi - lo) * 0.08;
+    lo -= pad; hi += pad;
+    const y = (v) => (30 - ((v - lo) / (hi - lo)) * 30).toFixed(2);
+    if (base !== null) {
+      const line = document.createElementNS(SVG, "line");
+      line.setAttribute("class", "base");
+      line.setAttribute("x1", "0"); line.setAttribute("x2", "100");
+      line.setAttribute("y1", y(base)); line.setAttribute("y2", y(base));
+      svg.appendChild(line);
+    }
+    if (values.length < 2) return;
+    const step = 100 / (values.length - 1);
+    const coords = values.map((v, i) => (i * step).toFixed(2) + "," + y(v));
+    const area = document.createElementNS(SVG, "polygon");
+    area.setAttribute("class", "area");
+    area.setAttribute("points", "0,30 " + coords.join(" ") + " 100,30");
+    svg.appendChild(area);
+    const poly = document.createElementNS(SVG, "polyline");
+    poly.setAttribute("class", "line");
+    poly.setAttribute("points", coords.join(" "));
+    svg.appendChild(poly);
+  }
+
+  cardsEl.addEventListener("click", (event) => {
+    const card = event.target.closest(".card");
+    if (!card) return;
+    const id = card.dataset.id;
+    if (event.target.closest(".stop-button")) {
+      startStop(id);
+    } else {
+      openDetail(id);
+    }
+  });
+  cardsEl.addEventListener("keydown", (event) => {
+    if ((event.key === "Enter" || event.key === " ") && event.target.classList.contains("card")) {
+      event.preventDefault();
+      openDetail(event.target.dataset.id);
+    }
+  });
+
+  // ---------- overlays ----------
+
+  const overlays = {
+    pin: $("#pin-overlay"),
+    add: $("#add-overlay"),
+    stop: $("#stop-overlay"),
+    detail: $("#detail-overlay"),
+  };
+  function show(name) { overlays[name].hidden = false; }
+  function hide(name) { overlays[name].hidden = true; }
+  function topOverlay() {
+    for (const name of ["pin", "stop", "add", "detail"]) if (!overlays[name].hidden) return name;
+    return null;
+  }
+
+  // ---------- PIN pad ----------
+
+  const pinPad = $("#pin-pad");
+  const pinDisplay = $("#pin-display");
+  const pinMessage = $("#pin-message");
+  const pin = { value: "", onSuccess: null, busy: false, countdown: null };
+
+  function pinRender() {
+    pinDisplay.textContent = "●".repeat(pin.value.length);
+    pinDisplay.dataset.length = String(pin.value.length);
+    const locked = Date.now() < state.lockoutUntil;
+    for (const b of pinPad.querySelectorAll(".key")) b.disabled = locked || pin.busy;
+    $("#pin-ok").disabled = locked || pin.busy || pin.value.length === 0;
+  }
+  function pinSetMessage(text, kind) {
+    pinMessage.textContent = text || "";
+    pinPad.dataset.state = kind || "idle";
+  }
+
+  // Opens the pad; on a PIN the server accepts, calls onSuccess(pin).
+  function askPin(purpose, onSuccess) {
+    pin.value = "";
+    pin.onSuccess = onSuccess;
+    pin.busy = false;
+    $("#pin-purpose").textContent = purpose;
+    pinSetMessage("", "idle");
+    show("pin");
+    updateLockout();
+    pinRender();
+  }
+  function closePin() {
+    hide("pin");
+    pin.value = "";
+    pin.onSuccess = null;
+  }
+
+  function shake() {
+    pinPad.classList.remove("shake");
+    void pinPad.offsetWidth; // restart the animation
+    pinPad.classList.add("shake");
+  }
+  pinPad.addEventListener("animationend", () => pinPad.classList.remove("shake"));
+
+  function startLockout(seconds) {
+    const s = isNum(seconds) && seconds > 0 ? seconds : 60;
+    state.lockoutUntil = Date.now() + s * 1000;
+    updateLockout();
+  }
+  function updateLockout() {
+    clearTimeout(pin.countdown);
+    const left = (state.lockoutUntil - Date.now()) / 1000;
+    if (left > 0) {
+      pinSetMessage("TOO MANY WRONG PINS. TRY AGAIN IN " + clock(left), "locked");
+      pinPad.dataset.lockedSeconds = String(Math.ceil(left));
+      pin.countdown = setTimeout(updateLockout, Math.min(1000, left * 1000 - Math.floor(left) * 1000 || 1000));
+    } else if (pinPad.dataset.state === "locked") {
+      pinSetMessage("", "idle");
+      delete pinPad.dataset.lockedSeconds;
+    }
+    pinRender();
+  }
+
+  function pinDigit(d) {
+    if (pin.busy || Date.now() < state.lockoutUntil) return;
+    if (pinPad.dataset.state === "error") pinSetMessage("", "idle");
+    if (pin.value.length < MAX_PIN_LENGTH) pin.value += d;
+    pinRender();
+  }
+  function pinClear() {
+    if (pin.busy) return;
+    pin.value = "";
+    if (pinPad.dataset.state === "error") pinSetMessage("", "idle");
+    pinRender();
+  }
+  function pinBackspace() {
+    if (pin.busy) return;
+    pin.value = pin.value.slice(0, -1);
+    pinRender();
+  }
+
+  // A refused PIN from any call: shake and clear on 403, lockout on 429.
+  // Returns true if the error was about the PIN.
+  function pinRefused(e) {
+    if (!(e instanceof ApiError)) return false;
+    if (e.status === 429) {
+      pin.value = "";
+      shake();
+      startLockout(e.retryAfter);
+      return true;
+    }
+    if (e.status === 403) {
+      pin.value = "";
+      shake();
+      pinSetMessage(e.message || "Wrong PIN.", "error");
+      pinRender();
+      return true;
+    }
+    return false;
+  }
+
+  async function pinSubmit() {
+    if (pin.busy || pin.value.length === 0 || Date.now() < state.lockoutUntil) return;
+    const entered = pin.value;
+    pin.busy = true;
+    pinSetMessage("CHECKING…", "busy");
+    pinRender();
+    try {
+      await api("POST", "/api/validate-pin", { body: { pin: entered } });
+      pin.busy = false;
+      const next = pin.onSuccess;
+      closePin();
+      if (next) next(entered);
+    } catch (e) {
+      pin.busy = false;
+      if (!pinRefused(e)) {
+        pin.value = "";
+        pinSetMessage(e.message, "error");
+        pinRender();
+      }
+    }
+  }
+
+  pinPad.addEventListener("click", (event) => {
+    const key = event.target.closest("button");
+    if (!key || key.disabled) return;
+    if (key.dataset.digit !== undefined) pinDigit(key.dataset.digit);
+    else if (key.id === "pin-clear") pinClear();
+    else if (key.id === "pin-ok") pinSubmit();
+    else if (key.id === "pin-cancel") closePin();
+  });
+
+  // ---------- add dialog ----------
+
+  const addForm = $("#add-dialog");
+  const addTicker = $("#add-ticker");
+  const addAlgorithm = $("#add-algorithm");
+  const addCapital = $("#add-capital");
+  const addSubmit = $("#add-submit");
+  const addAvailable = $("#add-available");
+  const addError = $("#add-error");
+  const tickerStatus = $("#ticker-status");
+  const add = { pin: null, available: null, algorithms: [], ticker: { symbol: "", result: null, timer: null, seq: 0 }, busy: false, field: addTicker };
+
+  $("#add-button").addEventListener("click", () => {
+    askPin("PIN to add an algorithm", openAdd);
+  });
+
+  function openAdd(goodPin) {
+    add.pin = goodPin;
+    add.busy = false;
+    addTicker.value = "";
+    addCapital.value = "";
+    addError.textContent = "";
+    setTickerStatus("empty", "Type a symbol");
+    addSubmit.disabled = false;
+    show("add");
+    focusField(addTicker);
+    loadAlgorithms();
+    loadCash();
+  }
+  function closeAdd() {
+    hide("add");
+    add.pin = null;
+    clearTimeout(add.ticker.timer);
+    add.ticker.seq++;
+  }
+
+  async function loadAlgorithms() {
+    if (add.algorithms.length === 0) {
+      addAlgorithm.innerHTML = "";
+      addAlgorithm.appendChild(new Option("loading…", ""));
+      addAlgorithm.disabled = true;
+    }
+    try {
+      const data = await api("GET", "/api/available-algorithms");
+      const list = Array.isArray(data.algorithms) ? data.algorithms : [];
+      const previous = addAlgorithm.value;
+      add.algorithms = list;
+      addAlgorithm.innerHTML = "";
+      for (const a of list) addAlgorithm.appendChild(new Option(a.name, a.name));
+      if (list.length === 0) addAlgorithm.appendChild(new Option("none installed", ""));
+      if (previous && list.some((a) => a.name === previous)) addAlgorithm.value = previous;
+      addAlgorithm.disabled = list.length === 0;
+      describeAlgorithm();
+    } catch (e) {
+      addAlgorithm.innerHTML = "";
+      addAlgorithm.appendChild(new Option("unavailable", ""));
+      addAlgorithm.disabled = true;
+      $("#add-algorithm-description").textContent = e.message;
+    }
+  }
+  function describeAlgorithm() {
+    const a = add.algorithms.find((x) => x.name === addAlgorithm.value);
+    $("#add-algorithm-description").textContent = a && a.description ? a.description : "";
+  }
+  addAlgorithm.addEventListener("change", describeAlgorithm);
+
+  async function loadCash() {
+    add.available = null;
+    addAvailable.dataset.state = "loading";
+    addAvailable.textContent = "AVAILABLE …";
+    try {
+      const data = await api("GET", "/api/account/cash");
+      add.available = isNum(data.available) ? data.available : null;
+      addAvailable.dataset.state = "ok";
+      addAvailable.dataset.available = String(add.available);
+      addAvailable.textContent = "AVAILABLE " + money(add.available);
+      addAvailable.title = "Broker cash " + money(data.broker_cash) + " − allocated " + money(data.allocated);
+    } catch (e) {
+      addAvailable.dataset.state = "error";
+      addAvailable.textContent = "AVAILABLE ?: " + e.message;
+    }
+  }
+
+  function setTickerStatus(kind, text) {
+    tickerStatus.dataset.state = kind;
+    tickerStatus.textContent = text;
+  }
+  function normalizeTicker(text) {
+    return text.toUpperCase().replace(/[^A-Z0-9.\-\/]/g, "");
+  }
+  function tickerChanged() {
+    const symbol = normalizeTicker(addTicker.value);
+    if (symbol !== addTicker.value) addTicker.value = symbol;
+    if (symbol === add.ticker.symbol) return;
+    add.ticker.symbol = symbol;
+    add.ticker.result = null;
+    clearTimeout(add.ticker.timer);
+    const seq = ++add.ticker.seq;
+    if (!symbol) { setTickerStatus("empty", "Type a symbol"); return; }
+    setTickerStatus("checking", "checking " + symbol + "…");
+    add.ticker.timer = setTimeout(() => checkTicker(symbol, seq), TICKER_DEBOUNCE_MS);
+  }
+  async function checkTicker(symbol, seq) {
+    try {
+      const r = await api("GET", "/api/validate-ticker?symbol=" + encodeURIComponent(symbol));
+      if (seq !== add.ticker.seq) return; // typed on meanwhile
+      add.ticker.result = r;
+      if (r.valid && r.tradable) setTickerStatus("valid", "✓ " + (r.name || symbol));
+      else if (r.valid) setTickerStatus("invalid", "✗ " + (r.error || (r.name || symbol) + " cannot be traded"));
+      else setTickerStatus("invalid", "✗ " + (r.error || symbol + " is not a known symbol"));
+    } catch (e) {
+      if (seq !== add.ticker.seq) return;
+      setTickerStatus("error", "✗ " + e.message);
+    }
+  }
+  addTicker.addEventListener("input", tickerChanged);
+
+  function capitalProblem(text) {
+    if (!text) return "Enter the capital to allocate.";
+    if (!/^\d+(\.\d{1,2})?$/.test(text)) return "Capital must be a dollar amount like 1000 or 1000.50.";
+    const n = Number(text);
+    if (!(n > 0)) return "Capital must be more than $0.00.";
+    if (add.available !== null && n > add.available) return "Only " + money(add.available) + " is free to allocate.";
+    return null;
+  }
+  addCapital.addEventListener("input", () => {
+    const cleaned = addCapital.value.replace(/[^0-9.]/g, "");
+    if (cleaned !== addCapital.value) addCapital.value = cleaned;
+    addError.textContent = "";
+  });
+
+  addForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (add.busy) return;
+    addError.textContent = "";
+    const ticker = normalizeTicker(addTicker.value);
+    const algorithm = addAlgorithm.value;
+    const capitalText = addCapital.value.trim();
+    if (!ticker) { addError.textContent = "Enter a ticker."; focusField(addTicker); return; }
+    const r = add.ticker.result;
+    if (r && r.symbol && normalizeTicker(r.symbol) === ticker && !(r.valid && r.tradable)) {
+      addError.textContent = tickerStatus.textContent.replace(/^✗ /, "");
+      focusField(addTicker);
+      return;
+    }
+    if (!algorithm) { addError.textContent = "Choose an algorithm."; return; }
+    const problem = capitalProblem(capitalText);
+    if (problem) { addError.textContent = problem; focusField(addCapital); return; }
+    add.busy = true;
+    addSubmit.disabled = true;
+    addSubmit.textContent = "STARTING…";
+    const goodPin = add.pin;
+    try {
+      await api("POST", "/api/algorithms", {
+        body: { ticker, algorithm_type: algorithm, initial_capital: Number(capitalText), pin: goodPin },
+        pin: goodPin,
+      });
+      closeAdd();
+      pollNow();
+    } catch (e) {
+      if (e.status === 403 || e.status === 429) {
+        // The PIN changed or a lockout began since the pad: ask again, keep the form.
+        askPin("PIN to add an algorithm", (p) => { add.pin = p; addForm.requestSubmit(); });
+        pinRefused(e);
+      } else {
+        addError.textContent = e.message;
+        if (e.status === 400 || e.status === 409 || e.status === 422) loadCash();
+      }
+    } finally {
+      add.busy = false;
+      addSubmit.disabled = false;
+      addSubmit.textContent = "START";
+    }
+  });
+
+  // On-screen keyboard: the wall has no physical one. Types into the focused field.
+  const keyboard = $("#keyboard");
+  const KEY_ROWS = ["1234567890", "QWERTYUIOP", "ASDFGHJKL.", "ZXCVBNM"];
+  for (const row of KEY_ROWS) {
+    for (const ch of row) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "key";
+      b.dataset.key = ch;
+      b.dataset.kind = /[0-9]/.test(ch) ? "digit" : ch === "." ? "dot" : "letter";
+      b.textContent = ch;
+      keyboard.appendChild(b);
+    }
+  }
+  const back = document.createElement("button");
+  back.type = "button";
+  back.className = "key wide3";
+  back.dataset.key = "Backspace";
+  back.dataset.kind = "control";
+  back.textContent = "⌫ DEL";
+  back.setAttribute("aria-label", "Delete");
+  keyboard.appendChild(back);
+
+  function focusField(field) {
+    add.field = field;
+    addTicker.classList.toggle("active", field === addTicker);
+    addCapital.classList.toggle("active", field === addCapital);
+    for (const b of keyboard.querySelectorAll('.key[data-kind="letter"]')) b.disabled = field === addCapital;
+    try { field.focus({ preventScroll: true }); } catch (e) { field.focus(); }
+  }
+  addTicker.addEventListener("focus", () => focusField(addTicker));
+  addCapital.addEventListener("focus", () => focusField(addCapital));
+  keyboard.addEventListener("pointerdown", (event) => event.preventDefault()); // keep the field focused
+  keyboard.addEventListener("click", (event) => {
+    const b = event.target.closest(".key");
+    if (!b || b.disabled) return;
+    const field = add.field || addTicker;
+    if (b.dataset.key === "Backspace") field.value = field.value.slice(0, -1);
+    else if (field.maxLength <= 0 || field.value.length < field.maxLength) field.value += b.dataset.key;
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    try { field.focus({ preventScroll: true }); } catch (e) { /* ignore */ }
+  });
+
+  // ---------- stop ----------
+
+  const stopDialog = $("#stop-dialog");
+  const stopKeep = $("#stop-keep");
+  const stopLiquidate = $("#stop-liquidate");
+  const stop = { id: null, pin: null, busy: false };
+
+  function startStop(id) {
+    const card = state.cards.get(id);
+    if (!card || card.stopping) return;
+    askPin("PIN to stop " + (card.ticker || "") + " · " + (card.algorithm_type || ""), (p) => openStop(id, p));
+  }
+
+  function openStop(id, goodPin) {
+    const card = state.cards.get(id);
+    if (!card) return;
+    stop.id = id;
+    stop.pin = goodPin;
+    stop.busy = false;
+    stopDialog.dataset.id = id;
+    $("#stop-error").textContent = "";
+    $("#stop-title").textContent = "STOP " + (card.ticker || "") + " · " + (card.algorithm_type || "");
+    const shares = isNum(card.current_shares) ? card.current_shares : 0;
+    stopDialog.dataset.hasShares = shares > 0 ? "true" : "false";
+    const warning = $("#stop-warning");
+    if (shares > 0) {
+      const worth = isNum(card.current_price) ? " (worth about " + money(shares * card.current_price) + " at " + price(card.current_price) + ")" : "";
+      warning.textContent = "⚠ It still holds " + int(shares) + " share" + (shares === 1 ? "" : "s") + " of " + card.ticker + worth + ".";
+      warning.hidden = false;
+      $("#stop-text").textContent = "Sell them first, or stop and leave them in the broker account?";
+      stopLiquidate.hidden = false;
+      stopKeep.textContent = "STOP AND KEEP SHARES";
+    } else {
+      warning.hidden = true;
+      $("#stop-text").textContent = "It holds no shares. P&L " + signedMoney(card.pnl) + " on " + money(card.initial_capital) + ". A stopped algorithm cannot be restarted.";
+      stopLiquidate.hidden = true;
+      stopKeep.textContent = "STOP";
+    }
+    setStopBusy(false);
+    show("stop");
+  }
+  function closeStop() {
+    hide("stop");
+    stop.id = null;
+    stop.pin = null;
+  }
+  function setStopBusy(busy) {
+    stop.busy = busy;
+    stopKeep.disabled = busy;
+    stopLiquidate.disabled = busy;
+  }
+
+  async function doStop(liquidate) {
+    if (stop.busy || stop.id === null) return;
+    const id = stop.id;
+    setStopBusy(true);
+    $("#stop-error").textContent = liquidate ? "Asking to sell and stop…" : "Stopping…";
+    try {
+      await api("DELETE", "/api/algorithms/" + encodeURIComponent(id) + "?liquidate=" + (liquidate ? "true" : "false"), {
+        body: { pin: stop.pin },
+        pin: stop.pin,
+      });
+      closeStop();
+      if (detail.id === id && !liquidate) closeDetail();
+      pollNow();
+    } catch (e) {
+      setStopBusy(false);
+      if (e.status === 403 || e.status === 429) {
+        askPin("PIN to stop", (p) => { stop.pin = p; doStop(liquidate); });
+        pinRefused(e);
+        $("#stop-error").textContent = "";
+      } else {
+        $("#stop-error").textContent = e.message;
+        if (e.status === 404 || e.status === 409) pollNow();
+      }
+    }
+  }
+  stopKeep.addEventListener("click", () => doStop(false));
+  stopLiquidate.addEventListener("click", () => doStop(true));
+  $("#stop-cancel").addEventListener("click", closeStop);
+
+  // ---------- detail panel ----------
+
+  const detailEl = $("#detail");
+  const detail = { id: null, tab: "transactions", seq: 0 };
+
+  function openDetail(id) {
+    if (!state.cards.has(id)) return;
+    detail.id = id;
+    detailEl.dataset.id = id;
+    $("#detail-transactions").innerHTML = '<div class="list-empty">loading…</div>';
+    $("#detail-decisions").innerHTML = '<div class="list-empty">loading…</div>';
+    renderDetailSummary();
+    selectTab(detail.tab);
+    show("detail");
+    refreshDetail(true);
+  }
+  function closeDetail() {
+    hide("detail");
+    detail.id = null;
+    detailEl.dataset.id = "";
+    detail.seq++;
+  }
+  function selectTab(tab) {
+    detail.tab = tab;
+    for (const b of detailEl.querySelectorAll(".tab")) b.setAttribute("aria-selected", String(b.dataset.tab === tab));
+    $("#detail-transactions").hidden = tab !== "transactions";
+    $("#detail-decisions").hidden = tab !== "decisions";
+  }
+  detailEl.addEventListener("click", (event) => {
+    const tab = event.target.closest(".tab");
+    if (tab) selectTab(tab.dataset.tab);
+  });
+  $("#detail-close").addEventListener("click", closeDetail);
+  overlays.detail.addEventListener("click", (event) => { if (event.target === overlays.detail) closeDetail(); });
+
+  function renderDetailSummary() {
+    const c = state.cards.get(detail.id);
+    if (!c) return;
+    $("#detail-title").textContent = (c.ticker || "") + " · " + (c.algorithm_type || "") + " · #" + c.id;
+    const sign = pnlSign(c.pnl);
+    const items = [
+      ["P&L", signedMoney(c.pnl) + " " + pct(c.pnl_percent), sign],
+      ["VALUE", money(c.current_value)],
+      ["ALLOC", money(c.initial_capital)],
+      ["SHARES", int(c.current_shares)],
+      ["PRICE", price(c.current_price)],
+      ["INVESTED", money(c.invested)],
+      ["CASH", money(c.uninvested_cash)],
+      ["TRADES", int(c.trade_count)],
+      ["STARTED", localDateTime(c.created_at)],
+      ["UPDATED", localDateTime(c.last_update)],
+    ];
+    const box = $("#detail-summary");
+    box.innerHTML = "";
+    for (const [label, value, cls] of items) {
+      const row = document.createElement("div");
+      const a = document.createElement("span"); a.textContent = label;
+      const b = document.createElement("span"); b.textContent = value; b.className = "num" + (cls ? " " + cls : "");
+      row.append(a, b);
+      box.appendChild(row);
+    }
+  }
+
+  function cell(text, cls) {
+    const d = document.createElement("span");
+    d.textContent = text;
+    if (cls) d.className = cls;
+    return d;
+  }
+  function row(cls, cells) {
+    const r = document.createElement("div");
+    r.className = "row " + cls;
+    r.append.apply(r, cells);
+    return r;
+  }
+
+  async function refreshDetail(first) {
+    const id = detail.id;
+    if (id === null) return;
+    const seq = ++detail.seq;
+    renderDetailSummary();
+    const txBox = $("#detail-transactions");
+    const decBox = $("#detail-decisions");
+    try {
+      const data = await api("GET", "/api/algorithms/" + encodeURIComponent(id) + "/transactions");
+      if (seq !== detail.seq) return;
+      const list = (Array.isArray(data.transactions) ? data.transactions : []).slice(0, DETAIL_ROWS);
+      const frag = document.createDocumentFragment();
+      const title = document.createElement("div"); title.className = "list-title"; title.textContent = "TRADES";
+      frag.appendChild(title);
+      if (list.length === 0) {
+        const e = document.createElement("div"); e.className = "list-empty"; e.textContent = "No trades yet.";
+        frag.appendChild(e);
+      } else {
+        frag.appendChild(row("tx-row head", [cell("TIME"), cell("SIDE"), cell("SHARES"), cell("PRICE"), cell("AMOUNT")]));
+        for (const t of list) {
+          const amount = isNum(t.shares) && isNum(t.price) ? t.shares * t.price : null;
+          const r = row("tx-row", [cell(localTime(t.timestamp), "num"), cell(String(t.type || "").toUpperCase(), "kind-" + t.type),
+            cell(int(t.shares), "num"), cell(price(t.price), "num"), cell(money(amount), "num")]);
+          r.dataset.id = String(t.id);
+          frag.appendChild(r);
+        }
+      }
+      txBox.replaceChildren(frag);
+    } catch (e) {
+      if (seq !== detail.seq) return;
+      if (first || !txBox.querySelector(".row")) txBox.innerHTML = "";
+      if (first || !txBox.querySelector(".row")) txBox.appendChild(Object.assign(document.createElement("div"), { className: "list-empty error-line", textContent: e.message }));
+    }
+    try {
+      const data = await api("GET", "/api/algorithms/" + encodeURIComponent(id) + "/decisions");
+      if (seq !== detail.seq) return;
+      const list = (Array.isArray(data.decisions) ? data.decisions : []).slice(0, DETAIL_ROWS);
+      const frag = document.createDocumentFragment();
+      const title = document.createElement("div"); title.className = "list-title"; title.textContent = "DECISIONS";
+      frag.appendChild(title);
+      if (list.length === 0) {
+        const e = document.createElement("div"); e.className = "list-empty"; e.textContent = "No decisions recorded yet.";
+        frag.appendChild(e);
+      } else {
+        frag.appendChild(row("dec-row head", [cell("MINUTE"), cell("DECISION"), cell("SHARES"), cell("REASON · OUTCOME")]));
+        for (const d of list) {
+          const why = [d.reason, d.outcome].filter((x) => x !== null && x !== undefined && x !== "").join(" · ");
+          const reason = cell(why || "—", "reason");
+          reason.title = why;
+          const r = row("dec-row", [cell(localTime(d.minute || d.created_at), "num"), cell(String(d.decision || "").toUpperCase(), "kind-" + d.decision),
+            cell(isNum(d.shares) ? int(d.shares) : "", "num"), reason]);
+          r.dataset.id = String(d.id);
+          frag.appendChild(r);
+        }
+      }
+      decBox.replaceChildren(frag);
+    } catch (e) {
+      if (seq !== detail.seq) return;
+      if (first || !decBox.querySelector(".row")) {
+        decBox.innerHTML = "";
+        decBox.appendChild(Object.assign(document.createElement("div"), { className: "list-empty error-line", textContent: e.message }));
+      }
+    }
+  }
+
+  // ---------- keyboard (physical, for desks and tests) ----------
+
+  document.addEventListener("keydown", (event) => {
+    const top = topOverlay();
+    if (event.key === "Escape") {
+      if (top === "pin") closePin();
+      else if (top === "stop") closeStop();
+      else if (top === "add") closeAdd();
+      else if (top === "detail") closeDetail();
+      return;
+    }
+    if (top === "pin") {
+      if (/^[0-9]$/.test(event.key)) { pinDigit(event.key); event.preventDefault(); }
+      else if (event.key === "Backspace") { pinBackspace(); event.preventDefault(); }
+      else if (event.key === "Enter") { pinSubmit(); event.preventDefault(); }
+    }
+  });
+  $("#add-cancel").addEventListener("click", closeAdd);
+
+  // ---------- start ----------
+
+  body.dataset.pollCount = "0";
+  setIntervalMs(POLL_OPEN_MS);
+  // Local times ("today" vs another day) and the lockout stay right without a poll.
+  setInterval(() => {
+    for (const [id, el] of cardEls) {
+      const c = state.cards.get(id);
+      if (c) setFact($(".updated", el), localTime(c.last_update));
+    }
+  }, 60000);
+  pollNow();
+})();
