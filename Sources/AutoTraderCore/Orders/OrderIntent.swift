@@ -75,6 +75,25 @@ public struct OrderIntent: Hashable, Sendable {
     }
 }
 
+/// A decision to log: what a card decided (or the executor decided for it) in one minute.
+public struct DecisionEntry: Hashable, Sendable {
+    public let algorithmId: Int64
+    public let minute: Timestamp
+    public let decision: DecisionRecord.Kind
+    public let shares: Int?
+    public let reason: String
+    public let outcome: String
+
+    public init(algorithmId: Int64, minute: Timestamp, decision: DecisionRecord.Kind, shares: Int? = nil, reason: String, outcome: String = "") {
+        self.algorithmId = algorithmId
+        self.minute = minute
+        self.decision = decision
+        self.shares = shares
+        self.reason = reason
+        self.outcome = outcome
+    }
+}
+
 /// A row of `decisions`: why a card did or did not trade in one minute.
 public struct DecisionRecord: Hashable, Sendable {
     /// What was decided, including the executor's own verdicts (skip, refused, error).

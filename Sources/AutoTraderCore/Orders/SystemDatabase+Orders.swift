@@ -55,10 +55,11 @@ extension SystemDatabase {
     // MARK: - Order intents
 
     /// Writes an order intent, after checking the guards and "one open order per card" inside
-    /// the same IMMEDIATE transaction, so nothing changed between the check and the write.
+    /// the same IMMEDIATE transaction, so nothing changed between the check and the write. The
+    /// decision that led to it is logged in the same transaction (`reason`).
     public func createIntent(
         algorithmId: Int64, minute: Timestamp, side: TradeSide, shares: Int, price: Decimal,
-        purpose: OrderIntent.Purpose = .algorithm, now: Timestamp = .now()
+        purpose: OrderIntent.Purpose = .algorithm, reason: String, now: Timestamp = .now()
     ) throws -> Result<OrderIntent, OrderRefusal> {
         try pool.write { db in
             let algorithm = try Self.fetchAlgorithm(db, id: algorithmId)
@@ -88,7 +89,17 @@ extension SystemDatabase {
                     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
                     """,
                 arguments: [algorithmId, minute.text, side.rawValue, shares, purpose.rawValue, clientOrderId, now.text, now.text])
-            return .success(try Self.fetchIntent(db, id: db.lastInsertedRowID))
+            let intent = try Self.fetchIntent(db, id: db.lastInsertedRowID)
+            try db.execute(
+                sql: """
+                    INSERT INTO decisions (algorithm_id, minute, decision, shares, reason, outcome, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    algorithmId, minute.text, side.rawValue, shares, String(reason.prefix(500)),
+                    "order \(clientOrderId) written, sending", now.text,
+                ])
+            return .success(intent)
         }
     }
 
@@ -143,6 +154,11 @@ extension SystemDatabase {
                     state.rawValue, brokerOrderId, trade == nil ? 0 : filledShares,
                     trade.map { Money.stored($0.price) }, trade?.id, detail, now.text, id,
                 ])
+            let outcome = trade.map { "\(state.rawValue): \($0.shares) shares at \(Money.centsText($0.price))" }
+                ?? "\(state.rawValue), nothing filled\(detail.isEmpty ? "" : ": \(detail)")"
+            try db.execute(
+                sql: "UPDATE decisions SET outcome = ? WHERE algorithm_id = ? AND minute = ? AND decision IN ('buy', 'sell')",
+                arguments: [String(outcome.prefix(500)), intent.algorithmId, intent.minute.text])
             var stopped = false
             if intent.purpose == .liquidate {
                 stopped = try Self.finishLiquidationIfFlat(db, algorithmId: intent.algorithmId, now: now)
@@ -199,6 +215,32 @@ extension SystemDatabase {
         }
     }
 
+    /// Writes a minute's decisions (holds, skips, refusals) in one transaction: one fsync, not one per card.
+    public func logDecisions(_ entries: [DecisionEntry], now: Timestamp = .now()) throws {
+        guard !entries.isEmpty else { return }
+        try pool.write { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO decisions (algorithm_id, minute, decision, shares, reason, outcome, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+            for entry in entries {
+                try statement.execute(arguments: [
+                    entry.algorithmId, entry.minute.text, entry.decision.rawValue, entry.shares,
+                    String(entry.reason.prefix(500)), String(entry.outcome.prefix(500)), now.text,
+                ])
+            }
+        }
+    }
+
+    /// The outcome of an order's decision, once the submit has an answer.
+    public func setDecisionOutcome(algorithmId: Int64, minute: Timestamp, outcome: String) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "UPDATE decisions SET outcome = ? WHERE algorithm_id = ? AND minute = ? AND decision IN ('buy', 'sell')",
+                arguments: [String(outcome.prefix(500)), algorithmId, minute.text])
+        }
+    }
+
     public func setDecisionOutcome(id: Int64, outcome: String) throws {
         try pool.write { db in
             try db.execute(sql: "UPDATE decisions SET outcome = ? WHERE id = ?", arguments: [String(outcome.prefix(500)), id])
@@ -220,7 +262,12 @@ extension SystemDatabase {
     public func lastDecidedMinutes() throws -> [Int64: Timestamp] {
         try pool.read { db in
             var result: [Int64: Timestamp] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT algorithm_id, MAX(minute) AS minute FROM decisions GROUP BY algorithm_id") {
+            // Intents too: an order's decision row is written with it, but be sure.
+            for row in try Row.fetchAll(db, sql: """
+                SELECT algorithm_id, MAX(minute) AS minute FROM (
+                    SELECT algorithm_id, minute FROM decisions UNION ALL SELECT algorithm_id, minute FROM order_intents
+                ) GROUP BY algorithm_id
+                """) {
                 if let minute = Timestamp(row["minute"] as String) { result[row["algorithm_id"]] = minute }
             }
             return result

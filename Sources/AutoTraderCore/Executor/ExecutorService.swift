@@ -1,0 +1,432 @@
+import Foundation
+import Logging
+
+/// How the executor paces itself. The defaults suit Alpaca; tests and benchmarks shorten some.
+public struct ExecutorOptions: Sendable {
+    /// How often stocks.db's `data_version` is looked at for new bars.
+    public var pollInterval: Duration = .milliseconds(20)
+    /// A tick runs at least this often even when no bar arrives (to notice a new minute, new cards, requests).
+    public var idleTick: Duration = .milliseconds(250)
+    /// How often the broker's clock is read (it is extrapolated in between).
+    public var clockRefresh: Duration = .milliseconds(500)
+    /// How often open orders are read back from the broker.
+    public var followInterval: Duration = .milliseconds(200)
+    /// A decision taking longer is abandoned (logged as an error) and the others go on.
+    public var decisionTimeLimit: Duration = .seconds(2)
+    /// How long an intent unknown to the broker may be in flight before it is taken as never received.
+    public var notFoundGrace: Duration = .seconds(5)
+    public var heartbeatInterval: Duration = .seconds(5)
+    /// Cards decided (and orders sent) at the same time.
+    public var concurrency = 8
+
+    public init() {}
+}
+
+/// What the heartbeat row's `detail` says.
+public struct ExecutorStatus: Codable, Sendable, Equatable {
+    public var mode: String
+    public var marketOpen: Bool
+    public var minute: Timestamp?
+    public var runningCards: Int
+    public var openOrders: Int
+    public var hungDecisions: [Int64]
+    public var ordersSent: Int
+    public var decisionsLogged: Int
+    public var lastError: String?
+
+    enum CodingKeys: String, CodingKey {
+        case mode, marketOpen = "market_open", minute, runningCards = "running_cards", openOrders = "open_orders"
+        case hungDecisions = "hung_decisions", ordersSent = "orders_sent", decisionsLogged = "decisions_logged"
+        case lastError = "last_error"
+    }
+}
+
+/// The executor: each market minute, as soon as that minute's bars are in stocks.db, runs every
+/// running card's algorithm and trades what the guards allow, crash-safely (see `OrderDesk`).
+/// Carries out "sell everything, then stop" requests, and reports itself in system.db and to systemd.
+public actor ExecutorService {
+    public static let serviceName = "executor"
+
+    let configuration: AlpacaConfiguration
+    let system: SystemDatabase
+    let watch: BarWatch
+    let calendar: MarketCalendar
+    let catalog: AlgorithmCatalog
+    let options: ExecutorOptions
+    let logger: Logger
+    let notifier: SystemdNotifier
+    let clock: BrokerClock
+    let desk: OrderDesk
+    let runner: DecisionRunner
+    let heartbeat: HeartbeatWriter
+    let decider: CardDecider
+
+    private var tasks: [Task<Void, Never>] = []
+    private var stopped = false
+    /// The minute being traded (the newest complete market minute by the broker's clock and the bars).
+    private var currentMinute: Timestamp?
+    /// The newest minute each card was decided (or skipped) for.
+    private var decidedMinute: [Int64: Timestamp] = [:]
+    private var marketOpen = false
+    private var runningCount = 0
+    private var openOrders = 0
+    private var ordersSent = 0
+    private var decisionsLogged = 0
+    private var lastError: String?
+    private var lastClockError: ContinuousClock.Instant?
+
+    public init(
+        configuration: AlpacaConfiguration, system: SystemDatabase, stocksPath: String, calendar: MarketCalendar,
+        catalog: AlgorithmCatalog, options: ExecutorOptions = ExecutorOptions(), logger: Logger = Logger(label: "executor"),
+        notifier: SystemdNotifier = SystemdNotifier(), client: AlpacaClient? = nil
+    ) throws {
+        self.configuration = configuration
+        self.system = system
+        let watch = try BarWatch(path: stocksPath)
+        self.watch = watch
+        self.calendar = calendar
+        self.catalog = catalog
+        self.options = options
+        self.logger = logger
+        self.notifier = notifier
+        let client = client ?? AlpacaClient(configuration: configuration, logger: logger)
+        self.clock = BrokerClock(client: client, refreshInterval: options.clockRefresh)
+        let desk = OrderDesk(client: client, system: system, logger: logger, notFoundGrace: options.notFoundGrace)
+        self.desk = desk
+        let runner = DecisionRunner(timeLimit: options.decisionTimeLimit)
+        self.runner = runner
+        self.heartbeat = HeartbeatWriter(system: system, service: Self.serviceName)
+        self.decider = CardDecider(
+            catalog: catalog, watch: watch, system: system, runner: runner, desk: desk, logger: logger)
+    }
+
+    /// Reconciles every open intent with the broker, then starts the loops and returns.
+    public func start() async {
+        logger.info("executor starting", metadata: [
+            "alpaca": "\(configuration.description)", "algorithms": "\(catalog.names.joined(separator: ","))",
+        ])
+        await beat(state: .starting)
+        let open = (try? system.openIntents()) ?? []
+        if !open.isEmpty {
+            logger.info("reconciling open order intents with the broker", metadata: ["count": "\(open.count)"])
+        }
+        await desk.follow(currentMinute: nil)
+        do {
+            decidedMinute = try system.lastDecidedMinutes()
+        } catch {
+            note(error: "reading the decision log: \(error)")
+        }
+        notifier.ready(status: "reconciled \(open.count) open orders")
+        tasks.append(Task { [weak self] in await self?.tradeLoop() })
+        tasks.append(Task { [weak self] in
+            while !Task.isCancelled {
+                guard let self else { return }
+                try? await Task.sleep(for: self.options.followInterval)
+                await self.followOrders()
+            }
+        })
+        let beatEvery = notifier.watchdogInterval.map { min($0, options.heartbeatInterval) } ?? options.heartbeatInterval
+        tasks.append(Task { [weak self] in
+            while !Task.isCancelled {
+                guard let self else { return }
+                await self.beat(state: nil)
+                try? await Task.sleep(for: beatEvery)
+            }
+        })
+    }
+
+    public func shutdown() async {
+        guard !stopped else { return }
+        stopped = true
+        notifier.stopping()
+        logger.info("executor stopping")
+        for task in tasks { task.cancel() }
+        await beat(state: .stopped)
+        logger.info("executor stopped", metadata: ["orders_sent": "\(ordersSent)"])
+    }
+
+    // MARK: - The loop
+
+    private func tradeLoop() async {
+        var lastTick = ContinuousClock.now - options.idleTick
+        while !Task.isCancelled && !stopped {
+            let changed: Bool
+            do {
+                changed = try watch.changed()
+            } catch {
+                note(error: "reading stocks.db: \(error)")
+                changed = false
+            }
+            let now = ContinuousClock.now
+            if changed || now - lastTick >= options.idleTick {
+                lastTick = now
+                await tick()
+            }
+            try? await Task.sleep(for: options.pollInterval)
+        }
+    }
+
+    private func followOrders() async {
+        await desk.follow(currentMinute: currentMinute)
+    }
+
+    /// One look at the world: which minute it is, which cards have that minute's bar, and trade them.
+    func tick() async {
+        let brokerNow: Timestamp
+        do {
+            let (time, _) = try await clock.now()
+            brokerNow = Timestamp(secondsSinceEpoch: Int64(time.rounded(.down)))
+        } catch {
+            // Broker unreachable: nothing can be traded; say so, but not on every 20 ms tick.
+            if lastClockError.map({ ContinuousClock.now - $0 > .seconds(30) }) ?? true {
+                lastClockError = ContinuousClock.now
+                note(error: "cannot read the broker's clock: \(error)")
+            }
+            return
+        }
+        let running: [AlgorithmInstance]
+        let stopping: Set<Int64>
+        let latest: [String: Timestamp]
+        do {
+            running = try system.algorithms(status: .running)
+            stopping = Set(try system.pendingStopRequests().map(\.algorithmId))
+            latest = try watch.latestMinutes(tickers: Set(running.map(\.ticker)))
+        } catch {
+            note(error: "reading the databases: \(error)")
+            return
+        }
+        runningCount = running.count
+
+        // The newest complete minute: by the broker's clock, or by the bars when they run slightly ahead of it.
+        var target = brokerNow.minuteStart.adding(minutes: -1)
+        if let newest = latest.values.max(), newest > target, newest <= brokerNow.minuteStart { target = newest }
+        guard (try? calendar.isOpen(at: target)) == true else {
+            marketOpen = false
+            return
+        }
+        marketOpen = true
+
+        if currentMinute != target {
+            if let previous = currentMinute, previous < target {
+                await logSkips(minute: previous, running: running, stopping: stopping, latest: latest)
+            }
+            currentMinute = target
+            // Orders of earlier minutes still open are canceled and read back before this minute trades.
+            await desk.follow(currentMinute: target)
+            await desk.follow(currentMinute: target)
+            await liquidate(running.filter { stopping.contains($0.id) }, minute: target, latest: latest)
+        }
+
+        let ready = running.filter { card in
+            !stopping.contains(card.id) && latest[card.ticker] == target
+                && (decidedMinute[card.id].map { $0 < target } ?? true)
+        }
+        guard !ready.isEmpty else { return }
+        for card in ready { decidedMinute[card.id] = target }
+        let openCards = (try? await desk.cardsWithOpenIntents()) ?? []
+        openOrders = openCards.count
+
+        let concurrency = options.concurrency
+        let minute = target
+        let decider = self.decider
+        let results = await withTaskGroup(of: CardDecider.CardResult.self) { group in
+            var results: [CardDecider.CardResult] = []
+            var started = 0
+            for card in ready {
+                if started >= concurrency, let result = await group.next() { results.append(result) }
+                started += 1
+                let hasOpenOrder = openCards.contains(card.id)
+                group.addTask { await decider.decide(card, minute: minute, hasOpenOrder: hasOpenOrder) }
+            }
+            for await result in group { results.append(result) }
+            return results
+        }
+        ordersSent += results.filter(\.sentOrder).count
+        for error in results.compactMap(\.error) { lastError = error }
+        let entries = results.compactMap(\.entry)
+        do {
+            try system.logDecisions(entries)
+            decisionsLogged += entries.count
+        } catch {
+            note(error: "writing the decision log: \(error)")
+        }
+    }
+
+    /// Carries out "sell everything, then stop" for cards that asked.
+    private func liquidate(_ cards: [AlgorithmInstance], minute: Timestamp, latest: [String: Timestamp]) async {
+        guard !cards.isEmpty else { return }
+        let openCards = (try? await desk.cardsWithOpenIntents()) ?? []
+        for card in cards where !openCards.contains(card.id) {
+            let metadata: Logger.Metadata = ["card": "\(card.id)", "ticker": "\(card.ticker)", "minute": "\(minute)"]
+            do {
+                let held = try system.position(algorithmId: card.id).shares
+                if held == 0 {
+                    if try system.finishLiquidationIfFlat(algorithmId: card.id) {
+                        logger.info("card holds no shares; stopped as asked", metadata: metadata)
+                    }
+                    continue
+                }
+                let result = try system.createIntent(
+                    algorithmId: card.id, minute: minute, side: .sell, shares: held, price: 0, purpose: .liquidate,
+                    reason: "sell everything, then stop (as asked)")
+                switch result {
+                case .success(let intent):
+                    ordersSent += 1
+                    logger.info("selling everything before stopping", metadata: metadata.merging(["shares": "\(held)"]) { $1 })
+                    _ = await desk.submit(intent, symbol: card.ticker)
+                case .failure(let refusal):
+                    logger.notice("liquidation waits", metadata: metadata.merging(["reason": "\(refusal)"]) { $1 })
+                }
+            } catch {
+                note(error: "liquidating card \(card.id): \(error)")
+            }
+            decidedMinute[card.id] = minute
+        }
+    }
+
+    /// Cards that got no bar for `minute` before the next minute began: skipped, and logged.
+    private func logSkips(minute: Timestamp, running: [AlgorithmInstance], stopping: Set<Int64>, latest: [String: Timestamp]) async {
+        var entries: [DecisionEntry] = []
+        for card in running where !stopping.contains(card.id) && card.createdAt <= minute.adding(minutes: 1) {
+            guard decidedMinute[card.id].map({ $0 < minute }) ?? true else { continue }
+            decidedMinute[card.id] = minute
+            let newest = latest[card.ticker].map { "newest bar \($0)" } ?? "no bar at all"
+            logger.info("skipped: no fresh bar", metadata: [
+                "card": "\(card.id)", "ticker": "\(card.ticker)", "minute": "\(minute)", "newest": "\(newest)",
+            ])
+            entries.append(DecisionEntry(
+                algorithmId: card.id, minute: minute, decision: .skip, reason: "no bar for \(minute) (\(newest))"))
+        }
+        do {
+            try system.logDecisions(entries)
+            decisionsLogged += entries.count
+        } catch {
+            note(error: "writing the decision log: \(error)")
+        }
+    }
+
+    // MARK: - Status
+
+    public var status: ExecutorStatus {
+        ExecutorStatus(
+            mode: configuration.mode.rawValue, marketOpen: marketOpen, minute: currentMinute, runningCards: runningCount,
+            openOrders: openOrders, hungDecisions: runner.busyCards.sorted(), ordersSent: ordersSent,
+            decisionsLogged: decisionsLogged, lastError: lastError)
+    }
+
+    func statusLine() -> String {
+        "\(marketOpen ? "market open" : "market closed"); minute \(currentMinute?.text ?? "none"); \(runningCount) cards; \(ordersSent) orders sent"
+    }
+
+    func beat(state: ServiceHeartbeat.State?) async {
+        if let deskError = await desk.lastError, deskError != lastError { lastError = deskError }
+        let state = state ?? (runner.busyCards.isEmpty ? .running : .degraded)
+        do {
+            try await heartbeat.beat(state: state, detail: status)
+        } catch {
+            logger.warning("cannot write the heartbeat to system.db", metadata: ["error": "\(error)"])
+        }
+        if state != .stopped { notifier.send(["WATCHDOG=1", "STATUS=\(statusLine())"]) }
+    }
+
+    private func note(error text: String) {
+        lastError = text
+        logger.warning("\(text)")
+    }
+}
+
+/// Decides one card for one minute and sends the order the guards allow. A value with no state
+/// of its own, so the executor runs many side by side, off its actor.
+struct CardDecider: Sendable {
+    let catalog: AlgorithmCatalog
+    let watch: BarWatch
+    let system: SystemDatabase
+    let runner: DecisionRunner
+    let desk: OrderDesk
+    let logger: Logger
+
+    /// What deciding one card came to.
+    struct CardResult: Sendable {
+        /// The decision to log (nil: it was logged with its order intent).
+        var entry: DecisionEntry?
+        var sentOrder = false
+        var error: String?
+    }
+
+    /// Runs one card's algorithm for `minute` and acts on it. Off the actor: cards are decided side by side.
+    func decide(_ card: AlgorithmInstance, minute: Timestamp, hasOpenOrder: Bool) async -> CardResult {
+        var metadata: Logger.Metadata = ["card": "\(card.id)", "ticker": "\(card.ticker)", "minute": "\(minute)"]
+        func entry(_ kind: DecisionRecord.Kind, _ reason: String, shares: Int? = nil, outcome: String = "") -> CardResult {
+            CardResult(entry: DecisionEntry(
+                algorithmId: card.id, minute: minute, decision: kind, shares: shares, reason: reason, outcome: outcome))
+        }
+        func failure(_ text: String, _ reason: String, shares: Int? = nil) -> CardResult {
+            logger.warning("\(text)", metadata: metadata)
+            var result = entry(.error, reason, shares: shares)
+            result.error = text
+            return result
+        }
+        guard let algorithm = catalog.entry(named: card.algorithmType) else {
+            logger.error("card's algorithm is not in this build", metadata: metadata.merging(["algorithm": "\(card.algorithmType)"]) { $1 })
+            return entry(.error, "algorithm \(card.algorithmType) is not in this build (algorithm/ has \(catalog.names.joined(separator: ", ")))")
+        }
+        if hasOpenOrder {
+            logger.info("skipped: the previous order is still open", metadata: metadata)
+            return entry(.skip, "the previous order is still open")
+        }
+        let input: AlgorithmInput
+        do {
+            let bars = try watch.bars(ticker: card.ticker, before: minute.adding(minutes: 1), count: algorithm.barsNeeded)
+            let trades = try system.trades(algorithmId: card.id).reversed()
+            input = AlgorithmInput(
+                ticker: card.ticker, initialCapital: card.initialCapital, bars: bars, transactions: Array(trades), now: minute)
+        } catch {
+            return failure("reading card \(card.id)'s bars or transactions: \(error)", "could not read bars or transactions: \(error)")
+        }
+        let decision: AlgorithmDecision
+        switch await runner.run(card: card.id, algorithm: algorithm.type, input: input) {
+        case .decided(let answer):
+            decision = answer
+        case .threw(let message):
+            logger.warning("algorithm threw", metadata: metadata.merging(["error": "\(message)"]) { $1 })
+            return entry(.error, "the algorithm threw: \(message)")
+        case .timedOut:
+            logger.warning("algorithm took too long; abandoned", metadata: metadata.merging(["limit": "\(runner.timeLimit)"]) { $1 })
+            return entry(.error, "the algorithm took longer than \(runner.timeLimit)")
+        case .stillBusy:
+            logger.warning("skipped: the algorithm's previous decision is still running", metadata: metadata)
+            return entry(.skip, "the algorithm's previous decision is still running")
+        }
+
+        let side: TradeSide
+        let shares: Int
+        switch decision.action {
+        case .hold:
+            return entry(.hold, decision.reason)
+        case .buy(let count):
+            side = .buy
+            shares = count
+        case .sell(let count):
+            side = .sell
+            shares = count
+        }
+        metadata["side"] = "\(side.rawValue)"
+        metadata["shares"] = "\(shares)"
+        let price = input.lastPrice ?? 0
+        let result: Result<OrderIntent, OrderRefusal>
+        do {
+            result = try system.createIntent(
+                algorithmId: card.id, minute: minute, side: side, shares: shares, price: price, reason: decision.reason)
+        } catch {
+            return failure("writing an order intent for card \(card.id): \(error)", "could not write the order intent: \(error)", shares: shares)
+        }
+        switch result {
+        case .failure(let refusal):
+            logger.notice("decision refused by the guards", metadata: metadata.merging(["reason": "\(refusal)"]) { $1 })
+            return entry(.refused, "\(side.rawValue) \(shares): \(decision.reason)", shares: shares, outcome: refusal.description)
+        case .success(let intent):
+            _ = await desk.submit(intent, symbol: card.ticker)
+            return CardResult(entry: nil, sentOrder: true)
+        }
+    }
+}

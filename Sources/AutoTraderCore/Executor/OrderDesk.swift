@@ -1,0 +1,163 @@
+import Foundation
+import Logging
+
+/// Sends order intents to the broker and follows them until they close, crash-safely.
+///
+/// The intent is in system.db before anything is sent. Submits use the intent's client order id,
+/// so a retry or a restart can never make a second order. Open intents are read back from the
+/// broker by client order id until they end; the fill is recorded as a transaction in the same
+/// SQLite transaction that closes the intent. An intent the broker never received is closed
+/// unsent (never sent late); an order still open when its minute has passed is canceled and
+/// what filled is recorded.
+public actor OrderDesk {
+    private let client: AlpacaClient
+    private let system: SystemDatabase
+    private let logger: Logger
+    /// How long after its send an intent unknown to the broker is taken as never received.
+    private let notFoundGrace: Duration
+    /// Submits under way in this process: the broker may not know them yet.
+    private var inFlight: Set<String> = []
+    private var cancelRequested: Set<String> = []
+    private var firstNotFound: [String: ContinuousClock.Instant] = [:]
+    public private(set) var lastError: String?
+
+    public init(client: AlpacaClient, system: SystemDatabase, logger: Logger, notFoundGrace: Duration = .seconds(5)) {
+        self.client = client
+        self.system = system
+        self.logger = logger
+        self.notFoundGrace = notFoundGrace
+    }
+
+    /// Sends a written intent. Returns a short outcome for the decision log.
+    public func submit(_ intent: OrderIntent, symbol: String) async -> String {
+        inFlight.insert(intent.clientOrderId)
+        defer { inFlight.remove(intent.clientOrderId) }
+        let request = MarketOrderRequest(
+            symbol: symbol, qty: intent.shares, side: intent.side == .buy ? .buy : .sell, clientOrderId: intent.clientOrderId)
+        var metadata: Logger.Metadata = [
+            "card": "\(intent.algorithmId)", "ticker": "\(symbol)", "client_order_id": "\(intent.clientOrderId)",
+            "side": "\(intent.side.rawValue)", "shares": "\(intent.shares)",
+        ]
+        do {
+            let order = try await client.submitMarketOrder(request)
+            metadata["order_id"] = "\(order.id)"
+            try system.markIntentSent(id: intent.id, brokerOrderId: order.id)
+            logger.info("order sent", metadata: metadata)
+            if order.status.isTerminal { try close(intent, with: order) }
+            return "sent as order \(order.id) (\(order.status))"
+        } catch let error as AlpacaError where Self.isRefusal(error) {
+            // The broker looked at it and said no: nothing was ordered, nothing is recorded.
+            metadata["error"] = "\(error)"
+            logger.warning("order refused by the broker", metadata: metadata)
+            do {
+                _ = try system.closeIntent(
+                    id: intent.id, state: .rejected, filledShares: 0, fillPrice: nil, filledAt: nil, brokerOrderId: nil,
+                    detail: error.message)
+            } catch {
+                logger.error("could not close a refused intent; it will be reconciled", metadata: ["error": "\(error)"])
+            }
+            return "refused by the broker: \(error.message)"
+        } catch {
+            // No clear answer: the order may or may not exist. `follow` asks the broker by client order id.
+            metadata["error"] = "\(error)"
+            lastError = "submit: \(error)"
+            logger.warning("order submit got no clear answer; will reconcile by client_order_id", metadata: metadata)
+            return "no clear answer from the broker (\(error)); reconciling"
+        }
+    }
+
+    /// Reads every open intent back from the broker and closes those that ended. Orders from
+    /// a minute before `currentMinute` that are still open are canceled first (the rest of a
+    /// partial fill never outlives its minute).
+    public func follow(currentMinute: Timestamp?) async {
+        let open: [OrderIntent]
+        do {
+            open = try system.openIntents()
+        } catch {
+            lastError = "reading open intents: \(error)"
+            logger.error("could not read open intents", metadata: ["error": "\(error)"])
+            return
+        }
+        let live = Set(open.map(\.clientOrderId))
+        firstNotFound = firstNotFound.filter { live.contains($0.key) }
+        cancelRequested.formIntersection(live)
+        for intent in open where !inFlight.contains(intent.clientOrderId) {
+            await follow(intent, currentMinute: currentMinute)
+        }
+    }
+
+    /// Cards with an intent still open (no new order for them until it closes).
+    public func cardsWithOpenIntents() throws -> Set<Int64> {
+        Set(try system.openIntents().map(\.algorithmId))
+    }
+
+    private func follow(_ intent: OrderIntent, currentMinute: Timestamp?) async {
+        let metadata: Logger.Metadata = ["card": "\(intent.algorithmId)", "client_order_id": "\(intent.clientOrderId)"]
+        do {
+            guard let order = try await client.order(clientOrderID: intent.clientOrderId) else {
+                let first = firstNotFound[intent.clientOrderId] ?? ContinuousClock.now
+                firstNotFound[intent.clientOrderId] = first
+                guard ContinuousClock.now - first >= notFoundGrace else { return }
+                // Never received (the process died before sending, or every attempt failed). Sending it
+                // now would trade on an old minute, so it is closed unsent and nothing is recorded.
+                _ = try system.closeIntent(
+                    id: intent.id, state: intent.state == .pending ? .unsent : .failed, filledShares: 0, fillPrice: nil,
+                    filledAt: nil, brokerOrderId: nil, detail: "the broker has no order with this client_order_id")
+                logger.warning("order intent never reached the broker; closed unsent", metadata: metadata)
+                return
+            }
+            firstNotFound[intent.clientOrderId] = nil
+            if order.status.isTerminal {
+                try close(intent, with: order)
+                return
+            }
+            if intent.state == .pending { try system.markIntentSent(id: intent.id, brokerOrderId: order.id) }
+            if let currentMinute, intent.minute < currentMinute, !cancelRequested.contains(intent.clientOrderId) {
+                cancelRequested.insert(intent.clientOrderId)
+                logger.info("canceling the rest of an order from an earlier minute", metadata: metadata.merging([
+                    "order_id": "\(order.id)", "status": "\(order.status)", "filled": "\(order.filledQty)",
+                ]) { $1 })
+                try await client.cancelOrder(id: order.id)
+            }
+        } catch {
+            lastError = "following \(intent.clientOrderId): \(error)"
+            logger.warning("could not read an order back; will retry", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+    }
+
+    private func close(_ intent: OrderIntent, with order: AlpacaOrder) throws {
+        let filled = NSDecimalNumber(decimal: order.filledQty).intValue
+        let state: OrderIntent.State
+        switch order.status {
+        case .filled: state = .filled
+        case .rejected: state = .rejected
+        default: state = .canceled // canceled, expired, replaced: what filled (if anything) stays filled
+        }
+        let filledAt = (order.filledAt ?? order.updatedAt).map { Timestamp(secondsSinceEpoch: Int64($0.timeIntervalSince1970.rounded(.down))) }
+        let closing = try system.closeIntent(
+            id: intent.id, state: state, filledShares: filled, fillPrice: filled > 0 ? order.filledAvgPrice : nil,
+            filledAt: filledAt, brokerOrderId: order.id, detail: "broker status \(order.status)")
+        guard !closing.wasAlreadyClosed else { return }
+        var metadata: Logger.Metadata = [
+            "card": "\(intent.algorithmId)", "ticker": "\(order.symbol)", "order_id": "\(order.id)",
+            "client_order_id": "\(intent.clientOrderId)", "status": "\(order.status)",
+        ]
+        if let trade = closing.trade {
+            metadata["shares"] = "\(trade.shares)"
+            metadata["price"] = "\(trade.price.plainString)"
+            metadata["transaction_id"] = "\(trade.id)"
+            logger.info("fill recorded", metadata: metadata)
+        } else {
+            logger.notice("order closed with nothing filled", metadata: metadata)
+        }
+        if closing.stoppedAlgorithm {
+            logger.info("card sold everything and is stopped", metadata: ["card": "\(intent.algorithmId)"])
+        }
+    }
+
+    /// A definite "no" from the broker (the order does not exist), as opposed to no answer.
+    static func isRefusal(_ error: AlpacaError) -> Bool {
+        guard case .api(let status, _, _) = error else { return false }
+        return (400..<500).contains(status) && status != 429 && status != 408 && !error.isDuplicateClientOrderID
+    }
+}
