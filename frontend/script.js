@@ -193,13 +193,14 @@
     setIntervalMs(ok && state.marketOpen === false ? POLL_CLOSED_MS : POLL_OPEN_MS);
     state.nextPollAt = Date.now() + state.intervalMs;
     renderStatus();
-    state.pollCount += 1;
-    body.dataset.pollCount = String(state.pollCount);
-    body.dataset.lastPoll = ok ? "ok" : "error";
     if (ok) {
       await refreshSparklines();
       if (detail.id !== null) await refreshDetail(false);
     }
+    // Counted when everything this poll fetches is on screen.
+    state.pollCount += 1;
+    body.dataset.pollCount = String(state.pollCount);
+    body.dataset.lastPoll = ok ? "ok" : "error";
     state.polling = false;
     body.dataset.pollState = "idle";
     if (state.pollQueued) {
@@ -230,6 +231,8 @@
     for (const id of Array.from(state.cards.keys())) if (!seen.has(id)) state.cards.delete(id);
     renderCards();
     renderHeader();
+    if (detail.id !== null && !state.cards.has(detail.id)) closeDetail(); // stopped meanwhile
+    if (stop.id !== null && !state.cards.has(stop.id) && !stop.busy) closeStop();
   }
 
   // ---------- header, banner ----------
@@ -504,7 +507,7 @@
     clearTimeout(pin.countdown);
     const left = (state.lockoutUntil - Date.now()) / 1000;
     if (left > 0) {
-      pinSetMessage("TOO MANY WRONG PINS. TRY AGAIN IN " + clock(left), "locked");
+      pinSetMessage("TOO MANY WRONG PINS.\nTRY AGAIN IN " + clock(left), "locked");
       pinPad.dataset.lockedSeconds = String(Math.ceil(left));
       pin.countdown = setTimeout(updateLockout, Math.min(1000, left * 1000 - Math.floor(left) * 1000 || 1000));
     } else if (pinPad.dataset.state === "locked") {
