@@ -1,4 +1,4 @@
--- Generated from the migrations (schema version 4); a test checks it.
+-- Generated from the migrations (schema version 5); a test checks it.
 CREATE TABLE algorithm_instances (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     display_name TEXT NOT NULL,         -- "NVDA_sma_crossover_20240604_143022"
@@ -30,4 +30,43 @@ CREATE TABLE service_heartbeats (
     last_heartbeat TEXT NOT NULL,       -- UTC, wall clock
     state TEXT NOT NULL,                -- "starting", "running", "degraded", "stopping", "stopped"
     detail TEXT NOT NULL DEFAULT '{}'   -- JSON: what the service wants seen (tickers, newest bar …)
+);
+CREATE TABLE order_intents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    algorithm_id INTEGER NOT NULL REFERENCES algorithm_instances(id),
+    minute TEXT NOT NULL,               -- the market minute (UTC) whose bar led to it
+    side TEXT NOT NULL CHECK(side IN ('buy', 'sell')),
+    shares INTEGER NOT NULL CHECK(shares > 0),
+    purpose TEXT NOT NULL DEFAULT 'algorithm' CHECK(purpose IN ('algorithm', 'liquidate')),
+    client_order_id TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK(state IN ('pending', 'sent', 'filled', 'canceled', 'rejected', 'failed', 'unsent')),
+    broker_order_id TEXT,
+    filled_shares INTEGER NOT NULL DEFAULT 0,
+    fill_price REAL,                    -- average fill price of filled_shares
+    transaction_id INTEGER REFERENCES transactions(id),
+    detail TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,           -- UTC
+    sent_at TEXT,                       -- UTC, when the submit was first attempted
+    closed_at TEXT,                     -- UTC, NULL while open
+    UNIQUE (algorithm_id, minute)       -- at most one order per card per minute
+);
+CREATE INDEX order_intents_open ON order_intents (state) WHERE closed_at IS NULL;
+CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    algorithm_id INTEGER NOT NULL REFERENCES algorithm_instances(id),
+    minute TEXT NOT NULL,               -- UTC
+    decision TEXT NOT NULL CHECK(decision IN ('buy', 'sell', 'hold', 'skip', 'refused', 'error')),
+    shares INTEGER,
+    reason TEXT NOT NULL,
+    outcome TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL            -- UTC
+);
+CREATE INDEX decisions_by_algorithm ON decisions (algorithm_id, id);
+CREATE TABLE stop_requests (
+    algorithm_id INTEGER PRIMARY KEY REFERENCES algorithm_instances(id),
+    requested_at TEXT NOT NULL,         -- UTC
+    state TEXT NOT NULL DEFAULT 'pending' CHECK(state IN ('pending', 'done')),
+    detail TEXT NOT NULL DEFAULT '',
+    done_at TEXT
 );

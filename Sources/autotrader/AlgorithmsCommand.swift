@@ -1,6 +1,7 @@
 import ArgumentParser
 import AutoTraderCore
 import Foundation
+import TradingAlgorithms
 
 struct AlgorithmsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,6 +58,9 @@ struct AlgorithmsCommand: ParsableCommand {
             guard let amount = Money.parse(capital) else {
                 throw ValidationError("--capital must be a plain amount like 1000 or 2500.50, not \(capital.debugDescription)")
             }
+            guard AlgorithmRegistry.catalog.entry(named: algorithmType) != nil else {
+                throw CommandFailure(description: "unknown algorithm \(algorithmType.debugDescription): this build has \(AlgorithmRegistry.catalog.names.joined(separator: ", "))")
+            }
             let system = try databases.openSystem()
             let algorithm = try failing {
                 try system.createAlgorithm(ticker: ticker, algorithmType: algorithmType, initialCapital: amount)
@@ -76,8 +80,19 @@ struct AlgorithmsCommand: ParsableCommand {
         @Argument(help: "The algorithm's id.")
         var id: Int64
 
+        @Flag(help: "Sell its shares first: the executor sells them at the next market minute, then stops it.")
+        var sell = false
+
         func run() throws {
             let system = try databases.openSystem()
+            if sell, try failing({ try system.position(algorithmId: id).shares }) > 0 {
+                let algorithm = try failing { try system.algorithm(id: id) }
+                guard algorithm.status == .running else { throw CommandFailure(description: AutoTraderError.algorithmAlreadyStopped(id: id).description) }
+                try failing { _ = try system.requestLiquidation(algorithmId: id) }
+                let shares = try system.position(algorithmId: id).shares
+                print("Asked the executor to sell the \(shares) shares of \(algorithm.ticker) that algorithm \(id) holds at the next market minute, and then stop it.")
+                return
+            }
             let stopped = try failing { try system.stopAlgorithm(id: id) }
             let shares = try system.position(algorithmId: id).shares
             print("Stopped algorithm \(id) (\(stopped.displayName)) at \(stopped.stoppedAt?.text ?? "-")")

@@ -1,9 +1,10 @@
 import ArgumentParser
 import AutoTraderCore
 import Foundation
+import TradingAlgorithms
 
 @main
-struct AutoTraderCommand: ParsableCommand {
+struct AutoTraderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "autotrader",
         abstract: "AutoTrader's command-line tool: databases, cards, the PIN, the market calendar and bar imports.",
@@ -15,7 +16,8 @@ struct AutoTraderCommand: ParsableCommand {
             """,
         subcommands: [
             InitCommand.self, StatusCommand.self, AlgorithmsCommand.self, TransactionsCommand.self,
-            SetPINCommand.self, CalendarCommand.self, BarsCommand.self,
+            DecisionsCommand.self, SetPINCommand.self, CalendarCommand.self, BarsCommand.self, IndicatorsCommand.self,
+            ReconcileCommand.self,
         ]
     )
 }
