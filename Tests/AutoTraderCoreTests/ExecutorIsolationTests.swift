@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import Testing
+@testable import AutoTraderCore
+
+/// Algorithms that misbehave, for the executor's isolation test (not in algorithm/: never offered to users).
+struct BuysUpToThree: TradingAlgorithm {
+    static let summary = "healthy: buys one share a minute until it holds three"
+    static let barsNeeded = 5
+    func decide(_ input: AlgorithmInput) throws -> AlgorithmDecision {
+        input.sharesHeld < 3 ? .buy(1, "wants three") : .hold("has three")
+    }
+}
+
+struct Throws: TradingAlgorithm {
+    struct Broken: Error, CustomStringConvertible { var description: String { "index out of range in my model" } }
+    static let summary = "throws every time"
+    static let barsNeeded = 5
+    func decide(_ input: AlgorithmInput) throws -> AlgorithmDecision { throw Broken() }
+}
+
+struct Hangs: TradingAlgorithm {
+    static let summary = "takes 3 s to decide"
+    static let barsNeeded = 5
+    func decide(_ input: AlgorithmInput) throws -> AlgorithmDecision {
+        Thread.sleep(forTimeInterval: 3)
+        return .buy(1, "finally")
+    }
+}
+
+struct Nonsense: TradingAlgorithm {
+    static let summary = "answers what no guard allows"
+    static let barsNeeded = 5
+    func decide(_ input: AlgorithmInput) throws -> AlgorithmDecision {
+        switch input.now.secondsSinceEpoch / 60 % 4 {
+        case 0: return .buy(-5, "negative")
+        case 1: return .sell(1_000_000, "more than held")
+        case 2: return .buy(Int.max, "everything")
+        default: return .buy(0, "zero")
+        }
+    }
+}
+
+/// The executor in-process (so it can be given misbehaving algorithms), against the real simulator
+/// with REST faults and the real streamer: a throwing, hanging or nonsensical algorithm and broker
+/// errors on some orders never delay or stop the healthy cards.
+@Suite(.serialized) struct ExecutorIsolationTests {
+    @Test func misbehavingAlgorithmsAndBrokerErrorsDoNotStopTheOthers() async throws {
+        let trading = try await TradingSystem(simArguments: [
+            "--start", "2024-06-04T14:00:00Z", "--speed", "60", "--seed", "5", "--error-rate", "0.1",
+        ])
+        let system = trading.system
+        let healthy = try system.createAlgorithm(ticker: "AAPL", algorithmType: "buys_up_to_three", initialCapital: 5_000)
+        let healthy2 = try system.createAlgorithm(ticker: "MSFT", algorithmType: "buys_up_to_three", initialCapital: 5_000)
+        let thrower = try system.createAlgorithm(ticker: "AAPL", algorithmType: "throws", initialCapital: 1_000)
+        let hanger = try system.createAlgorithm(ticker: "MSFT", algorithmType: "hangs", initialCapital: 1_000)
+        let nonsense = try system.createAlgorithm(ticker: "NVDA", algorithmType: "nonsense", initialCapital: 1_000)
+        let unknown = try system.createAlgorithm(ticker: "NVDA", algorithmType: "deleted_algorithm", initialCapital: 1_000)
+        try trading.startStreamer(lookbackMinutes: 10)
+
+        let catalog = AlgorithmCatalog([
+            .init(name: "buys_up_to_three", type: BuysUpToThree.self), .init(name: "throws", type: Throws.self),
+            .init(name: "hangs", type: Hangs.self), .init(name: "nonsense", type: Nonsense.self),
+        ])
+        var options = ExecutorOptions()
+        options.decisionTimeLimit = .milliseconds(300)
+        options.notFoundGrace = .seconds(2)
+        let executor = try ExecutorService(
+            configuration: .simulator(baseURL: trading.sim.baseURL), system: system, stocksPath: trading.stocksPath,
+            calendar: try MarketCalendar(), catalog: catalog, options: options, logger: Logger(label: "test-executor"))
+        await executor.start()
+        try await Task.sleep(for: .seconds(16))
+        await executor.shutdown()
+        try await trading.waitForNoOpenIntents()
+
+        for card in [healthy, healthy2] {
+            let decisions = try system.decisions(algorithmId: card.id)
+            #expect(decisions.count >= 8, "healthy card \(card.id) decided \(decisions.count) times in ~16 market minutes")
+            #expect(try system.position(algorithmId: card.id).shares == 3, "\(decisions.map { "\($0.decision) \($0.outcome)" })")
+        }
+        let thrown = try system.decisions(algorithmId: thrower.id)
+        #expect(!thrown.isEmpty && thrown.allSatisfy { $0.decision == .error && $0.reason.contains("index out of range in my model") })
+        let hung = try system.decisions(algorithmId: hanger.id)
+        #expect(hung.contains { $0.decision == .error && $0.reason.contains("took longer") })
+        #expect(hung.contains { $0.decision == .skip && $0.reason.contains("still running") })
+        #expect(try system.trades(algorithmId: hanger.id).isEmpty) // an abandoned decision never trades
+        let refused = try system.decisions(algorithmId: nonsense.id)
+        #expect(refused.count >= 4 && refused.allSatisfy { $0.decision == .refused }, "\(refused.map(\.decision))")
+        #expect(Set(refused.map(\.outcome)).count >= 3)
+        #expect(try system.trades(algorithmId: nonsense.id).isEmpty && system.intents(algorithmId: nonsense.id).isEmpty)
+        #expect(try system.decisions(algorithmId: unknown.id).allSatisfy { $0.decision == .error && $0.reason.contains("not in this build") })
+        let (_, problems) = try await trading.fillsVersusTransactions()
+        #expect(problems.isEmpty, "\(problems)")
+    }
+}
