@@ -4,7 +4,7 @@ import Logging
 /// How the executor paces itself. The defaults suit Alpaca; tests and benchmarks shorten some.
 public struct ExecutorOptions: Sendable {
     /// How often stocks.db's `data_version` is looked at for new bars.
-    public var pollInterval: Duration = .milliseconds(20)
+    public var pollInterval: Duration = .milliseconds(10)
     /// A tick runs at least this often even when no bar arrives (to notice a new minute, new cards, requests).
     public var idleTick: Duration = .milliseconds(250)
     /// How often the broker's clock is read (it is extrapolated in between).
