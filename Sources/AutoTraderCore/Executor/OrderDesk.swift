@@ -113,11 +113,12 @@ public actor OrderDesk {
             }
             if intent.state == .pending { try system.markIntentSent(id: intent.id, brokerOrderId: order.id) }
             if let currentMinute, intent.minute < currentMinute, !cancelRequested.contains(intent.clientOrderId) {
-                cancelRequested.insert(intent.clientOrderId)
                 logger.info("canceling the rest of an order from an earlier minute", metadata: metadata.merging([
                     "order_id": "\(order.id)", "status": "\(order.status)", "filled": "\(order.filledQty)",
                 ]) { $1 })
                 try await client.cancelOrder(id: order.id)
+                // Only once the broker took the request: a failed cancel is asked again on the next look.
+                cancelRequested.insert(intent.clientOrderId)
             }
         } catch {
             lastError = "following \(intent.clientOrderId): \(error)"
