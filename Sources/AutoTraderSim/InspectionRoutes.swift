@@ -3,7 +3,7 @@ import Foundation
 import Hummingbird
 
 /// Non-Alpaca endpoints under /sim for tests: what was ordered and filled, the feed's ground truth,
-/// counters, and a way to drop the stream. No key needed; loopback only.
+/// counters, when bar frames were sent (`--record-sends`), and ways to drop the stream or make it go quiet. No key needed; loopback only.
 struct InspectionRoutes {
     let exchange: Exchange
     let hub: StreamHub
@@ -25,6 +25,26 @@ struct InspectionRoutes {
         group.post("disconnect") { _, _ in
             let count = await hub.dropAll()
             return JSONBody.response(object: ["disconnected": count])
+        }
+        group.post("silence") { request, _ in
+            let query = QueryValues(request)
+            var seconds: Double?
+            if let text = query["seconds"] {
+                guard let value = Double(text), value > 0, value.isFinite else {
+                    throw AlpacaAPIError.badParameter("seconds must be a positive number")
+                }
+                seconds = value
+            }
+            let count = await hub.silence(seconds: seconds)
+            return JSONBody.response(object: ["silenced": count])
+        }
+        group.get("sends") { request, _ in
+            guard let log = hub.sendLog else {
+                throw AlpacaAPIError.badParameter("start autotrader-sim with --record-sends to record sends")
+            }
+            let query = QueryValues(request)
+            let after = query["after"].flatMap(Int.init) ?? 0
+            return try JSONBody.response(log.records(after: after))
         }
         group.get("stats") { _, _ in
             JSONBody.response(object: stats.snapshot())

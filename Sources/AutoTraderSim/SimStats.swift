@@ -22,6 +22,9 @@ public final class SimStats: @unchecked Sendable {
         case streamAuthenticated = "stream_authenticated"
         case streamRefused = "stream_refused"
         case streamDisconnectsForced = "stream_disconnects_forced"
+        case streamConnectionsSilenced = "stream_connections_silenced"
+        /// Bars and corrections a silenced connection would have been sent.
+        case barsWithheld = "bars_withheld"
     }
 
     private let lock = NSLock()

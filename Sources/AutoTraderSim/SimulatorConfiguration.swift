@@ -64,6 +64,8 @@ public struct SimulatorConfiguration: Sendable {
     public var barDelayMilliseconds = 50
     /// Probability that a bar is corrected (a `u` message) about 30 simulated seconds after its minute.
     public var updatedBarRate: Double = 0
+    /// Remember the real instant each bar frame is handed to its socket (for `GET /sim/sends`; off by default).
+    public var recordSends = false
 
     /// X-Ratelimit-Limit (requests per real minute).
     public var rateLimit = 200

@@ -8,6 +8,8 @@ public actor StreamHub {
     /// What a connection's writer sends next.
     public enum Outgoing: Sendable {
         case text(String)
+        /// A minute's bar frame (recorded in the send log, when there is one, as it goes to the socket).
+        case bars(String, minute: Timestamp, count: Int)
         /// Close the WebSocket (after any text queued before it).
         case close
     }
@@ -18,9 +20,12 @@ public actor StreamHub {
         var key: String?
         /// Channel → symbols, in the order they were first subscribed.
         var channels: [String: [String]] = [:]
+        /// `/sim/silence`: the connection stays open but is sent nothing (Alpaca's "quiet connection" failure).
+        var silent = false
         let continuation: AsyncStream<Outgoing>.Continuation
 
         func send(_ messages: [StreamMessage]) {
+            guard !silent else { return }
             continuation.yield(.text(String(decoding: StreamMessage.encodeFrame(messages), as: UTF8.self)))
         }
     }
@@ -36,9 +41,12 @@ public actor StreamHub {
     private var connections: [Int: Connection] = [:]
     private var nextID = 1
     private let allSymbols: [String]
+    /// With `--record-sends`: when each bar frame went to its socket (written by the connection's writer).
+    public nonisolated let sendLog: SendLog?
 
     public init(configuration: SimulatorConfiguration, generator: MarketDataGenerator, stats: SimStats, logger: Logger) {
         self.configuration = configuration
+        self.sendLog = configuration.recordSends ? SendLog() : nil
         self.generator = generator
         self.stats = stats
         self.logger = logger
@@ -80,6 +88,30 @@ public actor StreamHub {
         return dropped.count
     }
 
+    /// `/sim/silence`: every open connection stays open but is sent nothing more — no bars, corrections,
+    /// subscription echoes or errors — and its messages are ignored, until it closes or, with `seconds`,
+    /// that many real seconds have passed (what it missed meanwhile is not sent later). Connections
+    /// opened afterwards are not affected. Returns how many connections went silent.
+    public func silence(seconds: Double?) -> Int {
+        let ids = connections.filter { !$0.value.silent }.map(\.key)
+        for id in ids { connections[id]?.silent = true }
+        if !ids.isEmpty {
+            stats.add(.streamConnectionsSilenced, ids.count)
+            logger.info("stream connections silenced", metadata: ["count": "\(ids.count)", "seconds": "\(seconds.map { "\($0)" } ?? "until closed")"])
+        }
+        if let seconds, !ids.isEmpty {
+            Task { [weak self] in
+                try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+                await self?.unsilence(ids)
+            }
+        }
+        return ids.count
+    }
+
+    private func unsilence(_ ids: [Int]) {
+        for id in ids { connections[id]?.silent = false }
+    }
+
     /// The auth window has passed: an unauthenticated connection gets 404 and is closed.
     public func authTimeoutExpired(id: Int) {
         guard let connection = connections[id], !connection.authenticated else { return }
@@ -98,7 +130,7 @@ public actor StreamHub {
 
     /// One text message from a client: auth, subscribe or unsubscribe.
     public func receive(id: Int, text: String) {
-        guard let connection = connections[id] else { return }
+        guard let connection = connections[id], !connection.silent else { return }
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
               let action = object["action"] as? String
         else {
@@ -189,7 +221,7 @@ public actor StreamHub {
         }
         connection.channels = channels
         connections[id] = connection
-        connection.continuation.yield(.text(Self.subscriptionFrame(channels)))
+        if !connection.silent { connection.continuation.yield(.text(Self.subscriptionFrame(channels))) }
     }
 
     /// The full current subscription, as Alpaca confirms every (un)subscribe.
@@ -209,7 +241,7 @@ public actor StreamHub {
     public func publishBars(minute: Timestamp) {
         let asOf = Double(minute.secondsSinceEpoch + 60)
         var known: [String: AlpacaBar?] = [:]
-        var sent = 0, frames = 0
+        var sent = 0, frames = 0, withheld = 0
         for connection in connections.values where connection.authenticated {
             guard let wanted = connection.channels["bars"], !wanted.isEmpty else { continue }
             let symbols = wanted.contains("*") ? allSymbols : wanted
@@ -223,12 +255,15 @@ public actor StreamHub {
                 if let bar { messages.append(.bar(symbol: symbol, bar)) }
             }
             guard !messages.isEmpty else { continue }
-            connection.send(messages)
+            guard !connection.silent else { withheld += messages.count; continue }
+            let frame = String(decoding: StreamMessage.encodeFrame(messages), as: UTF8.self)
+            connection.continuation.yield(sendLog == nil ? .text(frame) : .bars(frame, minute: minute, count: messages.count))
             sent += messages.count
             frames += 1
         }
         stats.add(.barsStreamed, sent)
         stats.add(.barFrames, frames)
+        if withheld > 0 { stats.add(.barsWithheld, withheld) }
         if sent > 0 {
             logger.debug("bars streamed", metadata: ["minute": "\(minute)", "bars": "\(sent)", "frames": "\(frames)"])
         }
@@ -247,6 +282,7 @@ public actor StreamHub {
                 messages.append(.updatedBar(symbol: symbol, generator.corrected(bar, symbol: symbol)))
             }
             guard !messages.isEmpty else { continue }
+            guard !connection.silent else { stats.add(.barsWithheld, messages.count); continue }
             connection.send(messages)
             sent += messages.count
         }

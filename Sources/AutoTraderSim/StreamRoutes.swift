@@ -38,6 +38,9 @@ struct StreamSession: Sendable {
                     switch message {
                     case .text(let text):
                         do { try await outbound.write(.text(text)) } catch { return true }
+                    case .bars(let text, let minute, let count):
+                        hub.sendLog?.record(connection: id, minute: minute, bars: count, at: Date().timeIntervalSince1970)
+                        do { try await outbound.write(.text(text)) } catch { return true }
                     case .close:
                         // Returning ends the handler, which closes the WebSocket normally.
                         return true

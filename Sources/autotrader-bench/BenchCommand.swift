@@ -8,5 +8,6 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "autotrader-bench",
         abstract: "AutoTrader's benchmarks (build with -c release) and test load generators.",
         subcommands: [InsertBenchmark.self, LookupBenchmark.self, CardBenchmark.self, SimulatorOrdersBenchmark.self, SimulatorStreamBenchmark.self,
+            StreamerIngestBenchmark.self, StreamerBackfillBenchmark.self, StreamerLatencyBenchmark.self,
             ExecutorLatencyBenchmark.self, DecisionsBenchmark.self, ConcurrentWriter.self])
 }

@@ -16,7 +16,8 @@ struct SimulatorCommand: AsyncParsableCommand {
             "autotrader-sim listening on http://HOST:PORT", once it listens; logs go to standard error.
 
             Inspection endpoints for tests (no key, loopback only): GET /sim/orders, /sim/fills, \
-            /sim/bars?symbols=A,B&start=&end=, /sim/stats, /sim/clock; POST /sim/disconnect.
+            /sim/bars?symbols=A,B&start=&end=, /sim/stats, /sim/clock, /sim/sends (with --record-sends); \
+            POST /sim/disconnect, POST /sim/silence[?seconds=N] (open connections stay open but send nothing).
 
             Every random choice (bars, faults, order ids) comes from --seed: the same seed and the same \
             sequence of requests give the same results.
@@ -86,6 +87,10 @@ struct SimulatorCommand: AsyncParsableCommand {
             help: "Probability that a bar is corrected ~30 simulated seconds after its minute (a `u` message).")
     var updatedBarRate: Double = 0
 
+    @Flag(name: .customLong("record-sends"),
+          help: "Remember the real instant each bar frame goes to its socket, for GET /sim/sends (latency measurements).")
+    var recordSends = false
+
     @Option(name: .customLong("rate-limit"), help: "Requests per real minute reported in X-Ratelimit-Limit.")
     var rateLimit = 200
 
@@ -141,6 +146,7 @@ struct SimulatorCommand: AsyncParsableCommand {
         configuration.symbolLimit = symbolLimit
         configuration.barDelayMilliseconds = barDelay
         configuration.updatedBarRate = updatedBarRate
+        configuration.recordSends = recordSends
         configuration.rateLimit = rateLimit
         configuration.enforceRateLimit = enforceRateLimit
         configuration.errorRate = errorRate

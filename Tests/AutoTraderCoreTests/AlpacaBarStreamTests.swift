@@ -154,6 +154,49 @@ import Testing
         await running.stop()
     }
 
+    /// `POST /sim/silence`: the open connection stays open but gets nothing more (bars are withheld) while
+    /// the market is open; with `idleTimeout` the client replaces it, and the new connection gets bars again.
+    @Test func aSilencedConnectionDuringMarketHoursIsReplacedAndBarsFlowAgain() async throws {
+        let sim = try await SimulatorProcess(Self.start)
+        let running = await start(sim, symbols: ["AAPL"], idleTimeout: .seconds(3))
+        _ = try await sim.waitFor { await running.log.bars.count >= 2 ? true : nil }
+        let silenced = try await sim.request("POST", "/sim/silence").object()
+        #expect(silenced["silenced"] as? Int == 1)
+        let barsBefore = await running.log.bars.count
+        let reason = try await sim.waitFor(timeout: 20) { await running.log.disconnects.first }
+        #expect(reason.contains("no data"))
+        // At most a frame already on its way when the silence began.
+        #expect(await running.log.bars.count <= barsBefore + 1)
+        _ = try await sim.waitFor(timeout: 15) { await running.log.bars.count >= barsBefore + 3 ? true : nil }
+        let stats: [String: Int] = try await sim.request("GET", "/sim/stats").decode()
+        #expect(stats["stream_connections_silenced"] == 1 && stats["bars_withheld", default: 0] >= 1, "\(stats)")
+        #expect(try await sim.request("POST", "/sim/silence?seconds=-1").status == 400)
+        await running.stop()
+    }
+
+    /// `--record-sends`: every bar frame the client got has a send record (minute, bar count, wall-clock
+    /// instant) in `GET /sim/sends`; without the flag the endpoint says how to turn it on.
+    @Test func recordSendsLogsWhenEachBarFrameWasSent() async throws {
+        let sim = try await SimulatorProcess(Self.start + ["--record-sends"])
+        let running = await start(sim, symbols: ["AAPL", "MSFT"])
+        _ = try await sim.waitFor { await running.log.bars.count >= 6 ? true : nil }
+        let received = Date().timeIntervalSince1970
+        struct Send: Decodable { let seq: Int; let connection: Int; let minute: String; let bars: Int; let sent_at: Double }
+        let sends: [Send] = try await sim.request("GET", "/sim/sends").decode()
+        let minutes = Set(await running.log.bars.map(\.bar.t.text))
+        for minute in minutes {
+            let send = sends.first { $0.minute == minute }
+            #expect(send?.bars == 2, "\(minute): \(String(describing: send))")
+            #expect(send.map { $0.sent_at <= received && $0.sent_at > received - 60 } == true)
+        }
+        #expect(sends.map(\.seq) == Array(1...sends.count))
+        let later: [Send] = try await sim.request("GET", "/sim/sends?after=\(sends.count)").decode()
+        #expect(later.allSatisfy { $0.seq > sends.count })
+        await running.stop()
+        let plain = try await SimulatorProcess(Self.start)
+        #expect(try await plain.request("GET", "/sim/sends").status == 400)
+    }
+
     @Test func correctedBarsArriveMarkedAndMatchTheFinalFeed() async throws {
         let sim = try await SimulatorProcess(Self.start + ["--updated-bar-rate", "1"])
         let running = await start(sim, symbols: ["AAPL"])

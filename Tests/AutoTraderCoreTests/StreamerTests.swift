@@ -136,12 +136,15 @@ import Glibc
             system: try SystemDatabase.open(path: systemPath), stocks: try StocksDatabase.open(path: stocksPath))
     }
 
-    func startStreamer(_ setup: Setup, _ sim: SimulatorProcess, environment: [String: String] = [:]) throws -> RunningProcess {
+    func startStreamer(
+        _ setup: Setup, _ sim: SimulatorProcess, arguments: [String] = [], environment: [String: String] = [:]
+    ) throws -> RunningProcess {
         var env = ["AUTOTRADER_SIM_URL": sim.baseURL.absoluteString]
         for (key, value) in environment { env[key] = value }
         let running = try Executables.start(
             "autotrader-streamer",
-            ["--system-db", setup.systemPath, "--stocks-db", setup.stocksPath, "--heartbeat-interval", "0.5", "--poll-interval", "0.2"],
+            ["--system-db", setup.systemPath, "--stocks-db", setup.stocksPath, "--heartbeat-interval", "0.5", "--poll-interval", "0.2"]
+                + arguments,
             environment: env, directory: setup.directory)
         setup.reaper.add(running.process)
         return running
@@ -379,6 +382,114 @@ import Glibc
         #expect(try setup.stocks.bars(ticker: "AAPL", from: .at("2024-06-04T20:00:00Z"), to: .at("2024-06-05T13:30:00Z")).isEmpty)
         // Every stored bar is a regular-hours one, and the session's last minutes are all there.
         try await expectExactlyGroundTruth(setup, sim, tickers: ["AAPL"], from: Self.windowStart, through: .at("2024-06-04T19:59:00Z"))
+        await sim.terminate()
+    }
+}
+
+extension StreamerProcessTests {
+    func simStats(_ sim: SimulatorProcess) async throws -> [String: Int] {
+        try await sim.request("GET", "/sim/stats").decode()
+    }
+
+    /// The known Alpaca failure: the connection stays open (the WebSocket answers pings) but no data comes,
+    /// during market hours (`POST /sim/silence`). The streamer's watchdog replaces it after `--idle-timeout`,
+    /// and the repair that follows every new subscription fills the silent minutes from REST: stocks.db ends
+    /// with exactly the simulator's bars, the silent period included.
+    @Test func aConnectionThatGoesQuietDuringMarketHoursIsReplacedAndTheSilentMinutesRepaired() async throws {
+        let setup = try await setUp()
+        let sim = try await SimulatorProcess(Self.simStart)
+        let tickers = ["AAPL", "MSFT"]
+        for ticker in tickers {
+            _ = try setup.system.createAlgorithm(ticker: ticker, algorithmType: "sma_crossover", initialCapital: 1000)
+        }
+        let streamer = try startStreamer(setup, sim, arguments: ["--idle-timeout", "5"])
+        _ = try await sim.waitFor { try heartbeat(setup)?.detailObject["subscribed"] as? [String] == tickers ? true : nil }
+        let started = try await simNow(sim)
+        try await waitForBars(setup, sim, tickers: tickers, through: started.minuteStart.adding(minutes: -1))
+
+        let silenced = try await sim.request("POST", "/sim/silence").object()
+        #expect(silenced["silenced"] as? Int == 1)
+        let silentFrom = try await simNow(sim)
+        // Nothing reaches the streamer on that connection any more, yet it stays open …
+        try await Task.sleep(for: .seconds(2))
+        let during = try await simStats(sim)
+        #expect(during["stream_connections_open"] == 1 && during["stream_authenticated"] == 1, "\(during)")
+        #expect(during["bars_withheld", default: 0] > 0, "\(during)")
+        // … until the watchdog (5 s of silence while the broker says the market is open) replaces it.
+        _ = try await sim.waitFor(timeout: 30) { try await simStats(sim)["stream_authenticated", default: 0] >= 2 ? true : nil }
+        let replacedAt = try await simNow(sim)
+        #expect(replacedAt.minuteStart > silentFrom.minuteStart.adding(minutes: 2), "silent from \(silentFrom) to \(replacedAt)")
+        _ = try await sim.waitFor(timeout: 20) { try await simStats(sim)["stream_connections_open"] == 1 ? true : nil }
+
+        try await Task.sleep(for: .seconds(3))
+        let now = try await simNow(sim)
+        try await waitForBars(setup, sim, tickers: tickers, through: now.minuteStart.adding(minutes: -2))
+        _ = try await sim.waitFor(timeout: 20) {
+            (try heartbeat(setup)?.detailObject["pending_repairs"] as? [String])?.isEmpty == true ? true : nil
+        }
+        let (result, took) = await terminate(streamer)
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        #expect(took < .seconds(2), "took \(took)")
+        #expect(result.stderr.contains("no data for"), "\(result.stderr.suffix(2000))")
+        let stats = try await simStats(sim)
+        #expect(stats["stream_connections_silenced"] == 1 && stats["stream_authenticated"] == 2, "replaced once: \(stats)")
+        let through = try tickers.compactMap { try setup.stocks.latestBar(ticker: $0)?.timestamp }.min()!
+        #expect(through > replacedAt.minuteStart, "stocks.db must reach past the silent period")
+        try await expectExactlyGroundTruth(setup, sim, tickers: tickers, from: Self.windowStart, through: through)
+        await sim.terminate()
+    }
+
+    /// One data-stream connection per account: while another client holds it, the sim refuses the streamer
+    /// with 406. The streamer says so clearly (log and heartbeat), retries no faster than every ~5 s, keeps
+    /// backfilling over REST, and streams as soon as the slot frees — with nothing missing.
+    @Test func aStreamerRefusedWith406WaitsPolitelyAndStreamsOnceTheSlotFrees() async throws {
+        let setup = try await setUp()
+        let sim = try await SimulatorProcess(Self.simStart)
+        let tickers = ["AAPL", "MSFT"]
+        for ticker in tickers {
+            _ = try setup.system.createAlgorithm(ticker: ticker, algorithmType: "sma_crossover", initialCapital: 1000)
+        }
+        // Someone else (another copy of the streamer, a notebook …) holds the account's one connection.
+        let holder = AlpacaBarStream(
+            configuration: .simulator(baseURL: sim.baseURL, keyID: sim.keyID, secretKey: sim.secretKey), idleTimeout: nil)
+        await holder.setSymbols(["NVDA"])
+        let holderEvents = Task { for await _ in holder.events {} }
+        let holderRun = Task { await holder.run() }
+        _ = try await sim.waitFor { try await simStats(sim)["stream_authenticated"] == 1 ? true : nil }
+
+        let streamer = try startStreamer(setup, sim)
+        _ = try await sim.waitFor { try await simStats(sim)["stream_refused", default: 0] >= 1 ? true : nil }
+        let firstRefusal = ContinuousClock.now
+        try await Task.sleep(for: .seconds(9))
+        let waited = ContinuousClock.now - firstRefusal
+        let refused = try await simStats(sim)
+        // 406 waits at least 5 s: in 9 s after the first refusal, at most two more attempts.
+        #expect(refused["stream_refused", default: 0] <= 3, "\(refused) in \(waited)")
+        #expect(refused["stream_connections", default: 0] - 1 <= 3, "the streamer connected \(refused["stream_connections", default: 0] - 1) times in \(waited)")
+        #expect(refused["stream_authenticated"] == 1, "only the holder")
+        let log = (try? String(contentsOfFile: streamer.stderrPath, encoding: .utf8)) ?? ""
+        #expect(log.contains("406") && log.contains("connection limit exceeded") && log.contains("another connection"), "\(log.suffix(2000))")
+        let beat = try #require(try heartbeat(setup))
+        #expect(beat.state == .degraded, "\(beat)")
+        #expect((beat.detailObject["last_error"] as? String)?.contains("406") == true, "\(beat.detail)")
+        #expect(beat.detailObject["connected"] as? Bool == false)
+        // History comes over REST meanwhile.
+        #expect(try setup.stocks.barCount(ticker: "AAPL") > 0)
+
+        // The holder goes away: the streamer takes the slot at its next attempt.
+        holderRun.cancel()
+        await holderEvents.value
+        _ = try await sim.waitFor(timeout: 30) { try heartbeat(setup)?.detailObject["subscribed"] as? [String] == tickers ? true : nil }
+        let now = try await simNow(sim)
+        try await waitForBars(setup, sim, tickers: tickers, through: now.minuteStart.adding(minutes: 1))
+        _ = try await sim.waitFor(timeout: 20) {
+            (try heartbeat(setup)?.detailObject["pending_repairs"] as? [String])?.isEmpty == true ? true : nil
+        }
+        let (result, took) = await terminate(streamer)
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        #expect(took < .seconds(2), "took \(took)")
+        let through = try tickers.compactMap { try setup.stocks.latestBar(ticker: $0)?.timestamp }.min()!
+        try await expectExactlyGroundTruth(setup, sim, tickers: tickers, from: Self.windowStart, through: through)
         await sim.terminate()
     }
 }
