@@ -202,9 +202,11 @@ struct DecisionsBenchmark: ParsableCommand {
                 case .buy(let shares):
                     counts["buy", default: 0] += 1
                     trades.append(Trade(id: 0, algorithmId: 1, side: .buy, shares: shares, price: input.lastPrice!, timestamp: input.now))
-                case .sell(let shares):
+                case .sell:
+                    // Back to flat with a fresh allocation: the history stays one position long, as a card's
+                    // is between trades (a decade of trades would measure the history sums, not the decision).
                     counts["sell", default: 0] += 1
-                    trades.append(Trade(id: 0, algorithmId: 1, side: .sell, shares: shares, price: input.lastPrice!, timestamp: input.now))
+                    trades.removeAll()
                 case .hold:
                     counts["hold", default: 0] += 1
                 }
