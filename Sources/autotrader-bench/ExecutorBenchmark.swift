@@ -90,7 +90,8 @@ struct ExecutorLatencyBenchmark: AsyncParsableCommand {
         await executor.start()
         defer { Task { await executor.shutdown() } }
 
-        let minutes = max(12, samples / count + 2)
+        // At most 150 market minutes (2.5 real minutes at 60×): the session must not close under the benchmark.
+        let minutes = min(150, max(12, samples / count + 2))
         var commits: [Timestamp: Double] = [:]
         var minute = Timestamp(secondsSinceEpoch: Int64(clock.simNow())).minuteStart
         BenchSupport.say("\(count) cards on \(tickers.count) tickers: \(minutes) market minutes at \(Int(speed))× …")
