@@ -241,9 +241,49 @@ public actor ExecutorService {
             for await result in group { results.append(result) }
             return results
         }
-        ordersSent += results.filter(\.sentOrder).count
         for error in results.compactMap(\.error) { lastError = error }
-        let entries = results.compactMap(\.entry)
+        var entries = results.compactMap(\.entry)
+
+        // Every order of the minute is written down in one transaction (one fsync), then all are sent at once.
+        let requests = results.compactMap(\.order)
+        if !requests.isEmpty {
+            do {
+                let written = try system.createIntents(requests)
+                var intents: [(OrderIntent, String)] = []
+                for (request, result) in zip(requests, written) {
+                    let ticker = ready.first { $0.id == request.algorithmId }?.ticker ?? ""
+                    switch result {
+                    case .success(let intent):
+                        intents.append((intent, ticker))
+                    case .failure(let refusal):
+                        logger.notice("decision refused by the guards", metadata: [
+                            "card": "\(request.algorithmId)", "ticker": "\(ticker)", "minute": "\(target)",
+                            "side": "\(request.side.rawValue)", "shares": "\(request.shares)", "reason": "\(refusal)",
+                        ])
+                        entries.append(DecisionEntry(
+                            algorithmId: request.algorithmId, minute: target, decision: .refused, shares: request.shares,
+                            reason: "\(request.side.rawValue) \(request.shares): \(request.reason)", outcome: refusal.description))
+                    }
+                }
+                let desk = self.desk
+                await withTaskGroup(of: Void.self) { group in
+                    var started = 0
+                    for (intent, ticker) in intents {
+                        if started >= 16 { await group.next() }
+                        started += 1
+                        group.addTask { _ = await desk.submit(intent, symbol: ticker) }
+                    }
+                }
+                ordersSent += intents.count
+            } catch {
+                note(error: "writing the minute's order intents: \(error)")
+                for request in requests {
+                    entries.append(DecisionEntry(
+                        algorithmId: request.algorithmId, minute: target, decision: .error, shares: request.shares,
+                        reason: "could not write the order intent: \(error)"))
+                }
+            }
+        }
         do {
             try system.logDecisions(entries)
             decisionsLogged += entries.count
@@ -347,15 +387,16 @@ struct CardDecider: Sendable {
 
     /// What deciding one card came to.
     struct CardResult: Sendable {
-        /// The decision to log (nil: it was logged with its order intent).
+        /// The decision to log (nil: it becomes an order, logged with its intent).
         var entry: DecisionEntry?
-        var sentOrder = false
+        /// The order it asks for, checked and written with the minute's others.
+        var order: SystemDatabase.IntentRequest?
         var error: String?
     }
 
     /// Runs one card's algorithm for `minute` and acts on it. Off the actor: cards are decided side by side.
     func decide(_ card: AlgorithmInstance, minute: Timestamp, hasOpenOrder: Bool) async -> CardResult {
-        var metadata: Logger.Metadata = ["card": "\(card.id)", "ticker": "\(card.ticker)", "minute": "\(minute)"]
+        let metadata: Logger.Metadata = ["card": "\(card.id)", "ticker": "\(card.ticker)", "minute": "\(minute)"]
         func entry(_ kind: DecisionRecord.Kind, _ reason: String, shares: Int? = nil, outcome: String = "") -> CardResult {
             CardResult(entry: DecisionEntry(
                 algorithmId: card.id, minute: minute, decision: kind, shares: shares, reason: reason, outcome: outcome))
@@ -410,23 +451,8 @@ struct CardDecider: Sendable {
             side = .sell
             shares = count
         }
-        metadata["side"] = "\(side.rawValue)"
-        metadata["shares"] = "\(shares)"
         let price = input.lastPrice ?? 0
-        let result: Result<OrderIntent, OrderRefusal>
-        do {
-            result = try system.createIntent(
-                algorithmId: card.id, minute: minute, side: side, shares: shares, price: price, reason: decision.reason)
-        } catch {
-            return failure("writing an order intent for card \(card.id): \(error)", "could not write the order intent: \(error)", shares: shares)
-        }
-        switch result {
-        case .failure(let refusal):
-            logger.notice("decision refused by the guards", metadata: metadata.merging(["reason": "\(refusal)"]) { $1 })
-            return entry(.refused, "\(side.rawValue) \(shares): \(decision.reason)", shares: shares, outcome: refusal.description)
-        case .success(let intent):
-            _ = await desk.submit(intent, symbol: card.ticker)
-            return CardResult(entry: nil, sentOrder: true)
-        }
+        return CardResult(order: SystemDatabase.IntentRequest(
+            algorithmId: card.id, minute: minute, side: side, shares: shares, price: price, reason: decision.reason))
     }
 }
