@@ -211,8 +211,7 @@ public actor ExecutorService {
                 await logSkips(minute: previous, running: running, stopping: stopping, latest: latest)
             }
             currentMinute = target
-            // Orders of earlier minutes still open are canceled and read back before this minute trades.
-            await desk.follow(currentMinute: target)
+            // Orders of earlier minutes are read back (and those still open canceled) before this minute trades.
             await desk.follow(currentMinute: target)
             await liquidate(running.filter { stopping.contains($0.id) }, minute: target, latest: latest)
         }

@@ -81,8 +81,25 @@ public actor OrderDesk {
         let live = Set(open.map(\.clientOrderId))
         firstNotFound = firstNotFound.filter { live.contains($0.key) }
         cancelRequested.formIntersection(live)
-        for intent in open where !inFlight.contains(intent.clientOrderId) {
-            await follow(intent, currentMinute: currentMinute)
+        let toFollow = open.filter { !inFlight.contains($0.clientOrderId) }
+        guard !toFollow.isEmpty else { return }
+        // Many open orders (a minute in which many cards traded): one list request for the newest
+        // orders instead of one request each; any not in the list are asked about one by one.
+        var listed: [String: AlpacaOrder] = [:]
+        if toFollow.count > 2 {
+            do {
+                let limit = min(500, toFollow.count * 2 + 20)
+                for order in try await client.orders(status: .all, limit: limit) { listed[order.clientOrderId] = order }
+            } catch {
+                logger.warning("could not list recent orders; asking one by one", metadata: ["error": "\(error)"])
+            }
+        }
+        for intent in toFollow {
+            if let order = listed[intent.clientOrderId] {
+                await follow(intent, order: order, currentMinute: currentMinute)
+            } else {
+                await follow(intent, currentMinute: currentMinute)
+            }
         }
     }
 
@@ -106,6 +123,17 @@ public actor OrderDesk {
                 logger.warning("order intent never reached the broker; closed unsent", metadata: metadata)
                 return
             }
+            await follow(intent, order: order, currentMinute: currentMinute)
+        } catch {
+            lastError = "following \(intent.clientOrderId): \(error)"
+            logger.warning("could not read an order back; will retry", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+    }
+
+    /// Acts on what the broker says of an intent's order: record it when it ended, cancel it when its minute passed.
+    private func follow(_ intent: OrderIntent, order: AlpacaOrder, currentMinute: Timestamp?) async {
+        let metadata: Logger.Metadata = ["card": "\(intent.algorithmId)", "client_order_id": "\(intent.clientOrderId)"]
+        do {
             firstNotFound[intent.clientOrderId] = nil
             if order.status.isTerminal {
                 try close(intent, with: order)
