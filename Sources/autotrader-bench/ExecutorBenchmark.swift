@@ -69,6 +69,9 @@ struct ExecutorLatencyBenchmark: AsyncParsableCommand {
             "--rate-limit", "1000000",
         ])
         defer { sim.stop() }
+        // Each card count starts from no bars: a bar left by the previous run would let the executor trade
+        // before this run's commit of it, and the "latency" would be meaningless.
+        try await stocks.pool.write { db in try db.execute(sql: "DELETE FROM minute_bars") }
         let system = try SystemDatabase.open(path: scratch.database("system-\(count).db"), create: true)
         let configuration = AlpacaConfiguration.simulator(baseURL: sim.baseURL)
         let client = AlpacaClient(configuration: configuration)
