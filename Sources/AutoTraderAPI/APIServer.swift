@@ -56,7 +56,7 @@ public enum APIServer {
             pins: PINGuard(system: system, throttle: PINThrottle(policy: options.pinPolicy)),
             heartbeatInterval: max(1, Int64(options.heartbeatInterval.seconds.rounded(.up))), logger: logger)
 
-        let router = Router(context: APIRequestContext.self)
+        let router = Router(context: APIRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.middlewares.add(APIErrorMiddleware(logger: logger, statistics: statistics))
         router.middlewares.add(StaticFilesMiddleware(
             files: FileMiddleware(

@@ -280,8 +280,9 @@ struct JSONInput {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > APIServer.maxBodyBytes {
             throw APIError(.contentTooLarge, "the request body is \(length) bytes; at most \(APIServer.maxBodyBytes) are accepted")
         }
+        // JSON, or text/plain: what a browser's fetch() sends when the page names no type. Forms and the rest are refused.
         if let type = request.headers[.contentType], !type.isEmpty,
-           !type.lowercased().hasPrefix("application/json")
+           !type.lowercased().hasPrefix("application/json"), !type.lowercased().hasPrefix("text/plain")
         {
             throw APIError(.unsupportedMediaType, "send the body as JSON (Content-Type: application/json), not \(type)")
         }
