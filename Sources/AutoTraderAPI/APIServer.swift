@@ -35,7 +35,7 @@ public enum APIServer {
     ) throws -> some ApplicationProtocol {
         // The dashboard must answer quickly when the broker doesn't: one attempt, a short deadline.
         var quick = alpaca
-        quick.requestTimeout = .seconds(3)
+        quick.requestTimeout = .seconds(2)
         var retryOnce = AlpacaClient.RetryPolicy()
         retryOnce.maxAttempts = 2
         retryOnce.maxRateLimitWaits = 1

@@ -8,5 +8,5 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "autotrader-bench",
         abstract: "AutoTrader's benchmarks (build with -c release) and test load generators.",
         subcommands: [InsertBenchmark.self, LookupBenchmark.self, CardBenchmark.self, SimulatorOrdersBenchmark.self, SimulatorStreamBenchmark.self,
-            ConcurrentWriter.self])
+            APILoadBenchmark.self, ConcurrentWriter.self])
 }
