@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import TradingAlgorithms
 
 /// Every /api endpoint. Handlers validate everything before touching a database, and every write is
@@ -68,16 +69,21 @@ struct APIRoutes: Sendable {
 
     // MARK: - Cards
 
+    /// The list's body, written straight into one buffer around the cached cards' JSON.
     struct AlgorithmsEnvelope {
-        static func json(cards: String, totalAccountValue: Decimal?, marketOpen: Bool, mode: TradingMode, asOf: Timestamp) -> String {
-            var out = "{\"algorithms\":"
-            out += cards
-            out += ",\"total_account_value\":"
-            out += totalAccountValue.map { Money.rounded($0).plainString } ?? "null"
-            out += ",\"market_open\":"
-            out += marketOpen ? "true" : "false"
-            out += ",\"mode\":\"\(mode.rawValue)\",\"as_of\":\"\(asOf.text)\"}"
-            return out
+        static func buffer(cards: String, totalAccountValue: Decimal?, marketOpen: Bool, mode: TradingMode, asOf: Timestamp) -> ByteBuffer {
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(cards.utf8.count + 160)
+            buffer.writeStaticString("{\"algorithms\":")
+            buffer.writeString(cards)
+            buffer.writeStaticString(",\"total_account_value\":")
+            buffer.writeString(totalAccountValue.map { Money.rounded($0).plainString } ?? "null")
+            buffer.writeStaticString(marketOpen ? ",\"market_open\":true,\"mode\":\"" : ",\"market_open\":false,\"mode\":\"")
+            buffer.writeString(mode.rawValue)
+            buffer.writeStaticString("\",\"as_of\":\"")
+            buffer.writeString(asOf.text)
+            buffer.writeStaticString("\"}")
+            return buffer
         }
     }
 
@@ -92,7 +98,7 @@ struct APIRoutes: Sendable {
             // The broker can't say: the calendar in stocks.db can (false outside it).
             marketOpen = (try? stocks.isMarketOpen(at: now)) ?? false
         }
-        return JSONOutput.response(json: AlgorithmsEnvelope.json(
+        return JSONOutput.response(buffer: AlgorithmsEnvelope.buffer(
             cards: cardsJSON, totalAccountValue: snapshot.account?.equity, marketOpen: marketOpen, mode: mode, asOf: now))
     }
 

@@ -17,7 +17,7 @@ final class ChangeWatch: Sendable {
     }
 
     func version() throws -> Int64 {
-        try queue.inDatabase { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+        try queue.inDatabase { db in try Int64.fetchOne(try db.cachedStatement(sql: "PRAGMA data_version")) ?? 0 }
     }
 }
 
