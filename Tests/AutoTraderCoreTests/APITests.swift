@@ -406,4 +406,24 @@ import Glibc
         #expect(beat.state == .stopped)
         #expect(beat.pid == api.running.process.processIdentifier)
     }
+
+    @Test func tellsSystemdWhenReadyAliveAndStopping() async throws {
+        let directory = TemporaryDirectory("api-notify")
+        let socketPath = directory.file("notify.sock")
+        let socket = try NotifySocket(name: socketPath)
+        let world = try await APIWorld(
+            apiArguments: ["--heartbeat-interval", "0.5"], environment: ["NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "1000000"])
+        var messages: [String] = []
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, !messages.contains(where: { $0.contains("WATCHDOG=1") }) {
+            messages += socket.receiveAll()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(messages.first { $0.hasPrefix("READY=1") }?.contains("STATUS=listening on http://127.0.0.1:\(world.api.port)") == true, "\(messages)")
+        #expect(messages.contains("WATCHDOG=1"), "\(messages)")
+        let result = await world.api.terminate()
+        #expect(result.status == 0)
+        messages += socket.receiveAll()
+        #expect(messages.contains("STOPPING=1"), "\(messages)")
+    }
 }
