@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "autotrader-bench", targets: ["autotrader-bench"]),
         .executable(name: "autotrader-streamer", targets: ["autotrader-streamer"]),
         .executable(name: "autotrader-executor", targets: ["autotrader-executor"]),
+        .executable(name: "autotrader-api", targets: ["autotrader-api"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -26,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(
@@ -105,6 +108,29 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The dashboard's HTTP API: routes, PIN guard, validation, health (a library, so the executable stays thin).
+        .target(
+            name: "AutoTraderAPI",
+            dependencies: [
+                "AutoTraderCore",
+                "TradingAlgorithms",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "autotrader-api",
+            dependencies: [
+                "AutoTraderAPI",
+                "AutoTraderCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Benchmarks (run in release builds) and the load generator the multi-process tests start.
         .executableTarget(
             name: "autotrader-bench",
@@ -119,7 +145,8 @@ let package = Package(
             name: "AutoTraderCoreTests",
             dependencies: [
                 "AutoTraderCore", "TradingAlgorithms", "autotrader", "autotrader-bench", "autotrader-sim", "autotrader-streamer",
-                "autotrader-executor",
+                "autotrader-executor", "autotrader-api", "AutoTraderAPI",
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
     ]

@@ -1,0 +1,335 @@
+import AutoTraderCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import TradingAlgorithms
+
+/// Every /api endpoint. Handlers validate everything before touching a database, and every write is
+/// one core call (one transaction), so a refused request changes nothing.
+struct APIRoutes: Sendable {
+    let system: SystemDatabase
+    let stocks: StocksDatabase
+    let reader: CardReader
+    let cards: CardsCache
+    let equity: EquityHistory
+    let broker: BrokerSnapshotCache
+    /// For requests that need a fresh answer (create, cash, tickers, health): no cache, few retries.
+    let client: AlpacaClient
+    let mode: TradingMode
+    let pins: PINGuard
+    let heartbeatInterval: Int64
+    let logger: Logger
+
+    /// Each path with the methods it answers; any other method is a 405 with `Allow`.
+    static let endpoints: [(path: String, methods: [HTTPRequest.Method])] = [
+        ("/api/algorithms", [.get, .post]),
+        ("/api/algorithms/{id}", [.get, .delete]),
+        ("/api/algorithms/{id}/transactions", [.get]),
+        ("/api/algorithms/{id}/decisions", [.get]),
+        ("/api/algorithms/{id}/equity", [.get]),
+        ("/api/available-algorithms", [.get]),
+        ("/api/account/cash", [.get]),
+        ("/api/validate-ticker", [.get]),
+        ("/api/validate-pin", [.post]),
+        ("/api/pin", [.put]),
+        ("/api/health", [.get]),
+    ]
+
+    func add(to router: Router<APIRequestContext>) {
+        router.get("/api/algorithms") { _, _ in try await self.listAlgorithms() }
+        router.post("/api/algorithms") { request, context in try await self.createAlgorithm(request, context) }
+        router.get("/api/algorithms/{id}") { _, context in try self.card(context) }
+        router.delete("/api/algorithms/{id}") { request, context in try await self.stopAlgorithm(request, context) }
+        router.get("/api/algorithms/{id}/transactions") { request, context in try self.transactions(request, context) }
+        router.get("/api/algorithms/{id}/decisions") { request, context in try self.decisions(request, context) }
+        router.get("/api/algorithms/{id}/equity") { _, context in try self.equityPoints(context) }
+        router.get("/api/available-algorithms") { _, _ in try self.availableAlgorithms() }
+        router.get("/api/account/cash") { _, _ in try await self.accountCash() }
+        router.get("/api/validate-ticker") { request, _ in try await self.validateTicker(request) }
+        router.post("/api/validate-pin") { request, context in try await self.validatePIN(request, context) }
+        router.put("/api/pin") { request, context in try await self.changePIN(request, context) }
+        router.get("/api/health") { _, _ in try await self.health() }
+
+        // 405 for a known path asked with another method.
+        let all: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options]
+        for endpoint in Self.endpoints {
+            let allowed = endpoint.methods + (endpoint.methods.contains(.get) ? [.head] : [])
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            for method in all where !allowed.contains(method) {
+                router.on(RouterPath(endpoint.path), method: method) { request, _ -> Response in
+                    throw APIError(
+                        .methodNotAllowed, "\(request.method.rawValue) is not allowed on \(endpoint.path); use \(allow)",
+                        headers: [.allow: allow])
+                }
+            }
+        }
+    }
+
+    // MARK: - Cards
+
+    /// The list's body, written straight into one buffer around the cached cards' JSON.
+    struct AlgorithmsEnvelope {
+        static func buffer(cards: String, totalAccountValue: Decimal?, marketOpen: Bool, mode: TradingMode, asOf: Timestamp) -> ByteBuffer {
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(cards.utf8.count + 160)
+            buffer.writeStaticString("{\"algorithms\":")
+            buffer.writeString(cards)
+            buffer.writeStaticString(",\"total_account_value\":")
+            buffer.writeString(totalAccountValue.map { Money.rounded($0).plainString } ?? "null")
+            buffer.writeStaticString(marketOpen ? ",\"market_open\":true,\"mode\":\"" : ",\"market_open\":false,\"mode\":\"")
+            buffer.writeString(mode.rawValue)
+            buffer.writeStaticString("\",\"as_of\":\"")
+            buffer.writeString(asOf.text)
+            buffer.writeStaticString("\"}")
+            return buffer
+        }
+    }
+
+    func listAlgorithms() async throws -> Response {
+        let snapshot = await broker.snapshot()
+        let cardsJSON = try await cards.runningCardsJSON()
+        let now = Timestamp.now()
+        let marketOpen: Bool
+        if let clock = snapshot.clock {
+            marketOpen = clock.isOpen
+        } else {
+            // The broker can't say: the calendar in stocks.db can (false outside it).
+            marketOpen = (try? stocks.isMarketOpen(at: now)) ?? false
+        }
+        return JSONOutput.response(buffer: AlgorithmsEnvelope.buffer(
+            cards: cardsJSON, totalAccountValue: snapshot.account?.equity, marketOpen: marketOpen, mode: mode, asOf: now))
+    }
+
+    func card(_ context: APIRequestContext) throws -> Response {
+        let id = try Self.algorithmID(context)
+        return try JSONOutput.response(try reader.card(id: id))
+    }
+
+    struct TransactionsBody: Encodable { let transactions: [Trade] }
+    struct DecisionsBody: Encodable { let decisions: [DecisionRecord] }
+    struct EquityBody: Encodable { let points: [EquityHistory.Point] }
+
+    func transactions(_ request: Request, _ context: APIRequestContext) throws -> Response {
+        let id = try Self.algorithmID(context)
+        let limit = try Self.limit(request)
+        return try JSONOutput.response(TransactionsBody(transactions: try system.trades(algorithmId: id, limit: limit)))
+    }
+
+    func decisions(_ request: Request, _ context: APIRequestContext) throws -> Response {
+        let id = try Self.algorithmID(context)
+        let limit = try Self.limit(request)
+        return try JSONOutput.response(DecisionsBody(decisions: try system.decisions(algorithmId: id, limit: limit)))
+    }
+
+    func equityPoints(_ context: APIRequestContext) throws -> Response {
+        let id = try Self.algorithmID(context)
+        return try JSONOutput.response(EquityBody(points: try equity.points(algorithmId: id)))
+    }
+
+    // MARK: - Create and stop
+
+    func createAlgorithm(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        try await pins.checkNotLockedOut(context)
+        let input = try await JSONInput.read(request, allowed: ["ticker", "algorithm_type", "initial_capital", "pin"])
+        let ticker = try input.string("ticker")!
+        let algorithmType = try input.string("algorithm_type")!
+        let capital = try input.number("initial_capital")
+        let bodyPIN = try input.string("pin", required: false)
+        try await pins.verify(request.headers[.xPIN] ?? bodyPIN, context: context)
+
+        let symbol = ticker.trimmingCharacters(in: .whitespaces).uppercased()
+        guard Validation.isValidTicker(symbol) else { throw AutoTraderError.invalidTicker(ticker) }
+        guard AlgorithmRegistry.catalog.entry(named: algorithmType) != nil else {
+            throw APIError.badRequest(
+                "unknown algorithm_type \(algorithmType.debugDescription); available: \(AlgorithmRegistry.catalog.names.joined(separator: ", "))")
+        }
+        guard capital > 0 else { throw APIError.badRequest("initial_capital must be more than 0") }
+        guard Money.decimalPlaces(capital) <= 2 else {
+            throw APIError.badRequest("initial_capital \(capital.plainString) has more than two decimals (whole cents only)")
+        }
+        guard Validation.isValidCapital(capital) else { throw AutoTraderError.invalidCapital(capital.plainString) }
+
+        guard let asset = try await client.asset(symbol: symbol) else {
+            throw APIError.badRequest("the broker doesn't know the ticker \(symbol)")
+        }
+        guard asset.isTradableEquity else {
+            throw APIError.badRequest("\(symbol) can't be traded (broker status \(asset.status), tradable \(asset.tradable))")
+        }
+        let account = try await client.account()
+        let algorithm = try system.createAlgorithm(
+            ticker: symbol, algorithmType: algorithmType, initialCapital: capital, brokerCash: account.cash)
+        await cards.invalidate()
+        logger.info("algorithm created", metadata: [
+            "id": "\(algorithm.id)", "ticker": "\(symbol)", "algorithm_type": "\(algorithmType)",
+            "initial_capital": "\(Money.centsText(capital))",
+        ])
+        return try JSONOutput.response(status: .created, try reader.card(id: algorithm.id))
+    }
+
+    func stopAlgorithm(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        try await pins.checkNotLockedOut(context)
+        let id = try Self.algorithmID(context)
+        var liquidate = false
+        let query = request.uri.queryParameters
+        try Self.onlyQueryParameters(query, allowed: ["liquidate"])
+        if let value = query.get("liquidate") {
+            switch value.lowercased() {
+            case "true", "1": liquidate = true
+            case "false", "0": liquidate = false
+            default: throw APIError.badRequest("liquidate must be true or false, not \(String(value.prefix(40)).debugDescription)")
+            }
+        }
+        let input = try await JSONInput.read(request, allowed: ["pin"], allowEmpty: true)
+        let bodyPIN = try input.string("pin", required: false)
+        try await pins.verify(request.headers[.xPIN] ?? bodyPIN, context: context)
+        if liquidate {
+            try system.requestLiquidation(algorithmId: id)
+            logger.info("liquidation requested", metadata: ["id": "\(id)"])
+        } else {
+            try system.stopAlgorithm(id: id)
+            logger.info("algorithm stopped", metadata: ["id": "\(id)"])
+        }
+        await cards.invalidate()
+        return try JSONOutput.response(try reader.card(id: id))
+    }
+
+    // MARK: - Catalog, cash, tickers
+
+    struct AlgorithmInfo: Encodable {
+        let name: String
+        let description: String
+        let barsNeeded: Int
+        enum CodingKeys: String, CodingKey { case name, description, barsNeeded = "bars_needed" }
+    }
+
+    struct AvailableAlgorithmsBody: Encodable { let algorithms: [AlgorithmInfo] }
+
+    func availableAlgorithms() throws -> Response {
+        try JSONOutput.response(AvailableAlgorithmsBody(algorithms: AlgorithmRegistry.catalog.entries.map {
+            AlgorithmInfo(name: $0.name, description: $0.summary, barsNeeded: $0.barsNeeded)
+        }))
+    }
+
+    struct CashBody: Encodable {
+        let brokerCash: Decimal
+        let allocated: Decimal
+        let available: Decimal
+        enum CodingKeys: String, CodingKey { case brokerCash = "broker_cash", allocated, available }
+    }
+
+    func accountCash() async throws -> Response {
+        let account = try await client.account()
+        let (allocated, available) = try system.availableCash(brokerCash: account.cash)
+        return try JSONOutput.response(CashBody(
+            brokerCash: Money.rounded(account.cash), allocated: Money.rounded(allocated), available: Money.rounded(available)))
+    }
+
+    struct TickerBody: Encodable {
+        let symbol: String
+        let valid: Bool
+        let tradable: Bool
+        let name: String?
+        let error: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(symbol, forKey: .symbol)
+            try container.encode(valid, forKey: .valid)
+            try container.encode(tradable, forKey: .tradable)
+            try container.encode(name, forKey: .name)
+            try container.encode(error, forKey: .error)
+        }
+        enum CodingKeys: String, CodingKey { case symbol, valid, tradable, name, error }
+    }
+
+    func validateTicker(_ request: Request) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        try Self.onlyQueryParameters(parameters, allowed: ["symbol"])
+        guard let raw = parameters.get("symbol"), !raw.isEmpty else {
+            throw APIError.badRequest("missing query parameter symbol, e.g. /api/validate-ticker?symbol=NVDA")
+        }
+        let symbol = raw.trimmingCharacters(in: .whitespaces).uppercased()
+        guard Validation.isValidTicker(symbol) else {
+            return try JSONOutput.response(TickerBody(
+                symbol: String(symbol.prefix(20)), valid: false, tradable: false, name: nil,
+                error: "not a ticker: use 1–10 letters or dots starting with a letter, e.g. NVDA or BRK.B"))
+        }
+        guard let asset = try await client.asset(symbol: symbol) else {
+            return try JSONOutput.response(TickerBody(
+                symbol: symbol, valid: false, tradable: false, name: nil, error: "the broker doesn't know \(symbol)"))
+        }
+        let tradable = asset.isTradableEquity
+        return try JSONOutput.response(TickerBody(
+            symbol: symbol, valid: true, tradable: tradable, name: asset.name,
+            error: tradable ? nil : "\(symbol) can't be traded (broker status \(asset.status), tradable \(asset.tradable))"))
+    }
+
+    // MARK: - PIN
+
+    struct ValidBody: Encodable { let valid: Bool }
+    struct ChangedBody: Encodable { let changed: Bool }
+
+    func validatePIN(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        try await pins.checkNotLockedOut(context)
+        let input = try await JSONInput.read(request, allowed: ["pin"], allowEmpty: request.headers[.xPIN] != nil)
+        let pin = try input.string("pin", required: request.headers[.xPIN] == nil)
+        try await pins.verify(pin ?? request.headers[.xPIN], context: context)
+        return try JSONOutput.response(ValidBody(valid: true))
+    }
+
+    func changePIN(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        try await pins.checkNotLockedOut(context)
+        let input = try await JSONInput.read(request, allowed: ["old_pin", "new_pin"])
+        let oldPIN = try input.string("old_pin")!
+        let newPIN = try input.string("new_pin")!
+        try await pins.verify(oldPIN, context: context)
+        guard Validation.isValidPIN(newPIN) else { throw APIError.badRequest("new_pin must be 4 to 8 digits") }
+        try system.setPIN(newPIN)
+        logger.notice("PIN changed", metadata: ["client": "\(context.clientKey)"])
+        return try JSONOutput.response(ChangedBody(changed: true))
+    }
+
+    // MARK: - Health
+
+    func health() async throws -> Response {
+        let report = await HealthReport.build(
+            system: system, stocks: stocks, mode: mode, client: client, defaultHeartbeatInterval: heartbeatInterval)
+        return try JSONOutput.response(status: report.status == "down" ? .serviceUnavailable : .ok, report)
+    }
+
+    // MARK: - Parameters
+
+    /// The `{id}` path parameter: a positive whole number.
+    static func algorithmID(_ context: APIRequestContext) throws -> Int64 {
+        let text = context.parameters.get("id") ?? ""
+        guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ (48...57).contains($0) }), let id = Int64(text), id > 0 else {
+            throw APIError.badRequest("the algorithm id must be a positive whole number, not \(String(text.prefix(40)).debugDescription)")
+        }
+        return id
+    }
+
+    /// `?limit=` (default 100, 1…1000).
+    static func limit(_ request: Request) throws -> Int {
+        let parameters = request.uri.queryParameters
+        try onlyQueryParameters(parameters, allowed: ["limit"])
+        guard let value = parameters.get("limit") else { return 100 }
+        guard let limit = Int(value), (1...1000).contains(limit) else {
+            throw APIError.badRequest("limit must be a whole number from 1 to 1000, not \(String(value.prefix(40)).debugDescription)")
+        }
+        return limit
+    }
+
+    static func onlyQueryParameters(_ parameters: Parameters, allowed: Set<String>) throws {
+        let unknown = Set(parameters.map { String($0.key) }).subtracting(allowed)
+        if !unknown.isEmpty {
+            throw APIError.badRequest("unknown query parameter\(unknown.count == 1 ? "" : "s") \(unknown.sorted().joined(separator: ", "))")
+        }
+    }
+}
+
+extension HTTPField.Name {
+    /// The PIN, as a header (the body's `pin` field is the other way to send it).
+    static let xPIN = HTTPField.Name("X-PIN")!
+}

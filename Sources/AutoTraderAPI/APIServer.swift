@@ -1,0 +1,192 @@
+import AutoTraderCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// How the api runs: where it listens, what it serves, how it paces itself.
+public struct APIOptions: Sendable {
+    public var host = "0.0.0.0"
+    public var port = 5001
+    /// The dashboard's files (served at `/`).
+    public var frontendPath: String
+    public var heartbeatInterval: Duration = .seconds(5)
+    /// How long GET /api/algorithms reuses the broker's clock and account.
+    public var brokerCacheFor: Duration = .seconds(2)
+    public var pinPolicy = PINThrottle.Policy()
+
+    public init(frontendPath: String) { self.frontendPath = frontendPath }
+}
+
+/// Assembles the api: routes, the PIN guard, static files, the heartbeat.
+public enum APIServer {
+    public static let serviceName = "api"
+    /// Bodies are small JSON objects; anything bigger is refused with 413.
+    public static let maxBodyBytes = 4096
+
+    /// The application. `onListening` gets the host and the bound port (useful with port 0).
+    public static func buildApplication(
+        options: APIOptions, alpaca: AlpacaConfiguration, system: SystemDatabase, stocks: StocksDatabase,
+        logger: Logger, notifier: SystemdNotifier = SystemdNotifier(),
+        onListening: @escaping @Sendable (_ host: String, _ port: Int) -> Void = { _, _ in }
+    ) throws -> some ApplicationProtocol {
+        // The dashboard must answer quickly when the broker doesn't: one attempt, a short deadline.
+        var quick = alpaca
+        quick.requestTimeout = .seconds(2)
+        var retryOnce = AlpacaClient.RetryPolicy()
+        retryOnce.maxAttempts = 2
+        retryOnce.maxRateLimitWaits = 1
+        retryOnce.maxRateLimitDelay = .seconds(2)
+        let client = AlpacaClient(configuration: quick, retryPolicy: retryOnce, logger: logger)
+        var snapshotPolicy = AlpacaClient.RetryPolicy()
+        snapshotPolicy.maxAttempts = 1
+        snapshotPolicy.maxRateLimitWaits = 0
+        let snapshotClient = AlpacaClient(configuration: quick, retryPolicy: snapshotPolicy, logger: logger)
+
+        let reader = CardReader(system: system, stocks: stocks)
+        let statistics = RequestStatistics()
+        let routes = APIRoutes(
+            system: system, stocks: stocks, reader: reader, cards: try CardsCache(reader: reader),
+            equity: EquityHistory(system: system, stocks: stocks),
+            broker: BrokerSnapshotCache(client: snapshotClient, freshFor: options.brokerCacheFor, logger: logger),
+            client: client, mode: alpaca.mode,
+            pins: PINGuard(system: system, throttle: PINThrottle(policy: options.pinPolicy)),
+            heartbeatInterval: max(1, Int64(options.heartbeatInterval.seconds.rounded(.up))), logger: logger)
+
+        let router = Router(context: APIRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.middlewares.add(APIErrorMiddleware(logger: logger, statistics: statistics))
+        router.middlewares.add(StaticFilesMiddleware(
+            files: FileMiddleware(
+                options.frontendPath,
+                // The dashboard's files are not versioned by name: let browsers keep them but always revalidate (ETag).
+                cacheControl: .init([(MediaType(type: .any), [.noCache])]),
+                searchForIndexHtml: true, logger: logger)))
+        routes.add(to: router)
+
+        let heartbeat = APIHeartbeatService(
+            writer: HeartbeatWriter(system: system, service: serviceName), interval: options.heartbeatInterval,
+            notifier: notifier, statistics: statistics, mode: alpaca.mode, logger: logger)
+        let host = options.host
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: options.port), serverName: "autotrader-api"),
+            services: [heartbeat],
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? options.port
+                heartbeat.listening(host: host, port: port)
+                onListening(host, port)
+            },
+            logger: logger)
+    }
+}
+
+/// Serves frontend/ for everything outside /api: an /api path never falls through to a file.
+struct StaticFilesMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
+    let files: FileMiddleware<APIRequestContext, LocalFileSystem>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        if path == "/api" || path.hasPrefix("/api/") { return try await next(request, context) }
+        return try await files.handle(request, context: context, next: next)
+    }
+}
+
+/// Counts answers for the heartbeat's detail.
+final class RequestStatistics: Sendable {
+    private let counts = Mutex<(requests: Int, serverErrors: Int)>((0, 0))
+    func record(status: Int) {
+        counts.withLock { counts in
+            counts.requests += 1
+            if status >= 500 { counts.serverErrors += 1 }
+        }
+    }
+    var snapshot: (requests: Int, serverErrors: Int) { counts.withLock { $0 } }
+}
+
+/// The api's heartbeat row (service "api") and systemd's READY/WATCHDOG/STATUS/STOPPING.
+final class APIHeartbeatService: Service, Sendable {
+    struct Detail: Encodable {
+        let mode: String
+        let listening: String?
+        let requests: Int
+        let serverErrors: Int
+        let heartbeatInterval: Double
+        enum CodingKeys: String, CodingKey {
+            case mode, listening, requests, serverErrors = "server_errors", heartbeatInterval = "heartbeat_interval"
+        }
+    }
+
+    let writer: HeartbeatWriter
+    let interval: Duration
+    let notifier: SystemdNotifier
+    let statistics: RequestStatistics
+    let mode: TradingMode
+    let logger: Logger
+    private let address = Mutex<String?>(nil)
+    private let wake = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+
+    init(writer: HeartbeatWriter, interval: Duration, notifier: SystemdNotifier, statistics: RequestStatistics, mode: TradingMode, logger: Logger) {
+        self.writer = writer
+        self.interval = interval
+        self.notifier = notifier
+        self.statistics = statistics
+        self.mode = mode
+        self.logger = logger
+    }
+
+    /// Called once the socket is bound: the first "running" beat and READY=1 follow at once.
+    func listening(host: String, port: Int) {
+        address.withLock { $0 = "http://\(host):\(port)" }
+        wake.continuation.yield()
+    }
+
+    func run() async throws {
+        await beat(.starting)
+        let every = notifier.watchdogInterval.map { min($0, interval) } ?? interval
+        var ready = false
+        await withGracefulShutdownHandler {
+            var iterator = wake.stream.makeAsyncIterator()
+            // Wait for the server to listen (or shutdown).
+            _ = await iterator.next()
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                await beat(.running)
+                if !ready {
+                    ready = true
+                    notifier.ready(status: "listening on \(address.withLock { $0 } ?? "?")")
+                } else {
+                    notifier.watchdog()
+                }
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: every) }
+            }
+        } onGracefulShutdown: {
+            self.notifier.stopping()
+            self.wake.continuation.finish()
+            // Whatever is still under way, the process ends within a few seconds of SIGTERM.
+            let watchdog = Thread {
+                Thread.sleep(forTimeInterval: 4)
+                FileHandle.standardError.write(Data("autotrader-api: shutdown took too long; exiting\n".utf8))
+                Foundation.exit(0)
+            }
+            watchdog.start()
+        }
+        await beat(.stopped)
+        logger.info("api stopped")
+    }
+
+    private func beat(_ state: ServiceHeartbeat.State) async {
+        let counts = statistics.snapshot
+        let detail = Detail(
+            mode: mode.rawValue, listening: address.withLock { $0 }, requests: counts.requests, serverErrors: counts.serverErrors,
+            heartbeatInterval: interval.seconds)
+        do {
+            try await writer.beat(state: state, detail: detail)
+            if state == .running { notifier.status("\(counts.requests) requests; \(mode.rawValue)") }
+        } catch {
+            logger.warning("cannot write the heartbeat to system.db", metadata: ["error": "\(APIErrorMiddleware.loggable(error))"])
+        }
+    }
+}

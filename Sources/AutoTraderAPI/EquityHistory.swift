@@ -1,0 +1,132 @@
+import AutoTraderCore
+import Foundation
+import GRDB
+import Synchronization
+
+/// A card's value over time for its sparkline: at up to `maxPoints` evenly spaced instants across
+/// its life, uninvested cash + shares × the latest close at that instant.
+///
+/// The running position at any instant comes from prefix sums kept in memory per card (built once,
+/// then extended with rows of a higher id only: transactions are immutable and ids grow in commit
+/// order), so a request is one index range read of new rows, binary searches, and one index lookup
+/// of a bar per point. At most `maxCards` cards' sums are kept (least recently used dropped).
+final class EquityHistory: Sendable {
+    struct Point: Encodable, Sendable {
+        let t: Timestamp
+        let value: Decimal
+    }
+
+    private struct Series {
+        var lastID: Int64 = 0
+        var times: [Int64] = []
+        var shares: [Int64] = []
+        var investedMicros: [Int64] = []
+        var priceMicros: [Int64] = []
+        var lastUsed: UInt64 = 0
+    }
+
+    static let maxPoints = 120
+    let maxCards: Int
+    private let state = Mutex<(series: [Int64: Series], tick: UInt64)>(([:], 0))
+    let system: SystemDatabase
+    let stocks: StocksDatabase
+
+    init(system: SystemDatabase, stocks: StocksDatabase, maxCards: Int = 16) {
+        self.system = system
+        self.stocks = stocks
+        self.maxCards = maxCards
+    }
+
+    func points(algorithmId: Int64, now: Timestamp = .now()) throws -> [Point] {
+        let algorithm = try system.algorithm(id: algorithmId)
+        let series = try updatedSeries(algorithmId: algorithmId)
+        let start = algorithm.createdAt.secondsSinceEpoch
+        let end = max(start, (algorithm.stoppedAt ?? now).secondsSinceEpoch)
+        let count = end == start ? 1 : min(Self.maxPoints, max(2, Int((end - start) / 60) + 1))
+        let instants = (0..<count).map { index -> Int64 in
+            count == 1 ? start : start + (end - start) * Int64(index) / Int64(count - 1)
+        }
+        let capitalMicros = Int64((Money.stored(algorithm.initialCapital) * 1_000_000).rounded())
+        // Where each instant falls in the card's history (the last transaction at or before it).
+        let positions = instants.map { instant -> Int? in
+            var low = 0, high = series.times.count
+            while low < high {
+                let mid = (low + high) / 2
+                if series.times[mid] <= instant { low = mid + 1 } else { high = mid }
+            }
+            return low == 0 ? nil : low - 1
+        }
+        let closes: [Double?] = try stocks.pool.read { db in
+            let statement = try db.cachedStatement(
+                sql: "SELECT close FROM minute_bars WHERE ticker = ? AND timestamp <= ? ORDER BY timestamp DESC LIMIT 1")
+            return try zip(instants, positions).map { instant, position -> Double? in
+                guard let position, series.shares[position] != 0 else { return nil }
+                return try Double.fetchOne(statement, arguments: [algorithm.ticker, Timestamp(secondsSinceEpoch: instant).text])
+            }
+        }
+        return instants.indices.map { index in
+            var valueMicros = capitalMicros
+            if let position = positions[index] {
+                let shares = series.shares[position]
+                let markMicros = closes[index].map { Int64(($0 * 1_000_000).rounded()) } ?? series.priceMicros[position]
+                valueMicros = capitalMicros - series.investedMicros[position] + shares * markMicros
+            }
+            return Point(
+                t: Timestamp(secondsSinceEpoch: instants[index]),
+                value: Money.rounded(Money.decimal(micros: valueMicros), scale: 2))
+        }
+    }
+
+    private func updatedSeries(algorithmId: Int64) throws -> Series {
+        var series = state.withLock { state -> Series in
+            state.tick += 1
+            return state.series[algorithmId] ?? Series()
+        }
+        let rows = try system.pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, type, shares, price, timestamp FROM transactions WHERE algorithm_id = ? AND id > ? ORDER BY id",
+                arguments: [algorithmId, series.lastID])
+        }
+        if !rows.isEmpty {
+            var appended: [(time: Int64, id: Int64, shares: Int64, micros: Int64, sell: Bool)] = rows.map { row in
+                let time = Timestamp(row["timestamp"] as String)?.secondsSinceEpoch ?? 0
+                let price = Int64(((row["price"] as Double) * 1_000_000).rounded())
+                return (time, row["id"], row["shares"], price, (row["type"] as String) == "sell")
+            }
+            appended.sort { ($0.time, $0.id) < ($1.time, $1.id) }
+            if let last = series.times.last, let first = appended.first, first.time < last {
+                // A fill stamped earlier than what is already summed: start over from all rows.
+                state.withLock { _ = $0.series.removeValue(forKey: algorithmId) }
+                return try rebuild(algorithmId: algorithmId)
+            }
+            var shares = series.shares.last ?? 0, invested = series.investedMicros.last ?? 0
+            for row in appended {
+                shares += row.sell ? -row.shares : row.shares
+                invested += (row.sell ? -1 : 1) * row.shares * row.micros
+                series.times.append(row.time)
+                series.shares.append(shares)
+                series.investedMicros.append(invested)
+                series.priceMicros.append(row.micros)
+                series.lastID = max(series.lastID, row.id)
+            }
+        }
+        store(series, for: algorithmId)
+        return series
+    }
+
+    private func rebuild(algorithmId: Int64) throws -> Series {
+        state.withLock { $0.series[algorithmId] = Series() }
+        return try updatedSeries(algorithmId: algorithmId)
+    }
+
+    private func store(_ series: Series, for algorithmId: Int64) {
+        state.withLock { state in
+            var series = series
+            series.lastUsed = state.tick
+            state.series[algorithmId] = series
+            if state.series.count > maxCards, let oldest = state.series.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key {
+                state.series[oldest] = nil
+            }
+        }
+    }
+}

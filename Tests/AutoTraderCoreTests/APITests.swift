@@ -1,0 +1,429 @@
+import Foundation
+import Testing
+@testable import AutoTraderAPI
+@testable import AutoTraderCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The pieces of the api that need no server: the strict JSON reader, the throttle, the PIN comparison.
+@Suite struct APIUnitTests {
+    @Test func theJSONReaderKeepsMoneyExactAndRefusesWhatIsNotJSON() throws {
+        #expect(try JSONParser.parse(Array(#"{"initial_capital": 1000.10, "t": "x\u00e9\n"}"#.utf8))
+            == .object(["initial_capital": .number(Decimal(string: "1000.10")!), "t": .string("xé\n")]))
+        #expect(try JSONParser.parse(Array("1e3".utf8)) == .number(1000))
+        for bad in ["{", "{\"a\":1,}", "{\"a\":1}x", "{'a':1}", "[01]", "{\"a\":1,\"a\":2}", "nul", "\"\u{01}\"", "1.", "-", String(repeating: "[", count: 40)] {
+            #expect(throws: JSONParser.Failure.self, "\(bad)") { try JSONParser.parse(Array(bad.utf8)) }
+        }
+    }
+
+    @Test func fiveWrongPINsWithinAMinuteLockOutThatClientOnly() async {
+        var policy = PINThrottle.Policy()
+        policy.lockout = .seconds(60)
+        let throttle = PINThrottle(policy: policy)
+        let start = ContinuousClock.now
+        for attempt in 0..<4 {
+            #expect(await throttle.recordFailure(client: "10.0.0.1", now: start + .seconds(attempt)) == nil)
+        }
+        #expect(await throttle.lockoutRemaining(client: "10.0.0.1", now: start + .seconds(4)) == nil)
+        #expect(await throttle.recordFailure(client: "10.0.0.1", now: start + .seconds(4)) == 60)
+        #expect(await throttle.lockoutRemaining(client: "10.0.0.1", now: start + .seconds(5)) == 59)
+        #expect(await throttle.lockoutRemaining(client: "10.0.0.2", now: start + .seconds(5)) == nil)
+        #expect(await throttle.lockoutRemaining(client: "10.0.0.1", now: start + .seconds(64) + .milliseconds(1)) == nil)
+        // Failures spread over more than a minute never lock.
+        for attempt in 0..<10 {
+            #expect(await throttle.recordFailure(client: "10.0.0.3", now: start + .seconds(attempt * 20)) == nil)
+        }
+        // A right PIN clears the count.
+        for attempt in 0..<4 { await throttle.recordFailure(client: "10.0.0.4", now: start + .seconds(attempt)) }
+        await throttle.recordSuccess(client: "10.0.0.4")
+        #expect(await throttle.recordFailure(client: "10.0.0.4", now: start + .seconds(5)) == nil)
+    }
+
+    @Test func pinComparisonIsExact() {
+        #expect(PINGuard.constantTimeEquals("2020", "2020"))
+        for other in ["2021", "202", "20200", "", "2020 ", "٢٠٢٠"] { #expect(!PINGuard.constantTimeEquals(other, "2020")) }
+    }
+
+    @Test func createChecksAvailableCashInsideItsTransaction() throws {
+        let directory = TemporaryDirectory("alloc")
+        let system = try SystemDatabase.open(path: directory.file("system.db"), create: true)
+        _ = try system.createAlgorithm(ticker: "AAPL", algorithmType: "sma_crossover", initialCapital: 600, brokerCash: 1000)
+        #expect(throws: InsufficientCash(requested: Decimal(string: "400.01")!, available: 400)) {
+            try system.createAlgorithm(ticker: "MSFT", algorithmType: "sma_crossover", initialCapital: Decimal(string: "400.01")!, brokerCash: 1000)
+        }
+        _ = try system.createAlgorithm(ticker: "MSFT", algorithmType: "sma_crossover", initialCapital: 400, brokerCash: 1000)
+        #expect(try system.algorithms().count == 2)
+        #expect(try system.availableCash(brokerCash: 1000).available == 0)
+    }
+}
+
+/// The built `autotrader-api` on loopback, with real databases and `autotrader-sim` as the broker.
+@Suite(.serialized) struct APIProcessTests {
+    @Test func cardsListTransactionsDecisionsEquityCatalogCashAndTickers() async throws {
+        let world = try await APIWorld()
+        let api = world.api!
+
+        let (emptyStatus, empty) = try await api.json("GET", "/api/algorithms")
+        #expect(emptyStatus == 200)
+        #expect(empty["algorithms"]?.array?.isEmpty == true)
+        #expect(empty["mode"]?.string == "simulated")
+        #expect(empty["market_open"]?.bool == true)
+        #expect(empty["total_account_value"]?.number == 100_000)
+
+        let id = try await world.create("ko", capital: "1000.10")
+        // Trades and bars written the way the executor and the streamer do.
+        let created = try world.system.algorithm(id: id)
+        #expect(created.ticker == "KO" && created.initialCapital == Decimal(string: "1000.1")!)
+        let t0 = created.createdAt
+        try world.system.recordTrade(algorithmId: id, side: .buy, shares: 3, price: Decimal(string: "100.25")!, at: t0.adding(seconds: 60))
+        try world.system.recordTrade(algorithmId: id, side: .sell, shares: 1, price: Decimal(string: "101.5")!, at: t0.adding(seconds: 120))
+        try world.stocks.insert([MinuteBar(ticker: "KO", timestamp: .at("2024-06-04T14:00:00Z"), open: 110, high: 110, low: 110, close: 110, volume: 1)])
+        try world.system.logDecision(algorithmId: id, minute: t0.minuteStart, decision: .hold, shares: nil, reason: "no crossover")
+        try world.system.logDecision(algorithmId: id, minute: t0.minuteStart.adding(minutes: 1), decision: .buy, shares: 3, reason: "golden cross")
+
+        let (listStatus, list) = try await api.json("GET", "/api/algorithms")
+        #expect(listStatus == 200)
+        let card = try #require(list["algorithms"]?.array?.first)
+        #expect(card["id"]?.number == Double(id))
+        #expect(card["current_shares"]?.number == 2)
+        #expect(card["trade_count"]?.number == 2)
+        #expect(card["current_price"]?.number == 110)
+        // invested = 300.75 − 101.5 = 199.25; cash = 1000.10 − 199.25 = 800.85; value = 2 × 110 + 800.85
+        #expect(card["invested"]?.number == 199.25)
+        #expect(card["current_value"]?.number == 1020.85)
+        #expect(card["pnl"]?.number == 20.75)
+        #expect(card["stopping"]?.bool == false)
+
+        let (oneStatus, one) = try await api.json("GET", "/api/algorithms/\(id)")
+        #expect(oneStatus == 200 && one == card)
+
+        let (_, transactions) = try await api.json("GET", "/api/algorithms/\(id)/transactions")
+        #expect(transactions["transactions"]?.array?.map { $0["type"]?.string } == ["sell", "buy"])
+        let (_, limited) = try await api.json("GET", "/api/algorithms/\(id)/transactions?limit=1")
+        #expect(limited["transactions"]?.array?.count == 1)
+        let (_, decisions) = try await api.json("GET", "/api/algorithms/\(id)/decisions")
+        #expect(decisions["decisions"]?.array?.map { $0["decision"]?.string } == ["buy", "hold"])
+
+        let (equityStatus, equity) = try await api.json("GET", "/api/algorithms/\(id)/equity")
+        #expect(equityStatus == 200)
+        let points = try #require(equity["points"]?.array)
+        #expect(!points.isEmpty && points.count <= 120)
+        #expect(points.first?["value"]?.number == 1000.10)
+
+        let (_, catalog) = try await api.json("GET", "/api/available-algorithms")
+        #expect(catalog["algorithms"]?.array?.compactMap { $0["name"]?.string } == ["macd_signal", "rsi_bounce", "sma_crossover"])
+
+        let (cashStatus, cash) = try await api.json("GET", "/api/account/cash")
+        #expect(cashStatus == 200)
+        #expect(cash["broker_cash"]?.number == 100_000)
+        #expect(cash["allocated"]?.number == 1000.10)
+        #expect(cash["available"]?.number == 98_999.90)
+
+        let (_, aapl) = try await api.json("GET", "/api/validate-ticker?symbol=aapl")
+        #expect(aapl["valid"]?.bool == true && aapl["tradable"]?.bool == true && aapl["symbol"]?.string == "AAPL")
+        #expect(aapl["error"]?.isNull == true && aapl["name"]?.string != nil)
+        let (_, unknown) = try await api.json("GET", "/api/validate-ticker?symbol=ZZZZQ")
+        #expect(unknown["valid"]?.bool == false && unknown["error"]?.string != nil)
+        let (_, inactive) = try await api.json("GET", "/api/validate-ticker?symbol=TWTR")
+        #expect(inactive["valid"]?.bool == true && inactive["tradable"]?.bool == false)
+        let (_, malformed) = try await api.json("GET", "/api/validate-ticker?symbol=12%24")
+        #expect(malformed["valid"]?.bool == false)
+        let (missingStatus, _) = try await api.json("GET", "/api/validate-ticker")
+        #expect(missingStatus == 400)
+
+        // A HEAD of a GET endpoint answers without a body.
+        #expect(try await api.request("HEAD", "/api/algorithms").status == 200)
+    }
+
+    @Test func stopAndLiquidateNeedThePINAndStoppingTwiceIsAConflict() async throws {
+        let world = try await APIWorld()
+        let api = world.api!
+        let first = try await world.create("MSFT", capital: "500")
+        let second = try await world.create("NVDA", "rsi_bounce", capital: "700")
+
+        #expect(try await api.request("DELETE", "/api/algorithms/\(first)").status == 401)
+        #expect(try await api.request("DELETE", "/api/algorithms/\(first)", headers: ["X-PIN": "1111"]).status == 403)
+        #expect(try world.system.algorithm(id: first).status == .running)
+
+        let (liquidating, card) = try await api.json("DELETE", "/api/algorithms/\(first)?liquidate=true", headers: ["X-PIN": "2020"])
+        #expect(liquidating == 200)
+        #expect(card["stopping"]?.bool == true && card["status"]?.string == "running")
+        #expect(try world.system.pendingStopRequests().map(\.algorithmId) == [first])
+        let (_, list) = try await api.json("GET", "/api/algorithms")
+        #expect(list["algorithms"]?.array?.first { $0["id"]?.number == Double(first) }?["stopping"]?.bool == true)
+        // Asking again changes nothing.
+        #expect(try await api.json("DELETE", "/api/algorithms/\(first)?liquidate=true", headers: ["X-PIN": "2020"]).0 == 200)
+
+        // The PIN in the body works too; a plain stop is immediate.
+        let (stopped, stoppedCard) = try await api.json("DELETE", "/api/algorithms/\(second)", json: ["pin": "2020"])
+        #expect(stopped == 200 && stoppedCard["status"]?.string == "stopped" && stoppedCard["stopped_at"]?.string != nil)
+        let (again, againBody) = try await api.json("DELETE", "/api/algorithms/\(second)", headers: ["X-PIN": "2020"])
+        #expect(again == 409 && againBody["error"]?.string?.contains("already stopped") == true)
+        #expect(try await api.json("DELETE", "/api/algorithms/\(second)?liquidate=true", headers: ["X-PIN": "2020"]).0 == 409)
+        #expect(try await api.json("DELETE", "/api/algorithms/9999", headers: ["X-PIN": "2020"]).0 == 404)
+        #expect(try await api.json("DELETE", "/api/algorithms/\(first)?liquidate=maybe", headers: ["X-PIN": "2020"]).0 == 400)
+        // A stopped card is still readable; the list holds only running ones.
+        #expect(try await api.json("GET", "/api/algorithms/\(second)").1["status"]?.string == "stopped")
+        #expect(try await api.json("GET", "/api/algorithms").1["algorithms"]?.array?.count == 1)
+    }
+
+    @Test func wrongPINsLockTheClientOutWithRetryAfterUntilTheLockoutEnds() async throws {
+        let world = try await APIWorld(apiArguments: ["--pin-lockout", "3"])
+        let api = world.api!
+        #expect(try await api.json("POST", "/api/validate-pin", json: ["pin": "2020"]) == (200, .object(["valid": .bool(true)])))
+        for attempt in 1...5 {
+            let (status, body) = try await api.json("POST", "/api/validate-pin", json: ["pin": "99\(attempt)9"])
+            #expect(status == 403 && body["error"]?.string == "wrong PIN", "attempt \(attempt)")
+        }
+        // Locked out: every PIN-guarded request, even with the right PIN.
+        for (method, path, body) in [
+            ("POST", "/api/validate-pin", ["pin": "2020"]), ("PUT", "/api/pin", ["old_pin": "2020", "new_pin": "4321"]),
+            ("POST", "/api/algorithms", ["ticker": "AAPL", "algorithm_type": "sma_crossover", "initial_capital": 10, "pin": "2020"]),
+        ] as [(String, String, [String: Any])] {
+            let reply = try await api.request(method, path, json: body)
+            #expect(reply.status == 429, "\(method) \(path)")
+            let retryAfter = try #require(reply.header("Retry-After").flatMap(Int.init))
+            #expect((1...3).contains(retryAfter))
+            #expect(try JSONAny.parse(reply.body)["retry_after"]?.number == Double(retryAfter))
+        }
+        #expect(try world.system.pin() == "2020" && world.system.algorithms().isEmpty)
+        // Reading needs no PIN and is never locked.
+        #expect(try await api.request("GET", "/api/algorithms").status == 200)
+        try await Task.sleep(for: .milliseconds(3200))
+        #expect(try await api.json("POST", "/api/validate-pin", headers: ["X-PIN": "2020"]).0 == 200)
+    }
+
+    @Test func changingThePINNeedsTheOldOne() async throws {
+        let world = try await APIWorld()
+        let api = world.api!
+        #expect(try await api.json("PUT", "/api/pin", json: ["old_pin": "1111", "new_pin": "4321"]).0 == 403)
+        #expect(try await api.json("PUT", "/api/pin", json: ["old_pin": "2020", "new_pin": "12"]).0 == 400)
+        #expect(try await api.json("PUT", "/api/pin", json: ["old_pin": "2020", "new_pin": "12ab"]).0 == 400)
+        #expect(try await api.json("PUT", "/api/pin", json: ["old_pin": "2020"]).0 == 400)
+        #expect(try world.system.pin() == "2020")
+        let (status, body) = try await api.json("PUT", "/api/pin", json: ["old_pin": "2020", "new_pin": "24680"])
+        #expect(status == 200 && body == .object(["changed": .bool(true)]))
+        #expect(try world.system.pin() == "24680")
+        #expect(try await api.json("POST", "/api/validate-pin", json: ["pin": "2020"]).0 == 403)
+        #expect(try await api.json("POST", "/api/validate-pin", json: ["pin": "24680"]).0 == 200)
+    }
+
+    @Test func badInputIsAClear4xxAndChangesNothing() async throws {
+        let world = try await APIWorld()
+        let api = world.api!
+        let id = try await world.create("AAPL", capital: "100")
+        let before = try world.system.algorithms()
+        let pinBefore = try world.system.pin()
+        func body(_ text: String) -> Data { Data(text.utf8) }
+        let good: [String: Any] = ["ticker": "AAPL", "algorithm_type": "sma_crossover", "initial_capital": 50, "pin": "2020"]
+        func with(_ key: String, _ value: Any?) -> [String: Any] {
+            var copy = good
+            copy[key] = value
+            return copy
+        }
+        let cases: [(String, String, Data?, [String: String], Int, String)] = [
+            ("POST", "/api/algorithms", body("{"), [:], 400, "malformed JSON"),
+            ("POST", "/api/algorithms", body("[1,2]"), [:], 400, "JSON object"),
+            ("POST", "/api/algorithms", body(""), [:], 400, "JSON object body"),
+            ("POST", "/api/algorithms", body("{\"ticker\":\"AAPL\",\"ticker\":\"MSFT\"}"), [:], 400, "given twice"),
+            ("POST", "/api/algorithms", try JSONSerialization.data(withJSONObject: with("initial_capital", "50")), [:], 400, "must be a number"),
+            ("POST", "/api/algorithms", try JSONSerialization.data(withJSONObject: with("ticker", 42)), [:], 400, "must be a string"),
+            ("POST", "/api/algorithms", try JSONSerialization.data(withJSONObject: with("ticker", nil)), [:], 400, "missing field \"ticker\""),
+            ("POST", "/api/algorithms", try JSONSerialization.data(withJSONObject: with("algorithm_type", nil)), [:], 400, "missing field"),
+            ("POST", "/api/algorithms", try JSONSerialization.data(withJSONObject: with("shares", 5)), [:], 400, "unknown field \"shares\""),
+            ("POST", "/api/algorithms", try JSONSerialization.data(withJSONObject: with("pin", nil)), [:], 401, "needs the PIN"),
+            ("POST", "/api/algorithms", try JSONSerialization.data(withJSONObject: with("algorithm_type", "get_rich")), [:], 400, "unknown algorithm_type"),
+            ("POST", "/api/algorithms", try JSONSerialization.data(withJSONObject: with("ticker", "ZZZZQ")), [:], 400, "doesn't know"),
+            ("POST", "/api/algorithms", try JSONSerialization.data(withJSONObject: with("ticker", "TWTR")), [:], 400, "can't be traded"),
+            ("POST", "/api/algorithms", try JSONSerialization.data(withJSONObject: with("ticker", "A$PL")), [:], 400, "invalid ticker"),
+            ("POST", "/api/algorithms", body(#"{"ticker":"AAPL","algorithm_type":"sma_crossover","initial_capital":10.123,"pin":"2020"}"#), [:], 400, "two decimals"),
+            ("POST", "/api/algorithms", try JSONSerialization.data(withJSONObject: with("initial_capital", 0)), [:], 400, "more than 0"),
+            ("POST", "/api/algorithms", try JSONSerialization.data(withJSONObject: with("initial_capital", -5)), [:], 400, "more than 0"),
+            ("POST", "/api/algorithms", try JSONSerialization.data(withJSONObject: with("initial_capital", 200_000)), [:], 409, "available"),
+            ("POST", "/api/algorithms", Data(repeating: UInt8(ascii: " "), count: 5000), [:], 413, "4096"),
+            ("POST", "/api/algorithms", body("ticker=AAPL"), ["Content-Type": "application/x-www-form-urlencoded"], 415, "JSON"),
+            ("GET", "/api/algorithms/abc", nil, [:], 400, "positive whole number"),
+            ("GET", "/api/algorithms/0", nil, [:], 400, "positive whole number"),
+            ("GET", "/api/algorithms/1.5", nil, [:], 400, "positive whole number"),
+            ("GET", "/api/algorithms/99999999999999999999999", nil, [:], 400, "positive whole number"),
+            ("GET", "/api/algorithms/424242", nil, [:], 404, "no algorithm with id 424242"),
+            ("GET", "/api/algorithms/424242/transactions", nil, [:], 404, "no algorithm"),
+            ("GET", "/api/algorithms/424242/equity", nil, [:], 404, "no algorithm"),
+            ("GET", "/api/algorithms/\(id)/transactions?limit=abc", nil, [:], 400, "limit"),
+            ("GET", "/api/algorithms/\(id)/transactions?limit=0", nil, [:], 400, "limit"),
+            ("GET", "/api/algorithms/\(id)/decisions?limit=1001", nil, [:], 400, "limit"),
+            ("GET", "/api/algorithms/\(id)/transactions?offset=3", nil, [:], 400, "unknown query parameter"),
+            ("GET", "/api/nope", nil, [:], 404, "no such endpoint"),
+            ("GET", "/api", nil, [:], 404, "no such endpoint"),
+            ("PATCH", "/api/algorithms", body("{}"), [:], 405, "not allowed"),
+            ("POST", "/api/health", nil, [:], 405, "not allowed"),
+            ("GET", "/api/pin", nil, [:], 405, "not allowed"),
+            ("PUT", "/api/algorithms/\(id)", body("{}"), [:], 405, "not allowed"),
+            ("DELETE", "/api/algorithms", nil, [:], 405, "not allowed"),
+            ("POST", "/api/validate-pin", body("{\"pin\":2020}"), [:], 400, "must be a string"),
+            ("POST", "/api/validate-pin", body("{\"pin\":\"2020\",\"remember\":true}"), [:], 400, "unknown field"),
+            ("PUT", "/api/pin", body("{\"old_pin\":\"2020\",\"new_pin\":null}"), [:], 400, "must be a string"),
+            ("DELETE", "/api/algorithms/\(id)", body("{\"pin\":\"2020\",\"force\":1}"), [:], 400, "unknown field"),
+            ("DELETE", "/api/algorithms/\(id)", body("nope"), [:], 400, "malformed JSON"),
+        ]
+        for (method, path, data, headers, expected, message) in cases {
+            let reply = try await api.request(method, path, body: data, headers: headers, contentType: headers["Content-Type"] == nil ? "application/json" : nil)
+            #expect(reply.status == expected, "\(method) \(path) \(String(decoding: (data ?? Data()).prefix(80), as: UTF8.self)) → \(reply.status) \(reply.text)")
+            let error = (try? JSONAny.parse(reply.body))?["error"]?.string ?? ""
+            #expect(error.contains(message), "\(method) \(path): \(error.debugDescription) should say \(message)")
+            if expected == 405 { #expect(reply.header("Allow") != nil) }
+        }
+        #expect(try world.system.algorithms() == before)
+        #expect(try world.system.pin() == pinBefore)
+        #expect(try world.system.trades(algorithmId: id).isEmpty)
+        // After all that, the server is fine.
+        #expect(try await api.request("GET", "/api/algorithms").status == 200)
+    }
+
+    @Test func racingCreatesFromTwoProcessesNeverOverAllocate() async throws {
+        let world = try await APIWorld()
+        let second = try await APIProcess(
+            directory: world.directory, systemPath: world.systemPath, stocksPath: world.stocksPath, sim: world.sim)
+        let servers = [world.api!, second]
+        // Cash 100,000: twelve creates of 15,000 can't all fit; exactly six can.
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<12 {
+                group.addTask {
+                    try await servers[index % 2].request(
+                        "POST", "/api/algorithms",
+                        json: ["ticker": ["AAPL", "MSFT", "NVDA"][index % 3], "algorithm_type": "macd_signal", "initial_capital": 15_000, "pin": "2020"]
+                    ).status
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses.filter { $0 == 201 }.count == 6, "\(statuses)")
+        #expect(statuses.filter { $0 == 409 }.count == 6, "\(statuses)")
+        #expect(try world.system.allocatedCapital() == 90_000)
+        let (_, cash) = try await world.api.json("GET", "/api/account/cash")
+        #expect(cash["available"]?.number == 10_000)
+        await second.terminate()
+    }
+
+    @Test func healthReportsServicesDatabasesAndBrokerAndTheBrokerGoingAwayIsClear() async throws {
+        let world = try await APIWorld(apiArguments: ["--heartbeat-interval", "1"])
+        let api = world.api!
+        _ = try await world.create("AAPL", capital: "100")
+        // A streamer that beat long ago.
+        try await HeartbeatWriter(system: world.system, service: "streamer", pid: 1)
+            .beat(state: .running, detail: ["newest_bar": "2024-06-04T13:50:00Z"], now: .now().adding(seconds: -60))
+        let (status, health) = try await api.json("GET", "/api/health")
+        #expect(status == 200)
+        #expect(health["status"]?.string == "degraded")
+        #expect(health["mode"]?.string == "simulated")
+        #expect(health["broker"]?.string == "ok")
+        #expect(health["databases"] == .object(["system": .string("ok"), "stocks": .string("ok")]))
+        let services = try #require(health["services"]?.array)
+        #expect(services.map { $0["service"]?.string } == ["streamer", "executor", "api"])
+        let apiService = try #require(services.last)
+        #expect(apiService["state"]?.string == "running" && apiService["stale"]?.bool == false)
+        #expect(apiService["pid"]?.number == Double(api.running.process.processIdentifier))
+        #expect(services[0]["stale"]?.bool == true && services[0]["age_seconds"]?.number ?? 0 >= 59)
+        #expect(services[1]["state"]?.string == "missing" && services[1]["stale"]?.bool == true)
+        #expect(health["market_open"]?.bool == true)
+        #expect(health["data_stale"]?.bool == true)
+
+        // The broker goes away: reads still work, the cards still show, money-changing calls say why they can't.
+        kill(world.sim.running.process.processIdentifier, SIGKILL)
+        await world.sim.running.process.exited()
+        // Past the api's 2 s reuse of the broker's answers, the next request starts a refresh (and may still get
+        // the last answer, up to 10 s old); once that refresh failed, the failure is what is reported.
+        try await Task.sleep(for: .milliseconds(2200))
+        _ = try await api.request("GET", "/api/algorithms")
+        try await Task.sleep(for: .milliseconds(500))
+        let (listStatus, list) = try await api.json("GET", "/api/algorithms")
+        #expect(listStatus == 200)
+        #expect(list["total_account_value"]?.isNull == true)
+        #expect(list["market_open"]?.bool != nil)
+        #expect(list["algorithms"]?.array?.count == 1)
+        let (createStatus, created) = try await api.json(
+            "POST", "/api/algorithms", json: ["ticker": "MSFT", "algorithm_type": "sma_crossover", "initial_capital": 10, "pin": "2020"])
+        #expect(createStatus == 503 && created["error"]?.string?.contains("broker") == true)
+        #expect(try await api.json("GET", "/api/account/cash").0 == 503)
+        #expect(try await api.json("GET", "/api/validate-ticker?symbol=AAPL").0 == 503)
+        let (_, down) = try await api.json("GET", "/api/health")
+        #expect(down["broker"]?.string?.hasPrefix("error") == true && down["status"]?.string == "degraded")
+        #expect(try world.system.algorithms().count == 1)
+    }
+
+    @Test func servesTheDashboardButNeverForApiPaths() async throws {
+        let directory = TemporaryDirectory("frontend")
+        try FileManager.default.createDirectory(atPath: directory.file("frontend"), withIntermediateDirectories: true)
+        try "<html>dashboard</html>".write(toFile: directory.file("frontend/index.html"), atomically: true, encoding: .utf8)
+        try "body{}".write(toFile: directory.file("frontend/style.css"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: directory.file("frontend/api"), withIntermediateDirectories: true)
+        try "{}".write(toFile: directory.file("frontend/api/health"), atomically: true, encoding: .utf8)
+        let world = try await APIWorld(apiArguments: ["--frontend", directory.file("frontend")])
+        let api = world.api!
+        let index = try await api.request("GET", "/")
+        #expect(index.status == 200 && index.text == "<html>dashboard</html>")
+        #expect(index.header("Content-Type")?.hasPrefix("text/html") == true)
+        #expect(index.header("Cache-Control") == "no-cache")
+        #expect(index.header("ETag") != nil)
+        let css = try await api.request("GET", "/style.css")
+        #expect(css.status == 200 && css.header("Content-Type")?.hasPrefix("text/css") == true)
+        #expect(try await api.request("GET", "/missing.js").status == 404)
+        #expect(try await api.request("GET", "/../../etc/passwd").status != 200)
+        // /api never falls through to a file, whatever frontend/ holds.
+        let health = try await api.request("GET", "/api/health")
+        #expect(health.status == 200 && health.text != "{}")
+        #expect(try await api.request("GET", "/api/index.html").status == 404)
+        #expect(try await api.request("GET", "/api/algorithms").header("Cache-Control") == "no-store")
+    }
+
+    @Test func keysAndThePINNeverReachALogOrAnAnswerAndSIGTERMStopsCleanly() async throws {
+        let keyID = "SIMKEY-\(UUID().uuidString.prefix(8))"
+        let secret = "sim-secret-\(UUID().uuidString)"
+        let world = try await APIWorld(apiArguments: ["--log-level", "trace", "--heartbeat-interval", "1"], keyID: keyID, secretKey: secret)
+        let api = world.api!
+        var bodies: [String] = []
+        func keep(_ reply: SimulatorProcess.Reply) { bodies.append(reply.text + " " + reply.headers.description) }
+        keep(try await api.request("POST", "/api/algorithms", json: ["ticker": "AAPL", "algorithm_type": "sma_crossover", "initial_capital": 100, "pin": "2020"]))
+        keep(try await api.request("POST", "/api/validate-pin", json: ["pin": "8642"]))
+        keep(try await api.request("POST", "/api/validate-pin", headers: ["X-PIN": "2020"]))
+        keep(try await api.request("PUT", "/api/pin", json: ["old_pin": "2020", "new_pin": "97531"]))
+        keep(try await api.request("DELETE", "/api/algorithms/1", headers: ["X-PIN": "97531"]))
+        for path in ["/api/algorithms", "/api/health", "/api/account/cash", "/api/algorithms/1"] { keep(try await api.request("GET", path)) }
+        keep(try await api.request("GET", "/api/nope?pin=13579"))
+        try await Task.sleep(for: .milliseconds(1200))
+        let result = await api.terminate()
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        let logs = result.stdout + result.stderr
+        #expect(logs.contains("algorithm created"))
+        for secretText in [keyID, secret, "8642", "97531", "13579"] {
+            #expect(!logs.contains(secretText), "logs hold \(secretText)")
+            #expect(!bodies.contains { $0.contains(secretText) }, "an answer holds \(secretText)")
+        }
+        #expect(!bodies.contains { $0.contains("2020") && !$0.contains("2020-") && !$0.contains("_2020") })
+        #expect(!logs.contains("\"2020\""))
+        let beat = try #require(try world.system.heartbeat(service: "api"))
+        #expect(beat.state == .stopped)
+        #expect(beat.pid == api.running.process.processIdentifier)
+    }
+
+    @Test func tellsSystemdWhenReadyAliveAndStopping() async throws {
+        let directory = TemporaryDirectory("api-notify")
+        let socketPath = directory.file("notify.sock")
+        let socket = try NotifySocket(name: socketPath)
+        let world = try await APIWorld(
+            apiArguments: ["--heartbeat-interval", "0.5"], environment: ["NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "1000000"])
+        var messages: [String] = []
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, !messages.contains(where: { $0.contains("WATCHDOG=1") }) {
+            messages += socket.receiveAll()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(messages.first { $0.hasPrefix("READY=1") }?.contains("STATUS=listening on http://127.0.0.1:\(world.api.port)") == true, "\(messages)")
+        #expect(messages.contains("WATCHDOG=1"), "\(messages)")
+        let result = await world.api.terminate()
+        #expect(result.status == 0)
+        messages += socket.receiveAll()
+        #expect(messages.contains("STOPPING=1"), "\(messages)")
+    }
+}
