@@ -124,5 +124,21 @@ sb test ! -e /opt/autotrader || fail "/opt/autotrader is left"
 for s in "${SERVICES[@]}"; do [ "$(sb systemctl is-active "$s" || true)" != active ] || fail "$s still runs"; done
 sb test -f /etc/autotrader/autotrader.env || fail "the config was removed"
 [ "$(count)" = 1 ] || fail "the uninstall lost the transaction"
+step "where systemd is not PID 1: deploy.sh runs the services in the foreground (autotrader run)"
+# A private mount namespace hides /run/systemd/system (sd_booted: the sign of a systemd-booted system).
+sb sh -c "unshare --mount --propagation private sh -c 'mount -t tmpfs none /run/systemd; \
+  exec \"\$0\" --prebuilt \"\$1\" --no-apt --no-kiosk' '$REPO/deploy.sh' '$SHARE/upgrade' > '$SHARE/foreground.log' 2>&1 & echo \$! > '$SHARE/foreground.pid'"
+for _ in $(seq 90); do grep -q "service started.*service=autotrader-executor" "$SHARE/foreground.log" 2>/dev/null && break; sleep 1; done
+cat "$SHARE/foreground.log" | grep -v "Failed to set thread priority" | head -20
+grep -q "systemd is not PID 1 here" "$SHARE/foreground.log" || fail "deploy.sh did not say systemd is not PID 1"
+grep -q "service started.*service=autotrader-executor" "$SHARE/foreground.log" || fail "autotrader run did not start the services"
+runuser_pid=$(cat "$SHARE/foreground.pid")   # deploy.sh exec'd runuser, whose child is autotrader run
+run_pid=$(sb pgrep -P "$runuser_pid" | head -n1)
+[ -n "$run_pid" ] || fail "no autotrader run process under pid $runuser_pid"
+sb kill -TERM "$run_pid"
+for _ in $(seq 30); do grep -q "autotrader-run: stopped" "$SHARE/foreground.log" && break; sleep 1; done
+grep -q "autotrader-run: stopped" "$SHARE/foreground.log" || fail "autotrader run did not stop on SIGTERM"
+[ "$(count)" = 1 ] || fail "the foreground run lost the transaction"
+
 echo
 echo "PASSED in ${SECONDS}s"
