@@ -99,6 +99,7 @@ public enum Simulator {
         let app = try buildApplication(configuration, logger: logger) { host, port in
             // Tests read this line to learn the port; a pipe or file would otherwise hold it in a buffer.
             FileHandle.standardOutput.write(Data("autotrader-sim listening on http://\(host):\(port)\n".utf8))
+            SystemdNotifier().ready(status: "listening on http://\(host):\(port)") // Type=notify under systemd
         }
         try await app.runService()
     }

@@ -52,11 +52,7 @@ struct ExecutorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        ServiceLogging.bootstrap(level: level) // one line per event; syslog priorities when stderr is the journal
         let logger = Logger(label: "autotrader-executor")
         let settings = try Settings.load(configPath: config)
         let alpaca = try AlpacaConfiguration.resolve(settings)
@@ -87,7 +83,7 @@ struct ExecutorCommand: AsyncParsableCommand {
         logger.info("signal received; shutting down", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")"])
         let watchdog = Thread {
             Thread.sleep(forTimeInterval: 1.7)
-            FileHandle.standardError.write(Data("autotrader-executor: shutdown took too long; exiting\n".utf8))
+            logger.warning("shutdown took too long; exiting")
             Foundation.exit(0)
         }
         watchdog.start()

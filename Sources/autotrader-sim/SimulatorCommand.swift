@@ -169,11 +169,7 @@ struct SimulatorCommand: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        ServiceLogging.bootstrap(level: level) // one line per event; syslog priorities when stderr is the journal
         try await Simulator.run(configuration, logger: Logger(label: "autotrader-sim"))
     }
 }

@@ -17,7 +17,7 @@ struct AutoTraderCommand: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, StatusCommand.self, AlgorithmsCommand.self, TransactionsCommand.self,
             DecisionsCommand.self, SetPINCommand.self, CalendarCommand.self, BarsCommand.self, IndicatorsCommand.self,
-            ReconcileCommand.self,
+            ReconcileCommand.self, DoctorCommand.self, ModeCommand.self, BackupCommand.self, RunCommand.self,
         ]
     )
 }

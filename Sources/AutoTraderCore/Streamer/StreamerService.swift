@@ -226,6 +226,8 @@ public actor StreamerService {
             break
         case .authenticated:
             connected = true
+            // No running card: nothing to subscribe, so no subscription reply will come; ready now.
+            if !readySent, subscriptions.tickers.isEmpty { readySent = true; notifier.ready(status: statusLine()) }
         case .subscribed(let subscription):
             confirmed = Set(subscription.bars)
             // Everything from here on arrives on the stream: fill what it missed before.

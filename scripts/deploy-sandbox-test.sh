@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# deploy-sandbox-test.sh BIN_DIR — deploy.sh for real, under a real systemd (PID 1 in private namespaces,
+# booted by ../shared/tools/systemd-sandbox or $AUTOTRADER_SYSTEMD_SANDBOX), with the executables in BIN_DIR
+# (deploy.sh --prebuilt: no release build). Checks: install in simulated mode, every unit active, the
+# config 0600, journald priorities, SIGKILL → restarted by systemd, a silent watchdog → restarted, an
+# upgrade that migrates system.db keeps the transaction (after an online backup), a second run changes
+# nothing, --uninstall keeps the data. Exit 0: passed; 77: skipped (says why); anything else: failed.
+# Needs root. Called by Tests/AutoTraderCoreTests/DeploySandboxTests.swift.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=$(cd "${1:?usage: deploy-sandbox-test.sh BIN_DIR}" && pwd)
+SANDBOX=${AUTOTRADER_SYSTEMD_SANDBOX:-$REPO/../shared/tools/systemd-sandbox}
+skip() { echo "SKIP: $*"; exit 77; }
+[ -x "$SANDBOX" ] || skip "no systemd sandbox tool at $SANDBOX (set AUTOTRADER_SYSTEMD_SANDBOX)"
+[ "$(id -u)" -eq 0 ] || skip "the systemd sandbox needs root"
+[ -x /lib/systemd/systemd ] || skip "systemd is not installed"
+command -v sqlite3 >/dev/null || skip "sqlite3 (the CLI) is not installed"
+
+S=$(mktemp -d /tmp/autotrader-sandbox.XXXXXX)
+SHARE=$(mktemp -d /tmp/autotrader-sandbox-share.XXXXXX)   # seen at the same path inside
+cleanup() { "$SANDBOX" stop "$S" >/dev/null 2>&1 || true; rm -rf "$S" "$SHARE"; }
+trap cleanup EXIT
+step() { printf '\n### %s (%ss)\n' "$*" "$SECONDS"; }
+fail() { echo "FAILED: $*"; for u in sim streamer executor api; do echo "--- autotrader-$u"; sb journalctl -u autotrader-$u --no-pager -n 30 || true; done; exit 1; }
+sb() { "$SANDBOX" run "$S" "$@"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+mainpid() { sb systemctl show -p MainPID --value "$1"; }
+wait_active() { # unit [seconds]
+  for _ in $(seq "${2:-90}"); do [ "$(sb systemctl is-active "$1" || true)" = active ] && return 0; sleep 1; done
+  fail "$1 is not active: $(sb systemctl status "$1" --no-pager 2>&1 | head -20)"
+}
+sql() { sb runuser -u autotrader -- sqlite3 -cmd '.timeout 10000' /var/lib/autotrader/system.db "$@"; }
+
+step "booting systemd in $S"
+"$SANDBOX" start "$S" "$REPO" "$BIN" "$SHARE" >/dev/null
+SERVICES=(autotrader-sim autotrader-streamer autotrader-executor)
+[ -x "$BIN/autotrader-api" ] && SERVICES+=(autotrader-api)
+
+# The sandbox shares the host's network: give the simulator and the api ports nobody else uses.
+SIM_PORT=$(free_port); API_PORT=$(free_port)
+step "deploy.sh (first install, simulated mode; sim :$SIM_PORT, api :$API_PORT)"
+out=$(sb env AUTOTRADER_SIM_ARGS="--port $SIM_PORT --speed 60 --skip-closed" AUTOTRADER_SIM_URL="http://127.0.0.1:$SIM_PORT" \
+  AUTOTRADER_API_PORT="$API_PORT" "$REPO/deploy.sh" --prebuilt "$BIN" --no-apt --no-kiosk 2>&1) || fail "deploy.sh failed: $out"
+echo "$out"
+grep -q "simulated mode" <<<"$out" || fail "deploy.sh did not say simulated mode"
+grep -q "dashboard: http://localhost:$API_PORT" <<<"$out" || fail "deploy.sh did not print the dashboard URL"
+[ "$(sb stat -c '%a %U' /etc/autotrader/autotrader.env)" = "600 autotrader" ] || fail "the config is not 0600 autotrader"
+for s in "${SERVICES[@]}"; do wait_active "$s"; done
+sb systemctl is-enabled autotrader.target >/dev/null || fail "autotrader.target is not enabled"
+sb runuser -u autotrader -- env -C /var/lib/autotrader autotrader doctor --services streamer,executor || true
+
+step "journald: priorities from the <N> prefixes"
+pid=$(mainpid autotrader-sim); sb kill -9 "$pid"   # the streamer's stream drops: it warns
+wait_active autotrader-sim
+# (journal text is captured before grep: grep -q would close the pipe early, and pipefail would count that)
+for _ in $(seq 30); do grep -q "stream disconnected" <<<"$(sb journalctl -t autotrader-streamer -p warning --no-pager -q)" && break; sleep 1; done
+warnings=$(sb journalctl -t autotrader-streamer -p warning --no-pager -q -o cat)
+grep -q "stream disconnected" <<<"$warnings" || fail "no warning sb journalctl -p warning: $(sb journalctl -u autotrader-streamer --no-pager -n 20)"
+grep -qv "^warning\|^error\|^critical" <<<"$warnings" && fail "journalctl -p warning shows a line that is not a warning or worse: $warnings"
+grep -q "^info autotrader-streamer: streamer starting" <<<"$(sb journalctl -t autotrader-streamer -p info..info --no-pager -q -o cat)" \
+  || fail "the streamer's info lines are not at priority info"
+
+step "SIGKILL each service: systemd restarts it"
+for s in "${SERVICES[@]}"; do
+  before=$(mainpid "$s"); sb kill -9 "$before"
+  for _ in $(seq 60); do
+    now=$(mainpid "$s"); [ "$now" != 0 ] && [ "$now" != "$before" ] && [ "$(sb systemctl is-active "$s" || true)" = active ] && break
+    sleep 1
+  done
+  [ "$now" != "$before" ] || fail "$s was not restarted after SIGKILL"
+  echo "$s: pid $before killed, now pid $now (restarts: $(sb systemctl show -p NRestarts --value "$s"))"
+done
+
+step "a service that stops sending WATCHDOG is restarted"
+sb mkdir -p /run/systemd/system/autotrader-executor.service.d
+sb sh -c 'printf "[Service]\nWatchdogSec=4\nTimeoutAbortSec=2\n" > /run/systemd/system/autotrader-executor.service.d/watchdog.conf'
+sb systemctl daemon-reload; sb systemctl restart autotrader-executor; wait_active autotrader-executor
+before=$(mainpid autotrader-executor); sb kill -STOP "$before"
+for _ in $(seq 40); do now=$(mainpid autotrader-executor); [ "$now" != "$before" ] && [ "$now" != 0 ] && break; sleep 1; done
+[ "$now" != "$before" ] || fail "the frozen executor was not restarted by the watchdog"
+grep -qi "watchdog timeout" <<<"$(sb journalctl -u autotrader-executor --no-pager -q)" || fail "no watchdog timeout in the journal"
+echo "executor frozen (pid $before), watchdog restarted it (pid $now)"
+sb rm -rf /run/systemd/system/autotrader-executor.service.d; sb systemctl daemon-reload; sb systemctl restart autotrader-executor
+wait_active autotrader-executor
+
+step "a transaction, then an upgrade that migrates system.db"
+sql "INSERT INTO algorithm_instances (display_name, algorithm_type, ticker, initial_capital, status, created_at, stopped_at)
+     VALUES ('AAPL_sandbox', 'sma_crossover', 'AAPL', 1000, 'stopped', '2024-06-04T14:30:00Z', '2024-06-04T15:00:00Z');
+     INSERT INTO transactions (algorithm_id, type, shares, price, timestamp)
+     VALUES (last_insert_rowid(), 'buy', 3, 190.5, '2024-06-04T14:31:00Z');"
+count() { sql "SELECT count(*) FROM transactions WHERE price = 190.5 AND shares = 3"; }
+[ "$(count)" = 1 ] || fail "the test transaction is not there"
+# Make the installed system.db look one schema version older (as before an upgrade that brings migration 5).
+sb systemctl stop autotrader.target
+# (left stopped: a service started now would migrate it at once; the old build it stands for wouldn't)
+sql "DROP TABLE stop_requests; DROP TABLE decisions; DROP TABLE order_intents; PRAGMA user_version = 4;"
+mkdir -p "$SHARE/upgrade"; cp "$BIN"/autotrader* "$SHARE/upgrade/" 2>/dev/null || true
+printf 'upgrade' >> "$SHARE/upgrade/autotrader-streamer"   # a different build of the streamer
+out=$(sb "$REPO/deploy.sh" --prebuilt "$SHARE/upgrade" --no-apt --no-kiosk 2>&1) || fail "the upgrade failed: $out"
+echo "$out"
+grep -q "backed up (SQLite online backup)" <<<"$out" || fail "no backup before the migration"
+backup=$(sed -n 's/.*backed up (SQLite online backup) to \(.*\) before its migration/\1/p' <<<"$out")
+[ "$(sb sqlite3 "$backup" 'PRAGMA user_version; SELECT count(*) FROM transactions WHERE price = 190.5;' | tr '\n' ' ')" = "4 1 " ] \
+  || fail "the backup $backup is not the pre-migration system.db with the transaction"
+[ "$(sql 'PRAGMA user_version')" = 5 ] || fail "system.db was not migrated"
+[ "$(count)" = 1 ] || fail "the upgrade lost the transaction"
+for s in "${SERVICES[@]}"; do wait_active "$s"; done
+
+step "deploy.sh a second time with nothing new: changes nothing, restarts nothing"
+declare -A pids; for s in "${SERVICES[@]}"; do pids[$s]=$(mainpid "$s"); done
+sum() { sb sh -c 'find /opt/autotrader /usr/local/lib/systemd/system /etc/autotrader -type f -exec md5sum {} + | sort; ls /var/lib/autotrader/backups 2>/dev/null'; }
+sums=$(sum)
+out=$(sb "$REPO/deploy.sh" --prebuilt "$SHARE/upgrade" --no-apt --no-kiosk 2>&1) || fail "the second run failed: $out"
+grep -q "restarting\|backed up\|writing /etc" <<<"$out" && fail "the second run changed something: $out"
+[ "$sums" = "$(sum)" ] || fail "the second run changed files: $(diff <(echo "$sums") <(sum))"
+for s in "${SERVICES[@]}"; do [ "${pids[$s]}" = "$(mainpid "$s")" ] || fail "the second run restarted $s"; done
+[ "$(count)" = 1 ] || fail "the second run lost the transaction"
+echo "unchanged: $(wc -l <<<"$sums") files, ${#SERVICES[@]} services kept their pids"
+
+step "deploy.sh --uninstall keeps the data"
+sb "$REPO/deploy.sh" --uninstall
+sb test ! -e /usr/local/lib/systemd/system/autotrader-streamer.service || fail "a unit is left"
+sb test ! -e /opt/autotrader || fail "/opt/autotrader is left"
+for s in "${SERVICES[@]}"; do [ "$(sb systemctl is-active "$s" || true)" != active ] || fail "$s still runs"; done
+sb test -f /etc/autotrader/autotrader.env || fail "the config was removed"
+[ "$(count)" = 1 ] || fail "the uninstall lost the transaction"
+step "where systemd is not PID 1: deploy.sh runs the services in the foreground (autotrader run)"
+# A private mount namespace hides /run/systemd/system (sd_booted: the sign of a systemd-booted system).
+sb sh -c "unshare --mount --propagation private sh -c 'mount -t tmpfs none /run/systemd; \
+  exec \"\$0\" --prebuilt \"\$1\" --no-apt --no-kiosk' '$REPO/deploy.sh' '$SHARE/upgrade' > '$SHARE/foreground.log' 2>&1 & echo \$! > '$SHARE/foreground.pid'"
+for _ in $(seq 90); do grep -q "service started.*service=autotrader-executor" "$SHARE/foreground.log" 2>/dev/null && break; sleep 1; done
+cat "$SHARE/foreground.log" | grep -v "Failed to set thread priority" | head -20
+grep -q "systemd is not PID 1 here" "$SHARE/foreground.log" || fail "deploy.sh did not say systemd is not PID 1"
+grep -q "service started.*service=autotrader-executor" "$SHARE/foreground.log" || fail "autotrader run did not start the services"
+runuser_pid=$(cat "$SHARE/foreground.pid")   # deploy.sh exec'd runuser, whose child is autotrader run
+run_pid=$(sb pgrep -P "$runuser_pid" | head -n1)
+[ -n "$run_pid" ] || fail "no autotrader run process under pid $runuser_pid"
+sb kill -TERM "$run_pid"
+for _ in $(seq 30); do grep -q "autotrader-run: stopped" "$SHARE/foreground.log" && break; sleep 1; done
+grep -q "autotrader-run: stopped" "$SHARE/foreground.log" || fail "autotrader run did not stop on SIGTERM"
+[ "$(count)" = 1 ] || fail "the foreground run lost the transaction"
+
+echo
+echo "PASSED in ${SECONDS}s"
