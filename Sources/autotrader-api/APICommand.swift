@@ -61,11 +61,7 @@ struct APICommand: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        ServiceLogging.bootstrap(level: level) // one line per event; syslog priorities when stderr is the journal
         var logger = Logger(label: "autotrader-api")
         logger.logLevel = level
         let settings = try Settings.load(configPath: config)
