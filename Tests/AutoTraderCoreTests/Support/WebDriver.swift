@@ -143,7 +143,10 @@ final class WebDriver: @unchecked Sendable {
     func waitFor(_ selector: String, visible: Bool = false, timeout: TimeInterval = 10) async throws -> String? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let element = try await find(selector), try await (!visible || isVisible(selector)) { return element }
+            if let element = try await find(selector) {
+                if !visible { return element }
+                if try await isVisible(selector) { return element }
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         return nil
