@@ -33,6 +33,7 @@ final class WebDriver: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: chromedriver)
         process.arguments = ["--port=\(port)"]
+        process.standardInput = FileHandle.nullDevice
         let log = directory.file("chromedriver.log")
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -41,8 +42,11 @@ final class WebDriver: @unchecked Sendable {
         base = URL(string: "http://127.0.0.1:\(port)")!
         let deadline = Date().addingTimeInterval(20)
         while true {
-            if let status = try? await call("GET", "/status"), (status["ready"] as? Bool) == true { break }
-            guard Date() < deadline, process.isRunning else { throw WebDriverError("chromedriver did not start") }
+            if let status = try? await call("GET", "/status"), ((status["value"] as? [String: Any])?["ready"] as? Bool) == true { break }
+            guard Date() < deadline, process.isRunning else {
+                let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                throw WebDriverError("chromedriver did not start on port \(port) (running: \(process.isRunning)): \(output.suffix(500))")
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         let profile = directory.file("profile")
@@ -172,7 +176,7 @@ final class WebDriver: @unchecked Sendable {
     // MARK: -
 
     private func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> [String: Any] {
-        var request = URLRequest(url: base.appendingPathComponent(path))
+        var request = URLRequest(url: URL(string: base.absoluteString + path)!)
         request.httpMethod = method
         request.timeoutInterval = 60
         if let body {
