@@ -171,9 +171,17 @@ install_file() {
 
 # ---------------------------------------------------------------------------------------------- programs
 say "installing the programs in $PREFIX/bin"
+# Stripped (about half the size: 160 → 80 MB each for a static release build); compared after stripping,
+# so an unchanged build changes nothing.
+STAGE=$(mktemp -d)
+trap 'rm -rf "$STAGE"' EXIT
 for b in "${BINARIES[@]}"; do
-  [ -x "$BIN/$b" ] && install_file 0755 "$BIN/$b" "$PREFIX/bin/$b"
+  [ -x "$BIN/$b" ] || continue
+  cp "$BIN/$b" "$STAGE/$b"
+  command -v strip >/dev/null && strip "$STAGE/$b" 2>/dev/null || true
+  install_file 0755 "$STAGE/$b" "$PREFIX/bin/$b"
 done
+rm -rf "$STAGE"
 install_file 0755 "$SOURCE/systemd/autotrader-kiosk" "$PREFIX/bin/autotrader-kiosk"
 install_file 0644 "$SOURCE/README.md" "$PREFIX/README.md"
 ln -sfn "$PREFIX/bin/autotrader" /usr/local/bin/autotrader
