@@ -43,7 +43,10 @@ out=$(sb env AUTOTRADER_SIM_ARGS="--port $SIM_PORT --speed 60 --skip-closed" AUT
   AUTOTRADER_API_PORT="$API_PORT" "$REPO/deploy.sh" --prebuilt "$BIN" --no-apt --no-kiosk 2>&1) || fail "deploy.sh failed: $out"
 echo "$out"
 grep -q "simulated mode" <<<"$out" || fail "deploy.sh did not say simulated mode"
-grep -q "dashboard: http://localhost:$API_PORT" <<<"$out" || fail "deploy.sh did not print the dashboard URL"
+if [ -x "$BIN/autotrader-api" ]; then
+  grep -q "dashboard: http://localhost:$API_PORT" <<<"$out" || fail "deploy.sh did not print the dashboard URL"
+  curl -fsS -o /dev/null "http://127.0.0.1:$API_PORT/" || fail "the dashboard does not answer on :$API_PORT"
+fi
 [ "$(sb stat -c '%a %U' /etc/autotrader/autotrader.env)" = "600 autotrader" ] || fail "the config is not 0600 autotrader"
 for s in "${SERVICES[@]}"; do wait_active "$s"; done
 sb systemctl is-enabled autotrader.target >/dev/null || fail "autotrader.target is not enabled"
