@@ -186,10 +186,12 @@ import Testing
         #expect(received["AAPL"]?.map(\.t) == minutes)
         let gathered = try await alpaca.minuteBars(symbols: ["AAPL"], from: from, to: from.adding(minutes: 10))
         #expect(gathered["AAPL"]?.count == 10)
+        // The simulator's clock runs fast: bracket the latest-bars call between two clock readings.
+        let before = Timestamp(try await alpaca.clock().timestamp)
         let latest = try await alpaca.latestBars(symbols: ["AAPL", "MSFT"])
+        let after = Timestamp(try await alpaca.clock().timestamp)
         #expect(Set(latest.keys) == ["AAPL", "MSFT"])
-        let clock = Timestamp(try await alpaca.clock().timestamp)
-        #expect(latest["AAPL"]!.t < clock && latest["AAPL"]!.t >= clock.adding(minutes: -2))
+        #expect(latest["AAPL"]!.t < after && latest["AAPL"]!.t >= before.adding(minutes: -2), "\(latest["AAPL"]!.t) not in [\(before) − 2 min, \(after))")
         #expect(try await alpaca.latestBar(symbol: "AAPL") != nil)
     }
 
