@@ -147,6 +147,11 @@ let package = Package(
                 "AutoTraderCore", "TradingAlgorithms", "autotrader", "autotrader-bench", "autotrader-sim", "autotrader-streamer",
                 "autotrader-executor", "autotrader-api", "AutoTraderAPI",
                 .product(name: "Yams", package: "Yams"),
+                // The WebDriver client: chromedriver writes "Name:value" headers, which FoundationNetworking refuses.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
     ]

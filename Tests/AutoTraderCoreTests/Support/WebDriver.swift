@@ -1,7 +1,8 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -176,18 +177,18 @@ final class WebDriver: @unchecked Sendable {
     // MARK: -
 
     private func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> [String: Any] {
-        var request = URLRequest(url: URL(string: base.absoluteString + path)!)
-        request.httpMethod = method
-        request.timeoutInterval = 60
+        var request = HTTPClientRequest(url: base.absoluteString + path)
+        request.method = HTTPMethod(rawValue: method)
         if let body {
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
+            request.headers.add(name: "Content-Type", value: "application/json")
         }
-        let (data, response) = try await URLSession.shared.data(for: request)
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let data = Data(buffer: try await response.body.collect(upTo: 64 << 20))
         let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        if let http = response as? HTTPURLResponse, http.statusCode >= 400 {
+        if response.status.code >= 400 {
             let value = object["value"] as? [String: Any]
-            throw WebDriverError("\(method) \(path): \(value?["error"] ?? http.statusCode): \(value?["message"] ?? "")")
+            throw WebDriverError("\(method) \(path): \(value?["error"] ?? response.status.code): \(value?["message"] ?? "")")
         }
         // New session answers {"value": {"sessionId": …}}; everything else {"value": …}.
         if let value = object["value"] as? [String: Any], value["sessionId"] != nil { return value }
