@@ -143,14 +143,14 @@ import Testing
 
     @Test func pollingFollowsMarketOpenAsItFlips() async throws {
         if let reason = WebDriver.unavailableReason { Issue.record("browser tests need chromium: \(reason)"); return }
-        // 15:58:30 New York at 10×: the market closes nine real seconds in.
-        let world = try await world(simArguments: ["--start", "2024-06-04T19:58:30Z", "--speed", "10", "--seed", "7"])
+        // 15:56:30 New York at 10×: the market closes 21 real seconds in (time for a loaded machine to start everything).
+        let world = try await world(simArguments: ["--start", "2024-06-04T19:56:30Z", "--speed", "10", "--seed", "7"])
         let browser = try await browser()
         defer { Task { await browser.quit() } }
         try await open(browser, world, query: "poll_open_ms=700&poll_closed_ms=2500")
         let first = try await browser.execute("return [document.body.dataset.pollIntervalMs, document.querySelector('#market').dataset.open]") as? [String]
         #expect(first?[0] == "700" && first?[1] == "true", "\(first ?? [])")
-        #expect(try await browser.waitUntil("return document.body.dataset.pollIntervalMs === '2500'", timeout: 20))
+        #expect(try await browser.waitUntil("return document.body.dataset.pollIntervalMs === '2500'", timeout: 45))
         #expect(try await browser.attribute("#market", "data-open") == "false")
         // No overlapping requests: the count rises by one per interval, not faster.
         let before = Int(try await browser.execute("return document.body.dataset.pollCount") as? String ?? "") ?? 0
