@@ -77,9 +77,9 @@ import Glibc
 
     @Test func brokerFaultsRecordNothingThatDidNotFill() async throws {
         let trading = try await TradingSystem(simArguments: Self.simArguments(speed: 240, extra: [
-            "--error-rate", "0.08", "--latency-ms", "15", "--reject-rate", "0.2", "--partial-fill-rate", "0.3",
+            "--error-rate", "0.08", "--latency-ms", "15", "--reject-rate", "0.3", "--partial-fill-rate", "0.6",
         ]))
-        _ = try createCards(trading.system, ["AAPL", "MSFT", "NVDA", "AMD", "TSLA", "META"].map { ($0, "rsi_bounce", 6_000) })
+        _ = try createCards(trading.system, ["AAPL", "MSFT", "NVDA", "AMD", "TSLA", "META", "GOOGL", "AMZN", "IBM", "INTC"].map { ($0, "rsi_bounce", 6_000) })
         try trading.startStreamer()
         try trading.startExecutor()
         try await trading.waitForSimTime(Self.open.adding(minutes: 150), timeout: 150)
