@@ -1,6 +1,5 @@
 import ArgumentParser
 import AutoTraderCore
-import Dispatch
 import Foundation
 import Logging
 import TradingAlgorithms
@@ -68,27 +67,10 @@ struct ExecutorCommand: AsyncParsableCommand {
             catalog: AlgorithmRegistry.catalog, options: options, logger: logger)
 
         // SIGTERM / SIGINT: stop gracefully, and exit 0 within 2 s whatever happens.
-        let (signals, signalContinuation) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
-        var sources: [DispatchSourceSignal] = []
-        for number in [SIGTERM, SIGINT] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { signalContinuation.yield(number) }
-            source.resume()
-            sources.append(source)
-        }
+        let shutdown = ShutdownSignals()
         await service.start()
-        var iterator = signals.makeAsyncIterator()
-        let number = await iterator.next() ?? SIGTERM
-        logger.info("signal received; shutting down", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")"])
-        let watchdog = Thread {
-            Thread.sleep(forTimeInterval: 1.7)
-            logger.warning("shutdown took too long; exiting")
-            Foundation.exit(0)
-        }
-        watchdog.start()
+        await shutdown.wait(logger: logger)
         await service.shutdown()
-        withExtendedLifetime(sources) {}
     }
 }
 
