@@ -37,12 +37,15 @@ struct ExecutorCommand: AsyncParsableCommand {
     @Option(name: .customLong("not-found-grace"), help: "Seconds an order intent unknown to the broker may be in flight before it is closed unsent.")
     var notFoundGrace: Double = 5
 
+    @Option(name: .customLong("keep-holds"), help: "Days the decision log keeps its 'hold' rows (0: for good); orders, refusals and errors are always kept.")
+    var keepHolds = 7
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
     func validate() throws {
-        guard decisionTimeout > 0, heartbeatInterval > 0, notFoundGrace >= 0 else {
-            throw ValidationError("--decision-timeout and --heartbeat-interval must be positive, --not-found-grace not negative")
+        guard decisionTimeout > 0, heartbeatInterval > 0, notFoundGrace >= 0, keepHolds >= 0 else {
+            throw ValidationError("--decision-timeout and --heartbeat-interval must be positive, --not-found-grace and --keep-holds not negative")
         }
         guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -62,6 +65,7 @@ struct ExecutorCommand: AsyncParsableCommand {
         options.decisionTimeLimit = .milliseconds(Int64(decisionTimeout * 1000))
         options.heartbeatInterval = .milliseconds(Int64(heartbeatInterval * 1000))
         options.notFoundGrace = .milliseconds(Int64(notFoundGrace * 1000))
+        options.keepHoldDays = keepHolds == 0 ? nil : keepHolds
         let service = try ExecutorService(
             configuration: alpaca, system: system, stocksPath: stocksPath, calendar: try MarketCalendar(),
             catalog: AlgorithmRegistry.catalog, options: options, logger: logger)

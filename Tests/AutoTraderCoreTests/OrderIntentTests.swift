@@ -138,4 +138,26 @@ import Testing
         #expect(minutes[a.id] == Self.minute.adding(minutes: 1) && minutes[b.id] == Self.minute.adding(minutes: 3))
         #expect(try system.decisions(algorithmId: a.id, limit: 1).map(\.decision) == [.skip])
     }
+
+    @Test func pruningDropsOnlyOldHoldsInBatchesAndKeepsEveryOrderRefusalAndError() throws {
+        let (directory, system) = try database()
+        defer { withExtendedLifetime(directory) {} }
+        let card = try system.createAlgorithm(ticker: "AAPL", algorithmType: "rsi_bounce", initialCapital: 1000)
+        // 30 old holds, an old refusal, skip and error, and 5 recent holds.
+        var entries = (0..<30).map { DecisionEntry(algorithmId: card.id, minute: Self.minute.adding(minutes: $0), decision: .hold, reason: "old") }
+        entries += [DecisionRecord.Kind.refused, .skip, .error].map {
+            DecisionEntry(algorithmId: card.id, minute: Self.minute.adding(minutes: 40), decision: $0, reason: "kept")
+        }
+        entries += (0..<5).map { DecisionEntry(algorithmId: card.id, minute: Self.minute.adding(minutes: 100 + $0), decision: .hold, reason: "new") }
+        try system.logDecisions(entries)
+        _ = try system.createIntent(algorithmId: card.id, minute: Self.minute.adding(minutes: 50), side: .buy, shares: 1, price: 10, reason: "").get()
+
+        let deleted = try system.pruneHoldDecisions(before: Self.minute.adding(minutes: 100), batch: 7)
+        #expect(deleted == 30)
+        let left = try system.decisions(algorithmId: card.id)
+        #expect(left.filter { $0.decision == .hold }.map(\.reason) == Array(repeating: "new", count: 5))
+        #expect(Set(left.map(\.decision)) == [.hold, .refused, .skip, .error, .buy])
+        #expect(try system.pruneHoldDecisions(before: Self.minute.adding(minutes: 100)) == 0)
+        #expect(try system.lastDecidedMinutes()[card.id] == Self.minute.adding(minutes: 104))
+    }
 }

@@ -18,6 +18,9 @@ public struct ExecutorOptions: Sendable {
     public var heartbeatInterval: Duration = .seconds(5)
     /// Cards decided (and orders sent) at the same time.
     public var concurrency = 8
+    /// Days (on the broker's clock) the decision log keeps its `hold` rows, pruned once a day while the market is closed;
+    /// nil keeps them for good.
+    public var keepHoldDays: Int? = 7
 
     public init() {}
 }
@@ -74,6 +77,8 @@ public actor ExecutorService {
     private var decisionsLogged = 0
     private var lastError: String?
     private var lastClockError: ContinuousClock.Instant?
+    /// The broker's date of the last pruning of the decision log.
+    private var prunedOn: String?
 
     public init(
         configuration: AlpacaConfiguration, system: SystemDatabase, stocksPath: String, calendar: MarketCalendar,
@@ -202,6 +207,7 @@ public actor ExecutorService {
         if let newest = latest.values.max(), newest > target, newest <= brokerNow.minuteStart { target = newest }
         guard (try? calendar.isOpen(at: target)) == true else {
             marketOpen = false
+            pruneDecisionLog(brokerNow: brokerNow)
             return
         }
         marketOpen = true
@@ -288,6 +294,24 @@ public actor ExecutorService {
             decisionsLogged += entries.count
         } catch {
             note(error: "writing the decision log: \(error)")
+        }
+    }
+
+    /// Once per broker date, while the market is closed (nothing is latency-critical then): drops the
+    /// decision log's holds older than `keepHoldDays`, measured on the broker's clock, not the machine's.
+    private func pruneDecisionLog(brokerNow: Timestamp) {
+        guard let days = options.keepHoldDays else { return }
+        let date = String(brokerNow.text.prefix(10))
+        guard prunedOn != date else { return }
+        prunedOn = date
+        let cutoff = brokerNow.adding(minutes: -days * 24 * 60)
+        do {
+            let deleted = try system.pruneHoldDecisions(before: cutoff)
+            if deleted > 0 {
+                logger.info("pruned the decision log", metadata: ["holds_deleted": "\(deleted)", "before": "\(cutoff)"])
+            }
+        } catch {
+            note(error: "pruning the decision log: \(error)")
         }
     }
 

@@ -276,6 +276,28 @@ extension SystemDatabase {
         }
     }
 
+    /// Deletes the decision log's `hold` rows for minutes before `cutoff`, a batch per transaction so the
+    /// api and the executor's own writes are never held up for long. Holds are nearly all of the log (one
+    /// per card per minute); orders, refusals, skips and errors are kept for good. SQLite reuses the freed
+    /// pages, so system.db stops growing with the minutes and grows only with the trading.
+    @discardableResult
+    public func pruneHoldDecisions(before cutoff: Timestamp, batch: Int = 5_000) throws -> Int {
+        var deleted = 0
+        while true {
+            let count = try pool.write { db in
+                try db.execute(
+                    sql: """
+                        DELETE FROM decisions WHERE id IN (
+                            SELECT id FROM decisions WHERE decision = 'hold' AND minute < ? LIMIT ?)
+                        """,
+                    arguments: [cutoff.text, batch])
+                return db.changesCount
+            }
+            deleted += count
+            if count < batch { return deleted }
+        }
+    }
+
     /// The outcome of an order's decision, once the submit has an answer.
     public func setDecisionOutcome(algorithmId: Int64, minute: Timestamp, outcome: String) throws {
         try pool.write { db in
