@@ -124,11 +124,7 @@ struct APILoadBenchmark: AsyncParsableCommand {
     }
 
     static func startAPI(systemPath: String, stocksPath: String, simURL: String) throws -> APIUnderTest {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("autotrader-api")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            throw ValidationError("autotrader-api not found beside this program at \(binary.path): build it in the same configuration")
-        }
+        let binary = try BenchProcess.binary("autotrader-api")
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-api-\(UUID().uuidString).out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let process = Process()

@@ -11,11 +11,7 @@ struct SimulatorUnderTest {
     let baseURL: URL
 
     static func start(_ arguments: [String]) throws -> SimulatorUnderTest {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("autotrader-sim")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            throw ValidationError("autotrader-sim not found beside this program at \(binary.path): build it in the same configuration")
-        }
+        let binary = try BenchProcess.binary("autotrader-sim")
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-sim-\(UUID().uuidString).out")
         FileManager.default.createFile(atPath: output.path, contents: nil)
         let process = Process()

@@ -229,9 +229,11 @@ public actor StreamerService {
             // No running card: nothing to subscribe, so no subscription reply will come; ready now.
             if !readySent, subscriptions.tickers.isEmpty { readySent = true; notifier.ready(status: statusLine()) }
         case .subscribed(let subscription):
+            // Everything from here on arrives on the stream: fill what it missed before. Only for symbols new
+            // to this connection: one added to a live subscription leaves the others' bars uninterrupted.
+            let newlyConfirmed = Set(subscription.bars).subtracting(confirmed)
             confirmed = Set(subscription.bars)
-            // Everything from here on arrives on the stream: fill what it missed before.
-            requestRepair(confirmed.intersection(subscriptions.tickers))
+            requestRepair(newlyConfirmed.intersection(subscriptions.tickers))
             if !readySent { readySent = true; notifier.ready(status: statusLine()) }
         case .bars(let streamBars):
             let bars = streamBars.map(\.minuteBar).filter { subscriptions.tickers.contains($0.ticker) }
@@ -246,7 +248,8 @@ public actor StreamerService {
         case .disconnected(let reason):
             connected = false
             confirmed = []
-            logger.warning("stream disconnected", metadata: ["reason": "\(reason)"])
+            // Closing it ourselves at shutdown is no cause for a warning.
+            logger.log(level: stopped ? .info : .warning, "stream disconnected", metadata: ["reason": "\(reason)"])
         }
     }
 
