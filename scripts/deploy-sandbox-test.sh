@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # deploy-sandbox-test.sh BIN_DIR — deploy.sh for real, under a real systemd (PID 1 in private namespaces,
-# booted by ../shared/tools/systemd-sandbox or $AUTOTRADER_SYSTEMD_SANDBOX), with the executables in BIN_DIR
+# booted by scripts/systemd-sandbox, or $AUTOTRADER_SYSTEMD_SANDBOX), with the executables in BIN_DIR
 # (deploy.sh --prebuilt: no release build). Checks: install in simulated mode, every unit active, the
-# config 0600, journald priorities, SIGKILL → restarted by systemd, a silent watchdog → restarted, an
-# upgrade that migrates system.db keeps the transaction (after an online backup), a second run changes
-# nothing, --uninstall keeps the data. Exit 0: passed; 77: skipped (says why); anything else: failed.
+# config 0600, the dashboard answers, journald priorities, a card created through the api (with the PIN)
+# trades, SIGKILL of each service → restarted by systemd with nothing lost (the simulator's fills and
+# system.db's transactions are the same set, `autotrader reconcile` agrees, stocks.db equals the
+# simulator's bars), a silent watchdog → restarted, an upgrade that migrates system.db keeps every
+# transaction (after an online backup), a second run changes nothing, --uninstall keeps the data, and
+# without systemd as PID 1 deploy.sh runs the services in the foreground.
+# Exit 0: passed; 77: skipped (says why); anything else: failed.
 # Needs root. Called by Tests/AutoTraderCoreTests/DeploySandboxTests.swift.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$(cd "${1:?usage: deploy-sandbox-test.sh BIN_DIR}" && pwd)
-SANDBOX=${AUTOTRADER_SYSTEMD_SANDBOX:-$REPO/../shared/tools/systemd-sandbox}
+SANDBOX=${AUTOTRADER_SYSTEMD_SANDBOX:-$REPO/scripts/systemd-sandbox}
 skip() { echo "SKIP: $*"; exit 77; }
-[ -x "$SANDBOX" ] || skip "no systemd sandbox tool at $SANDBOX (set AUTOTRADER_SYSTEMD_SANDBOX)"
+[ -x "$SANDBOX" ] || skip "no systemd sandbox tool at $SANDBOX"
 [ "$(id -u)" -eq 0 ] || skip "the systemd sandbox needs root"
-[ -x /lib/systemd/systemd ] || skip "systemd is not installed"
-command -v sqlite3 >/dev/null || skip "sqlite3 (the CLI) is not installed"
+[ -x /lib/systemd/systemd ] || skip "systemd is not installed (apt-get install systemd)"
+for tool in sqlite3 curl python3 unshare nsenter; do command -v $tool >/dev/null || skip "$tool is not installed"; done
+[ -x "$BIN/autotrader-api" ] || { echo "FAILED: no autotrader-api in $BIN"; exit 1; }
 
 S=$(mktemp -d /tmp/autotrader-sandbox.XXXXXX)
 SHARE=$(mktemp -d /tmp/autotrader-sandbox-share.XXXXXX)   # seen at the same path inside
@@ -33,8 +38,7 @@ sql() { sb runuser -u autotrader -- sqlite3 -cmd '.timeout 10000' /var/lib/autot
 
 step "booting systemd in $S"
 "$SANDBOX" start "$S" "$REPO" "$BIN" "$SHARE" >/dev/null
-SERVICES=(autotrader-sim autotrader-streamer autotrader-executor)
-[ -x "$BIN/autotrader-api" ] && SERVICES+=(autotrader-api)
+SERVICES=(autotrader-sim autotrader-streamer autotrader-executor autotrader-api)
 
 # The sandbox shares the host's network: give the simulator and the api ports nobody else uses.
 SIM_PORT=$(free_port); API_PORT=$(free_port)
@@ -43,13 +47,14 @@ out=$(sb env AUTOTRADER_SIM_ARGS="--port $SIM_PORT --speed 60 --skip-closed" AUT
   AUTOTRADER_API_PORT="$API_PORT" "$REPO/deploy.sh" --prebuilt "$BIN" --no-apt --no-kiosk 2>&1) || fail "deploy.sh failed: $out"
 echo "$out"
 grep -q "simulated mode" <<<"$out" || fail "deploy.sh did not say simulated mode"
-if [ -x "$BIN/autotrader-api" ]; then
-  grep -q "dashboard: http://localhost:$API_PORT" <<<"$out" || fail "deploy.sh did not print the dashboard URL"
-  curl -fsS -o /dev/null "http://127.0.0.1:$API_PORT/" || fail "the dashboard does not answer on :$API_PORT"
-fi
+grep -q "dashboard: http://localhost:$API_PORT" <<<"$out" || fail "deploy.sh did not print the dashboard URL"
 [ "$(sb stat -c '%a %U' /etc/autotrader/autotrader.env)" = "600 autotrader" ] || fail "the config is not 0600 autotrader"
 for s in "${SERVICES[@]}"; do wait_active "$s"; done
 sb systemctl is-enabled autotrader.target >/dev/null || fail "autotrader.target is not enabled"
+API=http://127.0.0.1:$API_PORT
+page=$(curl -fsS "$API/") || fail "the dashboard does not answer on :$API_PORT"
+grep -qi "<html" <<<"$page" || fail "the dashboard's page is not HTML: ${page:0:200}"
+curl -fsS "$API/api/health" >/dev/null || fail "GET /api/health does not answer"
 sb runuser -u autotrader -- env -C /var/lib/autotrader autotrader doctor --services streamer,executor || true
 
 step "journald: priorities from the <N> prefixes"
@@ -57,22 +62,87 @@ pid=$(mainpid autotrader-sim); sb kill -9 "$pid"   # the streamer's stream drops
 wait_active autotrader-sim
 # (journal text is captured before grep: grep -q would close the pipe early, and pipefail would count that)
 for _ in $(seq 30); do grep -q "stream disconnected" <<<"$(sb journalctl -t autotrader-streamer -p warning --no-pager -q)" && break; sleep 1; done
-warnings=$(sb journalctl -t autotrader-streamer -p warning --no-pager -q -o cat)
-grep -q "stream disconnected" <<<"$warnings" || fail "no warning sb journalctl -p warning: $(sb journalctl -u autotrader-streamer --no-pager -n 20)"
-grep -qv "^warning\|^error\|^critical" <<<"$warnings" && fail "journalctl -p warning shows a line that is not a warning or worse: $warnings"
-grep -q "^info autotrader-streamer: streamer starting" <<<"$(sb journalctl -t autotrader-streamer -p info..info --no-pager -q -o cat)" \
-  || fail "the streamer's info lines are not at priority info"
+grep -q "stream disconnected" <<<"$(sb journalctl -t autotrader-streamer -p warning --no-pager -q -o cat)" \
+  || fail "no warning in journalctl -p warning: $(sb journalctl -u autotrader-streamer --no-pager -n 20)"
+for s in autotrader-streamer autotrader-executor autotrader-api; do
+  warnings=$(sb journalctl -t $s -p warning --no-pager -q -o cat)
+  [ -z "$warnings" ] || ! grep -qv "^warning \|^error \|^critical " <<<"$warnings" \
+    || fail "journalctl -t $s -p warning shows a line that is not a warning or worse: $warnings"
+  grep -q "^info $s: " <<<"$(sb journalctl -t $s -p info..info --no-pager -q -o cat)" || fail "$s's info lines are not at priority info"
+  echo "$s: $(grep -c . <<<"$warnings" || true) lines at warning or worse, all of them warnings or errors"
+done
 
-step "SIGKILL each service: systemd restarts it"
-for s in "${SERVICES[@]}"; do
-  before=$(mainpid "$s"); sb kill -9 "$before"
+step "a card created through the api (with the PIN) trades"
+post() { curl -sS -o "$SHARE/reply" -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' "${@:3}" "$API$2"; }
+[ "$(post POST /api/algorithms -H 'X-PIN: 1111' -d '{"ticker":"AAPL","algorithm_type":"macd_signal","initial_capital":10000}')" = 403 ] \
+  || fail "a wrong PIN was not refused: $(cat "$SHARE/reply")"
+[ "$(post POST /api/algorithms -H 'X-PIN: 2020' -d '{"ticker":"AAPL","algorithm_type":"macd_signal","initial_capital":10000}')" = 201 ] \
+  || fail "creating a card failed: $(cat "$SHARE/reply")"
+CARD=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$SHARE/reply")
+trades() { sql "SELECT count(*) FROM transactions WHERE algorithm_id = $CARD"; }
+for _ in $(seq 240); do [ "$(trades)" -ge 1 ] && break; sleep 1; done
+[ "$(trades)" -ge 1 ] || fail "card $CARD made no trade in 4 minutes (at 60×): $(sb runuser -u autotrader -- autotrader decisions "$CARD" --limit 5 2>&1)"
+listed=$(curl -fsS "$API/api/algorithms/$CARD/transactions" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["transactions"]))')
+[ "$listed" -ge 1 ] || fail "the api does not list card $CARD's transactions"
+echo "card $CARD (macd_signal, AAPL) made $(trades) trades; the api lists $listed"
+
+step "SIGKILL each service: systemd restarts it, and nothing is lost"
+restarted() { # unit pid_before: waits for a new main pid, active
   for _ in $(seq 60); do
-    now=$(mainpid "$s"); [ "$now" != 0 ] && [ "$now" != "$before" ] && [ "$(sb systemctl is-active "$s" || true)" = active ] && break
+    now=$(mainpid "$1"); [ "$now" != 0 ] && [ "$now" != "$2" ] && [ "$(sb systemctl is-active "$1" || true)" = active ] && return 0
     sleep 1
   done
-  [ "$now" != "$before" ] || fail "$s was not restarted after SIGKILL"
+  fail "$1 was not restarted after SIGKILL"
+}
+before_kills=$(trades)
+for s in autotrader-streamer autotrader-executor autotrader-api; do
+  before=$(mainpid "$s"); sb kill -9 "$before"; restarted "$s" "$before"
   echo "$s: pid $before killed, now pid $now (restarts: $(sb systemctl show -p NRestarts --value "$s"))"
+  sleep 3
 done
+for _ in $(seq 240); do [ "$(trades)" -gt "$before_kills" ] && break; sleep 1; done
+[ "$(trades)" -gt "$before_kills" ] || fail "card $CARD made no trade in 4 minutes after the restarts"
+echo "card $CARD traded again after the restarts ($(trades) trades)"
+# While the card runs (the streamer follows AAPL only for it): stocks.db caught up with what the kills missed.
+same_bars() { # stocks.db's AAPL bars of the last hour equal the simulator's
+  local end; end=$(curl -fsS "http://127.0.0.1:$SIM_PORT/sim/clock" | python3 -c 'import json,sys,datetime; e=int(json.load(sys.stdin)["epoch"])//60*60-120; print(datetime.datetime.fromtimestamp(e, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))')
+  local start; start=$(python3 -c 'import sys,datetime; e=datetime.datetime.strptime(sys.argv[1],"%Y-%m-%dT%H:%M:%SZ")-datetime.timedelta(hours=1); print(e.strftime("%Y-%m-%dT%H:%M:%SZ"))' "$end")
+  curl -fsS "http://127.0.0.1:$SIM_PORT/sim/bars?symbols=AAPL&start=$start&end=$end" > "$SHARE/bars.json"
+  sb runuser -u autotrader -- sqlite3 -cmd '.timeout 10000' /var/lib/autotrader/stocks.db \
+    "SELECT timestamp, printf('%.4f', close) FROM minute_bars WHERE ticker = 'AAPL' AND timestamp >= '$start' AND timestamp <= '$end'" > "$SHARE/ours.txt"
+  python3 - "$SHARE/bars.json" "$SHARE/ours.txt" <<'PY'
+import json, sys
+truth = {b["t"][:16] + ":00Z": "%.4f" % b["c"] for b in json.load(open(sys.argv[1]))["bars"].get("AAPL", [])}
+ours = dict(line.split("|") for line in open(sys.argv[2]).read().split())
+if truth and truth == ours: print(f"stocks.db holds the simulator's {len(truth)} AAPL bars of the last hour"); sys.exit(0)
+print(f"DIFFERENT: {len(truth)} bars at the simulator, {len(ours)} in stocks.db; missing {sorted(set(truth) - set(ours))[:5]}, differing {[k for k in truth if k in ours and truth[k] != ours[k]][:5]}"); sys.exit(1)
+PY
+}
+for _ in $(seq 30); do same_bars >/dev/null && break; sleep 1; done
+same_bars || fail "stocks.db's bars differ from the simulator's"
+
+
+# Stop the card (the api, with the PIN); orders already sent are still followed to their fills.
+[ "$(post DELETE "/api/algorithms/$CARD" -H 'X-PIN: 2020')" = 200 ] || fail "stopping card $CARD failed: $(cat "$SHARE/reply")"
+same_fills() { # the simulator's fills and system.db's transactions: the same orders, the same shares
+  curl -fsS "http://127.0.0.1:$SIM_PORT/sim/fills" > "$SHARE/fills.json"
+  sql "SELECT ifnull(i.client_order_id, '-'), t.shares FROM transactions t LEFT JOIN order_intents i ON i.transaction_id = t.id" > "$SHARE/tx.txt"
+  python3 - "$SHARE/fills.json" "$SHARE/tx.txt" <<'PY'
+import collections, json, sys
+broker, ours = collections.Counter(), collections.Counter()
+for fill in json.load(open(sys.argv[1])): broker[fill["client_order_id"]] += int(fill["qty"])
+for line in open(sys.argv[2]).read().split():
+    order, shares = line.split("|"); ours[order] += int(shares)
+if broker and broker == ours: print(f"{len(broker)} fills at the simulator = {sum(ours.values())} shares in {len(ours)} transactions"); sys.exit(0)
+print(f"DIFFERENT: only at the simulator {dict(broker - ours)}, only in system.db {dict(ours - broker)}"); sys.exit(1)
+PY
+}
+for _ in $(seq 30); do same_fills >/dev/null && break; sleep 1; done
+same_fills || fail "the simulator's fills and system.db's transactions differ"
+sb runuser -u autotrader -- env -C /var/lib/autotrader autotrader reconcile || fail "autotrader reconcile found a difference"
+# The simulator stands in for Alpaca (its book lives in memory): it is restarted too, nothing more is asked of it.
+before=$(mainpid autotrader-sim); sb kill -9 "$before"; restarted autotrader-sim "$before"
+echo "autotrader-sim: pid $before killed, now pid $now"
 
 step "a service that stops sending WATCHDOG is restarted"
 sb mkdir -p /run/systemd/system/autotrader-executor.service.d
@@ -92,6 +162,7 @@ sql "INSERT INTO algorithm_instances (display_name, algorithm_type, ticker, init
      INSERT INTO transactions (algorithm_id, type, shares, price, timestamp)
      VALUES (last_insert_rowid(), 'buy', 3, 190.5, '2024-06-04T14:31:00Z');"
 count() { sql "SELECT count(*) FROM transactions WHERE price = 190.5 AND shares = 3"; }
+all_tx=$(sql "SELECT count(*) || ' ' || total(shares * price) FROM transactions")
 [ "$(count)" = 1 ] || fail "the test transaction is not there"
 # Make the installed system.db look one schema version older (as before an upgrade that brings migration 5).
 sb systemctl stop autotrader.target
@@ -107,6 +178,7 @@ backup=$(sed -n 's/.*backed up (SQLite online backup) to \(.*\) before its migra
   || fail "the backup $backup is not the pre-migration system.db with the transaction"
 [ "$(sql 'PRAGMA user_version')" = 5 ] || fail "system.db was not migrated"
 [ "$(count)" = 1 ] || fail "the upgrade lost the transaction"
+[ "$(sql "SELECT count(*) || ' ' || total(shares * price) FROM transactions")" = "$all_tx" ] || fail "the upgrade changed the transactions"
 for s in "${SERVICES[@]}"; do wait_active "$s"; done
 
 step "deploy.sh a second time with nothing new: changes nothing, restarts nothing"
@@ -118,6 +190,7 @@ grep -q "restarting\|backed up\|writing /etc" <<<"$out" && fail "the second run 
 [ "$sums" = "$(sum)" ] || fail "the second run changed files: $(diff <(echo "$sums") <(sum))"
 for s in "${SERVICES[@]}"; do [ "${pids[$s]}" = "$(mainpid "$s")" ] || fail "the second run restarted $s"; done
 [ "$(count)" = 1 ] || fail "the second run lost the transaction"
+[ "$(sql "SELECT count(*) || ' ' || total(shares * price) FROM transactions")" = "$all_tx" ] || fail "the second run changed the transactions"
 echo "unchanged: $(wc -l <<<"$sums") files, ${#SERVICES[@]} services kept their pids"
 
 step "deploy.sh --uninstall keeps the data"
