@@ -328,5 +328,6 @@ if [ $HAVE_API = yes ]; then
 else
   echo "    dashboard: none (autotrader-api was not built)"
 fi
-echo "    check:     sudo -u $USER_NAME autotrader doctor"
+echo "    check:     sudo -u $USER_NAME autotrader doctor   (it warns while the default PIN is set)"
+echo "    PIN:       sudo -u $USER_NAME autotrader set-pin"
 echo "    logs:      journalctl -u 'autotrader*' -f"

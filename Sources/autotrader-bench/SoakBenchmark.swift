@@ -28,6 +28,9 @@ struct SoakBenchmark: AsyncParsableCommand {
     @Option(name: .customLong("warmup-days"), help: "Days after which RSS must stay flat.") var warmupDays = 3
     @Option(name: .customLong("keep-holds"), help: "The executor's --keep-holds (days the decision log keeps holds).") var keepHolds = 7
     @Option(name: .customLong("sample-every"), help: "Real seconds between samples.") var sampleEvery = 2.0
+    @Option(name: .customLong("min-coverage"), help: "Percent of each whole day's market minutes the cards must be decided in (0: report only).")
+    var minCoverage = 95.0
+    @Option(name: .customLong("rate-budget"), help: "Requests per broker minute the simulator grants (Alpaca: 200).") var rateBudget = 200
     @Option(help: "Keep the databases and logs in this folder.") var directory: String?
     @Flag(help: "Keep the files at the end.") var keep = false
 
@@ -84,6 +87,7 @@ struct SoakSample {
     let intents: Int
     let decisions: Int
     let holds: Int
+    let decidedMinutes: Int    // distinct minutes of this trading day with a decision (not a skip) of some card
 }
 
 /// A soak in progress: the processes, the schedule and the samples.
@@ -133,7 +137,7 @@ final class SoakRun: @unchecked Sendable {
         let pollerTask = Task { await poller.run(base: apiBase) }
         defer { pollerTask.cancel() }
 
-        let end = sessions.last!.close.adding(minutes: 2)
+        let end = sessions.last!.close
         var day = -1
         var lastSample = Date.distantPast
         while true {
@@ -144,7 +148,10 @@ final class SoakRun: @unchecked Sendable {
             let session = sessions.lastIndex { $0.open <= now } ?? 0
             if session > day {
                 if day >= 0 {
-                    if let last = samples.last { report(last) }
+                    // The day just ended, seen whole (its decisions are all in): its line and its coverage.
+                    let closing = try sample(session: day, simTime: now)
+                    samples.append(closing)
+                    report(closing)
                     try await churn(tickers: tickers, algorithms: algorithms, day: session)
                 }
                 day = session
@@ -156,6 +163,9 @@ final class SoakRun: @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(200))
         }
+        // The last close: every card is stopped through the api, and the orders still open are followed to
+        // their end, so the broker and system.db can be compared with nothing in flight.
+        try await stopEveryCard()
         samples.append(try sample(session: sessions.count - 1, simTime: try await simNow()))
         report(samples.last!)
         pollerTask.cancel()
@@ -173,7 +183,9 @@ final class SoakRun: @unchecked Sendable {
         sim = try BenchProcess(
             "autotrader-sim",
             ["--port", "0", "--log-level", "warning", "--start", options.start, "--speed", String(options.speed), "--skip-closed",
-             "--cash", "100000000"],
+             "--cash", "100000000",
+             // Alpaca's budget is per minute of its clock; at N× a broker minute lasts 1/N of a real one.
+             "--rate-limit", String(Int(Double(options.rateBudget) * options.speed))],
             environment: base, logDirectory: folder)
         let address = try await sim.awaitLine(startingWith: "autotrader-sim listening on ")
         guard let url = URL(string: address) else { throw BenchFailure("the simulator's address \(address) is not a URL") }
@@ -235,6 +247,25 @@ final class SoakRun: @unchecked Sendable {
         try await createCard(ticker: tickers[(day * 3) % tickers.count], algorithm: algorithms[day % algorithms.count])
     }
 
+    private func stopEveryCard() async throws {
+        let (status, text) = try await SoakPoller.send("GET", apiBase + "/api/algorithms")
+        guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let list = object["algorithms"] as? [[String: Any]] else { throw BenchFailure("GET /api/algorithms: HTTP \(status)") }
+        for id in list.compactMap({ $0["id"] as? Int }) {
+            let (stopStatus, stopText) = try await SoakPoller.send("DELETE", apiBase + "/api/algorithms/\(id)")
+            guard stopStatus == 200 else { throw BenchFailure("stopping card \(id): HTTP \(stopStatus) \(stopText)") }
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        let system = try DatabaseQueue(path: systemPath, configuration: configuration)
+        for _ in 0..<300 {
+            let open = try await system.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM order_intents WHERE closed_at IS NULL") ?? 0 }
+            if open == 0 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw BenchFailure("orders still open 30 s after every card was stopped")
+    }
+
     // MARK: - Samples
 
     private func sample(session: Int, simTime: Timestamp) throws -> SoakSample {
@@ -251,15 +282,17 @@ final class SoakRun: @unchecked Sendable {
         let stocks = try DatabaseQueue(path: stocksPath, configuration: configuration)
         let bars = try stocks.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM minute_bars") ?? 0 }
         let system = try DatabaseQueue(path: systemPath, configuration: configuration)
+        let day = sessions[session]
         let counts = try system.read { db in
             try Row.fetchOne(db, sql: """
                 SELECT (SELECT count(*) FROM transactions) AS t, (SELECT count(*) FROM order_intents) AS i,
-                       (SELECT count(*) FROM decisions) AS d, (SELECT count(*) FROM decisions WHERE decision = 'hold') AS h
-                """)!
+                       (SELECT count(*) FROM decisions) AS d, (SELECT count(*) FROM decisions WHERE decision = 'hold') AS h,
+                       (SELECT count(DISTINCT minute) FROM decisions WHERE minute >= ? AND minute < ? AND decision <> 'skip') AS m
+                """, arguments: [day.open.text, day.close.text])!
         }
         return SoakSample(
             session: session, simTime: simTime, rss: rss, files: files, bars: bars,
-            transactions: counts["t"], intents: counts["i"], decisions: counts["d"], holds: counts["h"])
+            transactions: counts["t"], intents: counts["i"], decisions: counts["d"], holds: counts["h"], decidedMinutes: counts["m"])
     }
 
     static func size(_ path: String) -> Int {
@@ -273,7 +306,8 @@ final class SoakRun: @unchecked Sendable {
         BenchSupport.say("""
             day \(s.session + 1)/\(sessions.count) \(sessions[s.session].date): RSS \(rss.joined(separator: ", ")) (sim \(Self.mb(s.rss["autotrader-sim"] ?? 0))); \
             stocks.db \(Self.mb(s.files["stocks.db"] ?? 0)) for \(BenchSupport.grouped(s.bars)) bars; system.db \(Self.mb(s.files["system.db"] ?? 0)): \
-            \(s.transactions) transactions, \(s.intents) intents, \(BenchSupport.grouped(s.decisions)) decisions (\(BenchSupport.grouped(s.holds)) holds)
+            \(s.transactions) transactions, \(s.intents) intents, \(BenchSupport.grouped(s.decisions)) decisions (\(BenchSupport.grouped(s.holds)) holds); \
+            cards decided in \(s.decidedMinutes) of the day's \(sessions[s.session].minuteCount) minutes
             """)
     }
 
@@ -299,6 +333,7 @@ final class SoakRun: @unchecked Sendable {
 
         verdicts.append(.check(polls.failures == 0,
             "api: \(BenchSupport.grouped(polls.requests)) dashboard requests, \(polls.failures) failed" + (polls.firstFailure.map { " (first: \($0))" } ?? "")))
+        verdicts.append(coverageVerdict())
         verdicts += rssVerdicts()
         verdicts += growthVerdicts()
         for path in [stocksPath, systemPath] {
@@ -309,8 +344,23 @@ final class SoakRun: @unchecked Sendable {
         }
         verdicts += logVerdicts()
         verdicts.append(.check(cardsCreated == options.cards + cardsStopped && cardsStopped == sessions.count - 1,
-            "\(cardsCreated) cards created and \(cardsStopped) stopped with \"sell everything\" through the api"))
+            "\(cardsCreated) cards created and \(cardsStopped) stopped with \"sell everything\" through the api (the rest stopped at the end)"))
         return verdicts
+    }
+
+    /// The executor kept up: on every whole day (the first starts late, while the system starts), the cards were
+    /// decided in nearly every market minute. A stall (a rate-limit pause, a hung request) shows here first.
+    private func coverageVerdict() -> SoakVerdict {
+        let whole = (1..<sessions.count).compactMap { day in samples.last { $0.session == day }.map { (day, $0) } }
+        guard !whole.isEmpty else { return .check(true, "executor coverage: not judged (no whole day)") }
+        let worst = whole.min { Double($0.1.decidedMinutes) / Double(sessions[$0.0].minuteCount) < Double($1.1.decidedMinutes) / Double(sessions[$1.0].minuteCount) }!
+        let share = Double(worst.1.decidedMinutes) / Double(sessions[worst.0].minuteCount)
+        let total = whole.reduce(0) { $0 + $1.1.decidedMinutes }, possible = whole.reduce(0) { $0 + sessions[$1.0].minuteCount }
+        let required = options.minCoverage / 100
+        return .check(share >= required,
+            "executor kept up: cards decided in \(BenchSupport.format(100 * Double(total) / Double(possible)))% of the market minutes of days 2–\(sessions.count); "
+            + "worst day \(sessions[worst.0].date): \(worst.1.decidedMinutes) of \(sessions[worst.0].minuteCount) "
+            + (required > 0 ? "(at least \(BenchSupport.format(options.minCoverage, decimals: 0))% each day)" : "(reported, not judged: --min-coverage 0)"))
     }
 
     /// RSS after warm-up against RSS at the end, per service (the simulator stands in for Alpaca: shown, not judged).
@@ -347,9 +397,9 @@ final class SoakRun: @unchecked Sendable {
             "stocks.db: \(Self.mb(startBytes)) → \(Self.mb(endBytes)) for \(BenchSupport.grouped(first.bars)) → \(BenchSupport.grouped(last.bars)) bars: "
             + "\(Int(perBar)) bytes per new bar (\(Int(perBarAtStart)) per bar at the start; grows with the bars only if ≤ 1.5×)"))
 
-        // Holds are pruned once they are older than --keep-holds days: judge the days after that.
-        let settled = options.keepHolds + 2
-        if sessions.count >= settled + 3, let from = samples.last(where: { $0.session == settled }) {
+        // Holds are pruned at each close once older than --keep-holds days: judge the days after the first pruning.
+        let settled = options.keepHolds + 1
+        if sessions.count >= settled + 2, let from = samples.last(where: { $0.session == settled }) {
             let grew = last.files["system.db"]! - from.files["system.db"]!
             let rows = (last.transactions - from.transactions) + (last.intents - from.intents)
                 + ((last.decisions - last.holds) - (from.decisions - from.holds))
@@ -359,7 +409,7 @@ final class SoakRun: @unchecked Sendable {
                 + "(transactions, intents, kept decisions) and \(BenchSupport.grouped(last.holds)) holds kept of the last \(options.keepHolds) days "
                 + "(allowed: 1 KB per row + 1 MB)"))
         } else {
-            verdicts.append(.check(true, "system.db growth: not judged (fewer than \(settled + 3) days: holds are kept \(options.keepHolds) days)"))
+            verdicts.append(.check(true, "system.db growth: not judged (fewer than \(settled + 2) days: holds are kept \(options.keepHolds) days)"))
         }
         let walPeak = samples.flatMap { [$0.files["stocks.db-wal"]!, $0.files["system.db-wal"]!] }.max() ?? 0
         verdicts.append(.check(walPeak <= 64 << 20, "largest WAL file seen: \(Self.mb(walPeak)) (checkpoints keep up if ≤ 64 MB)"))

@@ -45,7 +45,7 @@ import Testing
         let fixture = try await Fixture()
         let result = try await fixture.doctor(sim)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        for check in ["configuration", "system.db", "stocks.db", "broker", "stream", "clock", "disk",
+        for check in ["configuration", "system.db", "stocks.db", "pin", "broker", "stream", "clock", "disk",
                       "heartbeat streamer", "heartbeat executor", "heartbeat api"] {
             let line = Self.line(result.stdout, check)
             #expect(line?.hasPrefix("ok") == true || line?.hasPrefix("warn") == true, "\(check): \(line ?? "missing")\n\(result.stdout)")
@@ -59,7 +59,22 @@ import Testing
         #expect(json.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect(object?["ok"] as? Bool == true)
-        #expect((object?["checks"] as? [[String: Any]])?.count == 10)
+        #expect((object?["checks"] as? [[String: Any]])?.count == 11)
+    }
+
+    @Test func theDefaultPINWarnsWithPaperMoneyFailsWithRealMoneyAndIsNeverShown() throws {
+        let directory = TemporaryDirectory("doctor-pin")
+        let path = directory.file("system.db")
+        let system = try SystemDatabase.open(path: path, create: true)
+        let simulated = Doctor.checkPIN(systemPath: path, mode: .simulated)
+        #expect(simulated.verdict == .warn && simulated.detail.contains("set-pin"))
+        #expect(Doctor.checkPIN(systemPath: path, mode: .paper).verdict == .warn)
+        #expect(Doctor.checkPIN(systemPath: path, mode: .live).verdict == .fail)
+        #expect(!simulated.detail.contains(SystemSchema.defaultPIN))
+        try system.setPIN("7351")
+        let changed = Doctor.checkPIN(systemPath: path, mode: .live)
+        #expect(changed.verdict == .ok && !changed.detail.contains("7351"))
+        #expect(Doctor.checkPIN(systemPath: directory.file("missing.db"), mode: .live).verdict == .fail)
     }
 
     @Test(.timeLimit(.minutes(3))) func wrongKeysFailTheBrokerAndTheStream() async throws {

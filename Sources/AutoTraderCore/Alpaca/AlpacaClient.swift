@@ -252,7 +252,12 @@ public struct AlpacaClient: Sendable {
             switch status {
             case 200..<300:
                 if let remaining = headers.first(name: "X-Ratelimit-Remaining").flatMap(Int.init), remaining == 0 {
-                    await rateLimit.pause(for: rateLimitDelay(headers))
+                    // Every request of this client now waits for the window to reset: say so, trading is on hold.
+                    let delay = rateLimitDelay(headers)
+                    logger.warning("the account's request budget is used up; requests wait for the next window", metadata: [
+                        "limit": "\(headers.first(name: "X-Ratelimit-Limit") ?? "?")", "wait_ms": "\(delay.milliseconds)",
+                    ])
+                    await rateLimit.pause(for: delay)
                 }
                 if T.self == Empty.self { return Empty() as! T }
                 do {

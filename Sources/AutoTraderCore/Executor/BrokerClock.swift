@@ -3,54 +3,88 @@ import Foundation
 /// The broker's idea of now, read from `GET /v2/clock` and extrapolated in between.
 ///
 /// The executor follows the broker's clock, not the machine's, so it runs at an accelerated
-/// simulator's pace. Reading the clock on every 20 ms tick would be wasteful, so it samples
-/// every `refreshInterval` and extrapolates at the rate it observed (1 against Alpaca, the
-/// `--speed` against the simulator). The rate is the lowest of the last few samples so a jump
-/// (the simulator skipping a night) never makes it run ahead.
+/// simulator's pace. Every request counts against the account's rate budget (Alpaca: 200 a minute,
+/// shared by all three services), so the clock is read rarely and extrapolated at the rate it was
+/// seen to run (1 against Alpaca, the `--speed` against the simulator): quickly at first, until that
+/// rate is known, then every `openRefresh` while the market is open and every `closedRefresh` while it
+/// is closed (an open must not be missed by long). The rate is measured from the first sample of the
+/// current unbroken stretch, so it grows more exact with time instead of following the latency noise of
+/// two close samples (at 600× a 20 ms hiccup is 12 s of broker time); a sample far off the prediction (the
+/// simulator skipping a night, a restart) starts a new stretch and keeps the rate. A caller that sees the
+/// clock lag (bars from a minute it says hasn't begun) calls `invalidate()`.
 public actor BrokerClock {
     public typealias Source = @Sendable () async throws -> (time: Double, isOpen: Bool)
 
-    private let source: Source
-    private let refreshInterval: Duration
-    private var anchor: (broker: Double, wall: ContinuousClock.Instant, isOpen: Bool)?
-    private var rates: [Double] = []
+    /// How often the broker is asked.
+    public struct Refresh: Sendable {
+        /// Until two samples have shown the clock's rate.
+        public var warmup: Duration = .milliseconds(500)
+        public var open: Duration = .seconds(15)
+        public var closed: Duration = .seconds(2)
 
-    public init(refreshInterval: Duration = .milliseconds(500), source: @escaping Source) {
+        public init(warmup: Duration = .milliseconds(500), open: Duration = .seconds(15), closed: Duration = .seconds(2)) {
+            self.warmup = warmup
+            self.open = open
+            self.closed = closed
+        }
+    }
+
+    private let source: Source
+    private let refresh: Refresh
+    private var anchor: (broker: Double, wall: ContinuousClock.Instant, isOpen: Bool)?
+    /// The first sample of the current stretch, and the rate measured from it (nil until measured).
+    private var origin: (broker: Double, wall: ContinuousClock.Instant)?
+    private var measuredRate: Double?
+    /// Broker reads so far (for tests and the status line).
+    public private(set) var reads = 0
+
+    public init(refresh: Refresh = Refresh(), source: @escaping Source) {
         self.source = source
-        self.refreshInterval = refreshInterval
+        self.refresh = refresh
     }
 
     /// A clock that reads the broker's through the client.
-    public init(client: AlpacaClient, refreshInterval: Duration = .milliseconds(500)) {
-        self.init(refreshInterval: refreshInterval) {
+    public init(client: AlpacaClient, refresh: Refresh = Refresh()) {
+        self.init(refresh: refresh) {
             let clock = try await client.clock()
             return (clock.timestamp.timeIntervalSince1970, clock.isOpen)
         }
     }
 
-    /// The broker's now (seconds since the epoch) and whether it says the market is open.
+    /// The broker's now (seconds since the epoch) and whether it said the market is open.
     public func now() async throws -> (time: Double, isOpen: Bool) {
         let wall = ContinuousClock.now
-        if let anchor, wall - anchor.wall < refreshInterval {
+        if let anchor, wall - anchor.wall < interval(isOpen: anchor.isOpen) {
             return (anchor.broker + seconds(wall - anchor.wall) * rate, anchor.isOpen)
         }
         let sample = try await source()
+        reads += 1
         let sampledAt = ContinuousClock.now
-        if let anchor {
-            let elapsed = seconds(sampledAt - anchor.wall)
-            if elapsed > 0.05 {
-                rates.append(max(0, (sample.time - anchor.broker) / elapsed))
-                if rates.count > 3 { rates.removeFirst() }
+        if let anchor, let start = origin {
+            let predicted = anchor.broker + seconds(sampledAt - anchor.wall) * rate
+            let stretch = sample.time - anchor.broker
+            if abs(sample.time - predicted) > max(30, 0.05 * abs(stretch)) && measuredRate != nil {
+                origin = (sample.time, sampledAt) // a jump: a new stretch, the same rate
+            } else if seconds(sampledAt - start.wall) > 0.2 {
+                measuredRate = max(0, (sample.time - start.broker) / seconds(sampledAt - start.wall))
             }
+        } else {
+            origin = (sample.time, sampledAt)
         }
         anchor = (sample.time, sampledAt, sample.isOpen)
         return (sample.time, sample.isOpen)
     }
 
     /// Forces the next `now()` to read the broker.
-    public func invalidate() { anchor = anchor.map { ($0.broker, $0.wall - refreshInterval, $0.isOpen) } }
+    public func invalidate() {
+        anchor = anchor.map { ($0.broker, $0.wall - refresh.open - refresh.closed - refresh.warmup, $0.isOpen) }
+    }
 
-    private var rate: Double { rates.min() ?? 1 }
+    private func interval(isOpen: Bool) -> Duration {
+        measuredRate == nil ? refresh.warmup : isOpen ? refresh.open : refresh.closed
+    }
+
+    private var rate: Double { measuredRate ?? 1 }
 
     private func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18

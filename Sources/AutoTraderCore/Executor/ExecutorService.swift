@@ -7,8 +7,8 @@ public struct ExecutorOptions: Sendable {
     public var pollInterval: Duration = .milliseconds(10)
     /// A tick runs at least this often even when no bar arrives (to notice a new minute, new cards, requests).
     public var idleTick: Duration = .milliseconds(250)
-    /// How often the broker's clock is read (it is extrapolated in between).
-    public var clockRefresh: Duration = .milliseconds(500)
+    /// How often the broker's clock is read (it is extrapolated in between; every read spends rate budget).
+    public var clockRefresh = BrokerClock.Refresh()
     /// How often open orders are read back from the broker.
     public var followInterval: Duration = .milliseconds(200)
     /// A decision taking longer is abandoned (logged as an error) and the others go on.
@@ -95,7 +95,7 @@ public actor ExecutorService {
         self.logger = logger
         self.notifier = notifier
         let client = client ?? AlpacaClient(configuration: configuration, logger: logger)
-        self.clock = BrokerClock(client: client, refreshInterval: options.clockRefresh)
+        self.clock = BrokerClock(client: client, refresh: options.clockRefresh)
         let desk = OrderDesk(client: client, system: system, logger: logger, notFoundGrace: options.notFoundGrace)
         self.desk = desk
         let runner = DecisionRunner(timeLimit: options.decisionTimeLimit)
@@ -177,7 +177,7 @@ public actor ExecutorService {
 
     /// One look at the world: which minute it is, which cards have that minute's bar, and trade them.
     func tick() async {
-        let brokerNow: Timestamp
+        var brokerNow: Timestamp
         do {
             let (time, _) = try await clock.now()
             brokerNow = Timestamp(secondsSinceEpoch: Int64(time.rounded(.down)))
@@ -201,6 +201,12 @@ public actor ExecutorService {
             return
         }
         runningCount = running.count
+        // A bar of a minute that by our clock hasn't begun: the extrapolated clock lags (the simulator
+        // skipped a night, or the machine was suspended). Read the broker's again.
+        if let newest = latest.values.max(), newest > brokerNow.minuteStart {
+            await clock.invalidate()
+            if let sample = try? await clock.now() { brokerNow = Timestamp(secondsSinceEpoch: Int64(sample.time.rounded(.down))) }
+        }
 
         // The newest complete minute: by the broker's clock, or by the bars when they run slightly ahead of it.
         var target = brokerNow.minuteStart.adding(minutes: -1)

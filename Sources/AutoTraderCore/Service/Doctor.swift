@@ -66,6 +66,7 @@ public struct Doctor: Sendable {
         let stocksPath = options.stocksDatabasePath ?? settings.stocksDatabasePath
         checks.append(Self.checkDatabase(name: "system.db", path: systemPath, schema: SystemSchema.schema))
         checks.append(Self.checkDatabase(name: "stocks.db", path: stocksPath, schema: StocksSchema.schema))
+        checks.append(Self.checkPIN(systemPath: systemPath, mode: configuration?.mode))
         let heartbeats = readHeartbeats(systemPath)
         if let configuration {
             checks += await checkBroker(configuration, heartbeats: heartbeats)
@@ -136,6 +137,25 @@ public struct Doctor: Sendable {
             return DoctorCheck(name, .ok, "integrity ok, schema version \(version), \(byteCount(fileSize(path))) at \(path)")
         } catch {
             return DoctorCheck(name, .fail, "cannot read \(path): \(error)")
+        }
+    }
+
+    /// The PIN of a fresh system.db is written in the design for anyone to read: while it is set, whoever
+    /// stands at the wall can add and stop cards. A warning with paper money, a failure with real money.
+    /// The PIN itself is never shown.
+    public static func checkPIN(systemPath: String, mode: TradingMode?) -> DoctorCheck {
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            configuration.busyMode = .timeout(10)
+            let queue = try DatabaseQueue(path: systemPath, configuration: configuration)
+            let pin = try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM system_config WHERE key = 'pin'") }
+            try queue.close()
+            guard pin == nil || pin == SystemSchema.defaultPIN else { return DoctorCheck("pin", .ok, "changed from the default") }
+            let advice = "the default PIN is still set: anyone at the dashboard can add and stop cards; change it with `sudo -u autotrader autotrader set-pin`"
+            return DoctorCheck("pin", mode == .live ? .fail : .warn, advice)
+        } catch {
+            return DoctorCheck("pin", .fail, "cannot read system.db at \(systemPath): \(error)")
         }
     }
 

@@ -262,6 +262,8 @@ public actor StreamerService {
             pending.removeFirst(min(batch.count, pending.count))
             barsWritten += written
             for bar in batch where ingest.calendarAllows(bar) { if newestBar.map({ bar.timestamp > $0 }) ?? true { newestBar = bar.timestamp } }
+        } catch is CancellationError {
+            // Shutting down: the bars stay pending and shutdown() writes them.
         } catch {
             note(error: "cannot write \(batch.count) bars to stocks.db (kept, retrying): \(error)")
         }

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+@testable import AutoTraderCore
+
+/// The executor's view of the broker's clock: few reads (each spends the account's rate budget),
+/// accurate extrapolation at the rate observed, never ahead after a jump, and a read on demand.
+@Suite struct BrokerClockTests {
+    /// A broker clock running at `speed` from `start`, which can jump; counts its reads.
+    final class FakeBroker: @unchecked Sendable {
+        private let lock = NSLock()
+        private let began = Date()
+        private var offset = 0.0
+        var speed: Double
+        let start: Double
+        var isOpen = true
+        private(set) var reads = 0
+
+        init(start: Double, speed: Double) { self.start = start; self.speed = speed }
+
+        var now: Double { lock.withLock { start + offset + Date().timeIntervalSince(began) * speed } }
+        func jump(_ seconds: Double) { lock.withLock { offset += seconds } }
+        func read() -> (time: Double, isOpen: Bool) {
+            lock.withLock { reads += 1 }
+            return (now, isOpen)
+        }
+    }
+
+    static let start = Double(Timestamp.at("2024-06-04T14:00:00Z").secondsSinceEpoch)
+
+    @Test func learnsTheRateQuicklyThenReadsRarelyAndExtrapolatesWithinAMinute() async throws {
+        let broker = FakeBroker(start: Self.start, speed: 600)
+        let clock = BrokerClock(refresh: .init(warmup: .milliseconds(50), open: .seconds(2), closed: .milliseconds(200))) { broker.read() }
+        var worst = 0.0
+        let began = ContinuousClock.now
+        while ContinuousClock.now - began < .milliseconds(1500) {
+            let (time, _) = try await clock.now()
+            if ContinuousClock.now - began > .milliseconds(300) { worst = max(worst, abs(time - broker.now)) }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // At 600×, 10 ms of real time is 6 s of broker time: extrapolated, the clock stays well within a minute.
+        #expect(worst < 30, "extrapolation off by \(worst) s of broker time")
+        // Warm-up reads (50 ms apart) until the rate is measured over 0.2 s, then one read per 2 s: a handful, not 150.
+        #expect(broker.reads >= 3 && broker.reads <= 8, "\(broker.reads) reads in 1.5 s")
+    }
+
+    @Test func aJumpNeverMakesItRunAheadAndInvalidateReadsAtOnce() async throws {
+        let broker = FakeBroker(start: Self.start, speed: 60)
+        let clock = BrokerClock(refresh: .init(warmup: .milliseconds(20), open: .seconds(60), closed: .seconds(60))) { broker.read() }
+        for _ in 0..<5 { // (the rate is measured once 0.2 s lie between the first sample and the latest)
+            _ = try await clock.now()
+            try await Task.sleep(for: .milliseconds(70))
+        }
+        let readsBefore = broker.reads
+        broker.jump(17 * 3600) // the simulator skips a night
+        let (stale, _) = try await clock.now()
+        #expect(broker.reads == readsBefore, "no read within the open interval")
+        #expect(stale < broker.now - 3600, "the extrapolated clock doesn't know of the jump yet")
+        await clock.invalidate()
+        let (fresh, _) = try await clock.now()
+        #expect(broker.reads == readsBefore + 1)
+        #expect(abs(fresh - broker.now) < 5)
+        // The jump starts a new stretch at the same rate: it doesn't run ahead.
+        try await Task.sleep(for: .milliseconds(200))
+        let (later, _) = try await clock.now()
+        #expect(later <= broker.now + 1, "ran ahead by \(later - broker.now) s")
+    }
+
+    @Test func whileClosedItReadsOftenerSoAnOpenIsNotMissedByLong() async throws {
+        let broker = FakeBroker(start: Self.start, speed: 1)
+        broker.isOpen = false
+        let clock = BrokerClock(refresh: .init(warmup: .milliseconds(20), open: .seconds(60), closed: .milliseconds(100))) { broker.read() }
+        let began = ContinuousClock.now
+        while ContinuousClock.now - began < .milliseconds(700) {
+            _ = try await clock.now()
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(broker.reads >= 6, "closed: about one read per 100 ms, saw \(broker.reads)")
+    }
+}
