@@ -92,4 +92,37 @@ struct Nonsense: TradingAlgorithm {
         let (_, problems) = try await trading.fillsVersusTransactions()
         #expect(problems.isEmpty, "\(problems)")
     }
+
+    /// The account's 200 requests a minute are shared by all three services: an order that stays open
+    /// (here, at 1×, a market order waiting the better part of a minute for the next bar) is looked at
+    /// 0.2 s, 0.4 s, 0.8 s … up to every 5 s, not five times a second, and the clock is not read on every tick.
+    @Test func anOrderThatStaysOpenIsLookedAtLessAndLessOften() async throws {
+        let trading = try await TradingSystem(simArguments: ["--start", "2024-06-04T14:00:04Z", "--speed", "1", "--seed", "8"])
+        let system = trading.system
+        let card = try system.createAlgorithm(ticker: "AAPL", algorithmType: "buys_up_to_three", initialCapital: 5_000)
+        try trading.startStreamer(lookbackMinutes: 10)
+        var options = ExecutorOptions()
+        options.notFoundGrace = .seconds(30)
+        let executor = try ExecutorService(
+            configuration: .simulator(baseURL: trading.sim.baseURL), system: system, stocksPath: trading.stocksPath,
+            calendar: try MarketCalendar(), catalog: AlgorithmCatalog([.init(name: "buys_up_to_three", type: BuysUpToThree.self)]),
+            options: options, logger: Logger(label: "test-executor"))
+        await executor.start()
+        defer { Task { await executor.shutdown() } }
+        // The card buys on 13:59's bar (from the backfill); the order then waits for 14:01's open.
+        let sent = try await trading.sim.waitFor(timeout: 30) { () async throws -> OrderIntent? in
+            try system.openIntents().first { $0.algorithmId == card.id && $0.state == .sent }
+        }
+        func restRequests() async throws -> Int {
+            let object = try JSONSerialization.jsonObject(with: try await trading.sim.request("GET", "/sim/stats").body) as? [String: Any]
+            return object?["rest_requests"] as? Int ?? -1
+        }
+        let before = try await restRequests()
+        try await Task.sleep(for: .seconds(10))
+        let after = try await restRequests()
+        let stillOpen = try system.openIntents().contains { $0.id == sent.id }
+        #expect(stillOpen, "the order should still be waiting for the next minute's open")
+        // Paced: looks at about 0.2, 0.6, 1.4, 3, 6.2 s and the odd clock read; unpaced it was ~50 in 10 s.
+        #expect(after - before <= 15, "\(after - before) requests to the broker in 10 s while one order stayed open")
+    }
 }

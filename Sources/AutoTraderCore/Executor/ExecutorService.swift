@@ -172,7 +172,7 @@ public actor ExecutorService {
     }
 
     private func followOrders() async {
-        await desk.follow(currentMinute: currentMinute)
+        await desk.follow(currentMinute: currentMinute, paced: true)
     }
 
     /// One look at the world: which minute it is, which cards have that minute's bar, and trade them.

@@ -19,6 +19,12 @@ public actor OrderDesk {
     private var inFlight: Set<String> = []
     private var cancelRequested: Set<String> = []
     private var firstNotFound: [String: ContinuousClock.Instant] = [:]
+    /// Paced looks at an order that stays open: 0.2 s, then twice as long each time up to 5 s. A market
+    /// order normally ends before the first look; one that doesn't (a halted or thin stock) must not
+    /// spend the account's 200 requests a minute, which the other services share.
+    private var nextLook: [String: (at: ContinuousClock.Instant, wait: Duration)] = [:]
+    static let firstWait: Duration = .milliseconds(200)
+    static let longestWait: Duration = .seconds(5)
     public private(set) var lastError: String?
 
     public init(client: AlpacaClient, system: SystemDatabase, logger: Logger, notFoundGrace: Duration = .seconds(5)) {
@@ -68,8 +74,9 @@ public actor OrderDesk {
 
     /// Reads every open intent back from the broker and closes those that ended. Orders from
     /// a minute before `currentMinute` that are still open are canceled first (the rest of a
-    /// partial fill never outlives its minute).
-    public func follow(currentMinute: Timestamp?) async {
+    /// partial fill never outlives its minute). `paced` (the periodic look) skips an order whose
+    /// next look isn't due; the looks at start and at each new minute see every open order.
+    public func follow(currentMinute: Timestamp?, paced: Bool = false) async {
         let open: [OrderIntent]
         do {
             open = try system.openIntents()
@@ -81,8 +88,16 @@ public actor OrderDesk {
         let live = Set(open.map(\.clientOrderId))
         firstNotFound = firstNotFound.filter { live.contains($0.key) }
         cancelRequested.formIntersection(live)
-        let toFollow = open.filter { !inFlight.contains($0.clientOrderId) }
+        nextLook = nextLook.filter { live.contains($0.key) }
+        let now = ContinuousClock.now
+        let toFollow = open.filter { intent in
+            !inFlight.contains(intent.clientOrderId) && (!paced || nextLook[intent.clientOrderId].map { $0.at <= now } ?? true)
+        }
         guard !toFollow.isEmpty else { return }
+        for intent in toFollow {
+            let wait = nextLook[intent.clientOrderId].map { min($0.wait * 2, Self.longestWait) } ?? Self.firstWait
+            nextLook[intent.clientOrderId] = (now + wait, wait)
+        }
         // Many open orders (a minute in which many cards traded): one list request for the newest
         // orders instead of one request each; any not in the list are asked about one by one.
         var listed: [String: AlpacaOrder] = [:]
