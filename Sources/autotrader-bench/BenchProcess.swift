@@ -44,9 +44,14 @@ final class BenchProcess: @unchecked Sendable {
     var log: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
     /// Resident set size in bytes (VmRSS from /proc), nil once the process is gone.
-    var residentBytes: Int? {
+    var residentBytes: Int? { status("VmRSS:") }
+    /// The anonymous part of it (the heap and stacks): what a leak grows. The rest is file-backed
+    /// (the program's code and the memory-mapped databases' pages), shared and reclaimable.
+    var residentAnonymousBytes: Int? { status("RssAnon:") }
+
+    private func status(_ field: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
               let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
         else { return nil }
         return kilobytes * 1024

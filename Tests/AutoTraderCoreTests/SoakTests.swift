@@ -21,7 +21,7 @@ import Testing
         #expect(result.status == 0, "\(result.stdout.suffix(6000))\n\(result.stderr.suffix(2000))")
         #expect(result.stdout.contains("SOAK PASSED"))
         // The checks that matter were judged, not skipped for want of days.
-        for judged in ["RSS autotrader-executor:", "RSS autotrader-streamer:", "RSS autotrader-api:", "system.db from day",
+        for judged in ["ok    autotrader-executor: heap", "ok    autotrader-streamer: heap", "ok    autotrader-api: heap", "system.db from day",
                        "orders filled at the simulator", "stocks.db: PRAGMA integrity_check ok", "system.db: PRAGMA integrity_check ok",
                        "autotrader-executor log:", "through the api"] {
             #expect(result.stdout.contains(judged), "no line with \(judged):\n\(result.stdout.suffix(4000))")
