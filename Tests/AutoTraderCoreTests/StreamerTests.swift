@@ -11,6 +11,27 @@ import Glibc
 @Suite struct StreamerSubscriptionTests {
     /// Cards of several tickers (some sharing one), created and stopped in many orders: after every step the
     /// subscribed tickers are exactly those with a running card, and a ticker leaves only with its last card.
+    @Test func streamArrivalsStayBoundedAndStillKnowTheRecentBars() {
+        // 30 days of ten tickers, one frame a minute with a bar each: 117,000 bars.
+        let arrivals = StreamArrivals()
+        let tickers = (0..<10).map { "T\($0)" }
+        var minute = Timestamp.at("2024-06-03T13:30:00Z")
+        var peak = 0
+        var markBeforeLast: UInt64 = 0
+        for index in 0..<11_700 {
+            if index == 11_699 { markBeforeLast = arrivals.mark() }
+            arrivals.record(tickers.map { MinuteBar(ticker: $0, timestamp: minute, open: 1, high: 1, low: 1, close: 1, volume: 1) })
+            peak = max(peak, arrivals.count)
+            minute = minute.adding(minutes: 1)
+        }
+        #expect(peak <= 40_010, "remembered \(peak) bars at most")
+        #expect(arrivals.count >= 20_000)
+        let last = minute.adding(minutes: -1)
+        #expect(arrivals.arrived(ticker: "T3", minute: last, after: markBeforeLast))
+        #expect(!arrivals.arrived(ticker: "T3", minute: last.adding(minutes: -1), after: markBeforeLast))
+        #expect(!arrivals.arrived(ticker: "T3", minute: Timestamp.at("2024-06-03T13:30:00Z"), after: 0), "long pruned")
+    }
+
     @Test func aTickerStaysSubscribedUntilItsLastRunningCardStopsWhateverTheOrder() {
         let cards = ["AAPL", "AAPL", "MSFT", "AAPL", "NVDA", "MSFT"]
         var generator = SplitMix64(seed: 42)

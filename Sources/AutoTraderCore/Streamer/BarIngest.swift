@@ -70,21 +70,28 @@ public final class StreamArrivals: @unchecked Sendable {
 
     public func record(_ bars: [MinuteBar]) {
         lock.withLock {
-            counter += 1
+            // One number per bar, not per message: pruning to "the newest 20 000" then means bars, so the
+            // memory stays bounded and a prune comes once per 20 000 bars (numbered per message, with ten
+            // tickers a frame it kept 100 000 and, once past the limit, pruned on every frame).
             for bar in bars {
+                counter += 1
                 if latest[bar.ticker, default: [:]].updateValue(counter, forKey: bar.timestamp) == nil { size += 1 }
             }
-            if size > 20_000 { prune() }
+            if size > 40_000 { prune() }
         }
     }
+
+    /// (ticker, minute) pairs remembered.
+    var count: Int { lock.withLock { size } }
 
     public func arrived(ticker: String, minute: Timestamp, after mark: UInt64) -> Bool {
         lock.withLock { (latest[ticker]?[minute] ?? 0) > mark }
     }
 
-    /// Keeps the newest half (by arrival): a fetch never lasts as long as 10 000 stream messages.
+    /// Keeps the newest 20 000 bars (by arrival): a fetch never lasts as long as 20 000 stream bars
+    /// (40 minutes of 500 tickers).
     private func prune() {
-        let cut = counter > 10_000 ? counter - 10_000 : 0
+        let cut = counter > 20_000 ? counter - 20_000 : 0
         size = 0
         for ticker in latest.keys {
             latest[ticker] = latest[ticker]!.filter { $0.value > cut }
