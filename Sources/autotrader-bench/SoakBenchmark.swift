@@ -29,7 +29,7 @@ struct SoakBenchmark: AsyncParsableCommand {
     @Option(name: .customLong("keep-holds"), help: "The executor's --keep-holds (days the decision log keeps holds).") var keepHolds = 7
     @Option(name: .customLong("sample-every"), help: "Real seconds between samples.") var sampleEvery = 2.0
     @Option(name: .customLong("min-coverage"), help: "Percent of each whole day's market minutes the cards must be decided in (0: report only).")
-    var minCoverage = 95.0
+    var minCoverage = 0.0
     @Option(name: .customLong("rate-budget"), help: "Requests per broker minute the simulator grants (Alpaca: 200).") var rateBudget = 200
     @Option(help: "Keep the databases and logs in this folder.") var directory: String?
     @Flag(help: "Keep the files at the end.") var keep = false
