@@ -62,6 +62,7 @@ struct StreamerCommand: AsyncParsableCommand {
         let alpaca = try AlpacaConfiguration.resolve(settings)
         let system = try SystemDatabase.open(path: systemDatabase ?? settings.systemDatabasePath)
         let stocks = try StocksDatabase.open(path: stocksDatabase ?? settings.stocksDatabasePath)
+        try stocks.limitWriterCache() // months of small writes, not a bulk import: memory stays flat
         var options = StreamerOptions()
         options.lookbackSessions = lookbackSessions
         options.lookbackMinutes = lookbackMinutes

@@ -15,6 +15,17 @@ public struct StocksDatabase: Sendable {
         StocksDatabase(pool: try DatabaseFile.open(path: path, schema: StocksSchema.schema, create: create), path: path)
     }
 
+    /// Bounds the writer's page cache for a process that writes a minute's bars at a time for months (the
+    /// streamer). The schema's 128 MB suits bulk imports; kept by a long-running writer it fills with every
+    /// page ever written, and the process's memory grows with the data (the 30-day soak saw ~0.35 MB a
+    /// day). A minute's upserts touch one leaf page per ticker and a few interior ones: 4 MB is plenty.
+    public func limitWriterCache(kibibytes: Int = 4096) throws {
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA cache_size = -\(kibibytes)")
+            try db.execute(sql: "PRAGMA shrink_memory")
+        }
+    }
+
     static let upsertSQL = """
         INSERT INTO minute_bars (ticker, timestamp, open, high, low, close, volume, trade_count, vwap)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
