@@ -25,7 +25,8 @@ struct SoakBenchmark: AsyncParsableCommand {
     @Option(help: "Running cards.") var cards = 20
     @Option(help: "Simulated seconds per real second (600: a market minute every 0.1 s).") var speed = 600.0
     @Option(help: "Simulated start, UTC (just before an open).") var start = "2024-06-03T13:25:00Z"
-    @Option(name: .customLong("warmup-days"), help: "Days after which RSS must stay flat.") var warmupDays = 3
+    @Option(name: .customLong("warmup-days"), help: "Days after which the services' heap must stay flat (caches fill as system.db reaches its size: holds are kept 7 days).")
+    var warmupDays = 10
     @Option(name: .customLong("keep-holds"), help: "The executor's --keep-holds (days the decision log keeps holds).") var keepHolds = 7
     @Option(name: .customLong("sample-every"), help: "Real seconds between samples.") var sampleEvery = 2.0
     @Option(name: .customLong("min-coverage"), help: "Percent of each whole day's market minutes the cards must be decided in (0: report only).")

@@ -59,6 +59,7 @@ struct ExecutorCommand: AsyncParsableCommand {
         let settings = try Settings.load(configPath: config)
         let alpaca = try AlpacaConfiguration.resolve(settings)
         let system = try SystemDatabase.open(path: systemDatabase ?? settings.systemDatabasePath)
+        try system.limitWriterCache() // months of small writes: memory stays flat
         let stocksPath = stocksDatabase ?? settings.stocksDatabasePath
         _ = try StocksDatabase.open(path: stocksPath) // checks the file and its schema before trading
         var options = ExecutorOptions()

@@ -20,10 +20,7 @@ public struct StocksDatabase: Sendable {
     /// page ever written, and the process's memory grows with the data (the 30-day soak saw ~0.35 MB a
     /// day). A minute's upserts touch one leaf page per ticker and a few interior ones: 4 MB is plenty.
     public func limitWriterCache(kibibytes: Int = 4096) throws {
-        try pool.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA cache_size = -\(kibibytes)")
-            try db.execute(sql: "PRAGMA shrink_memory")
-        }
+        try DatabaseFile.limitWriterCache(pool, kibibytes: kibibytes)
     }
 
     static let upsertSQL = """

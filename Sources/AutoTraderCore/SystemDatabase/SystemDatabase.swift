@@ -14,6 +14,12 @@ public struct SystemDatabase: Sendable {
 
     /// Opens (and with `create`, creates) system.db and brings its schema up to date.
     /// - Parameter cachePositions: keep running sums so cards add up only new transactions.
+    /// Bounds the writer's page cache for the executor, which writes the decision log every minute for
+    /// months (the schema's 8 MB fills slowly with the log's pages as it turns over).
+    public func limitWriterCache(kibibytes: Int = 2048) throws {
+        try DatabaseFile.limitWriterCache(pool, kibibytes: kibibytes)
+    }
+
     public static func open(path: String, create: Bool = false, cachePositions: Bool = true) throws -> SystemDatabase {
         SystemDatabase(
             pool: try DatabaseFile.open(path: path, schema: SystemSchema.schema, create: create), path: path,
