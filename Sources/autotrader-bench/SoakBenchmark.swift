@@ -148,15 +148,16 @@ final class SoakRun: @unchecked Sendable {
             }
             let now = try await simNow()
             let session = sessions.lastIndex { $0.open <= now } ?? 0
-            if session > day {
+            // Each day that ended (on a loaded machine a whole short day can pass between two looks): its
+            // line, seen whole (its decisions are all in), and the morning's churn.
+            while session > day {
                 if day >= 0 {
-                    // The day just ended, seen whole (its decisions are all in): its line and its coverage.
                     let closing = try sample(session: day, simTime: now)
                     samples.append(closing)
                     report(closing)
-                    try await churn(tickers: tickers, algorithms: algorithms, day: session)
+                    try await churn(tickers: tickers, algorithms: algorithms, day: day + 1)
                 }
-                day = session
+                day += 1
             }
             if now >= end { break }
             if Date().timeIntervalSince(lastSample) >= options.sampleEvery {
