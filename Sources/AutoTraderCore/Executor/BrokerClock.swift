@@ -57,15 +57,19 @@ public actor BrokerClock {
         if let anchor, wall - anchor.wall < interval(isOpen: anchor.isOpen) {
             return (anchor.broker + seconds(wall - anchor.wall) * rate, anchor.isOpen)
         }
+        let asked = ContinuousClock.now
         let sample = try await source()
         reads += 1
-        let sampledAt = ContinuousClock.now
+        // The broker stamped its time somewhere during the request: the midpoint halves the error.
+        let sampledAt = asked + (ContinuousClock.now - asked) / 2
         if let anchor, let start = origin {
             let predicted = anchor.broker + seconds(sampledAt - anchor.wall) * rate
             let stretch = sample.time - anchor.broker
             if abs(sample.time - predicted) > max(30, 0.05 * abs(stretch)) && measuredRate != nil {
                 origin = (sample.time, sampledAt) // a jump: a new stretch, the same rate
-            } else if seconds(sampledAt - start.wall) > 0.2 {
+            } else if seconds(sampledAt - start.wall) >= 2 {
+                // Over at least 2 s, a request's latency (a few ms) hardly moves the rate; over less, it
+                // could make the clock run ahead (nothing ready to trade) until the next read.
                 measuredRate = max(0, (sample.time - start.broker) / seconds(sampledAt - start.wall))
             }
         } else {

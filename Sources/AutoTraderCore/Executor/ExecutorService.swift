@@ -77,6 +77,8 @@ public actor ExecutorService {
     private var decisionsLogged = 0
     private var lastError: String?
     private var lastClockError: ContinuousClock.Instant?
+    /// When the clock was last re-read because the bars were behind it.
+    private var lastAheadCheck = ContinuousClock.now - .seconds(60)
     /// The broker's date of the last pruning of the decision log.
     private var prunedOn: String?
 
@@ -203,7 +205,12 @@ public actor ExecutorService {
         runningCount = running.count
         // A bar of a minute that by our clock hasn't begun: the extrapolated clock lags (the simulator
         // skipped a night, or the machine was suspended). Read the broker's again.
-        if let newest = latest.values.max(), newest > brokerNow.minuteStart {
+        // Or it runs ahead: the newest bar of all is more than a minute behind the minute to trade. Bars can
+        // also just be late (a feed outage), so this re-read comes at most every 5 s (the rate budget).
+        if let newest = latest.values.max(),
+           newest > brokerNow.minuteStart
+               || (newest < brokerNow.minuteStart.adding(minutes: -2) && ContinuousClock.now - lastAheadCheck > .seconds(5)) {
+            if newest < brokerNow.minuteStart { lastAheadCheck = ContinuousClock.now }
             await clock.invalidate()
             if let sample = try? await clock.now() { brokerNow = Timestamp(secondsSinceEpoch: Int64(sample.time.rounded(.down))) }
         }
