@@ -37,7 +37,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(60))
         }
         let warmupReads = broker.reads
-        #expect(warmupReads >= 3 && warmupReads <= 40, "\(warmupReads) warm-up reads")
+        #expect(warmupReads >= 2 && warmupReads <= 40, "\(warmupReads) warm-up reads") // (one to start the stretch, one to measure it)
         // Then none within the open interval, however often it is asked, and the extrapolation follows the broker.
         var worst = 0.0
         for _ in 0..<40 {
