@@ -86,14 +86,6 @@ final class BenchProcess: @unchecked Sendable {
     /// SIGTERM, then waits up to `timeout` (SIGKILL after it); returns the exit status, nil if it had to be killed.
     func stop(timeout: TimeInterval = 15) async -> Int32? {
         if isRunning { kill(pid, SIGTERM) }
-        let deadline = Date().addingTimeInterval(timeout)
-        while isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        if isRunning {
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
-            return nil
-        }
-        process.waitUntilExit()
-        return process.terminationStatus
+        return await wait(timeout: timeout)
     }
 }

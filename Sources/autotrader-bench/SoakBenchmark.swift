@@ -236,12 +236,17 @@ final class SoakRun: @unchecked Sendable {
         cardsCreated += 1
     }
 
-    /// Each morning: the oldest running card sells everything and stops; a new card takes its place.
-    private func churn(tickers: [String], algorithms: [String], day: Int) async throws {
+    /// The api's running cards, as the dashboard gets them.
+    private func cardList() async throws -> [[String: Any]] {
         let (status, text) = try await SoakPoller.send("GET", apiBase + "/api/algorithms")
         guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
               let list = object["algorithms"] as? [[String: Any]] else { throw BenchFailure("GET /api/algorithms: HTTP \(status) \(text.prefix(300))") }
-        let running = list.filter { ($0["status"] as? String) == "running" && ($0["stopping"] as? Bool) != true }
+        return list
+    }
+
+    /// Each morning: the oldest running card sells everything and stops; a new card takes its place.
+    private func churn(tickers: [String], algorithms: [String], day: Int) async throws {
+        let running = try await cardList().filter { ($0["status"] as? String) == "running" && ($0["stopping"] as? Bool) != true }
         if let oldest = running.compactMap({ $0["id"] as? Int }).min() {
             let (stopStatus, stopText) = try await SoakPoller.send("DELETE", apiBase + "/api/algorithms/\(oldest)?liquidate=true")
             guard stopStatus == 200 else { throw BenchFailure("stopping card \(oldest): HTTP \(stopStatus) \(stopText)") }
@@ -251,10 +256,7 @@ final class SoakRun: @unchecked Sendable {
     }
 
     private func stopEveryCard() async throws {
-        let (status, text) = try await SoakPoller.send("GET", apiBase + "/api/algorithms")
-        guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-              let list = object["algorithms"] as? [[String: Any]] else { throw BenchFailure("GET /api/algorithms: HTTP \(status)") }
-        for id in list.compactMap({ $0["id"] as? Int }) {
+        for id in try await cardList().compactMap({ $0["id"] as? Int }) {
             let (stopStatus, stopText) = try await SoakPoller.send("DELETE", apiBase + "/api/algorithms/\(id)")
             guard stopStatus == 200 else { throw BenchFailure("stopping card \(id): HTTP \(stopStatus) \(stopText)") }
         }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import AutoTraderCore
-import Dispatch
 import Foundation
 import Logging
 
@@ -73,26 +72,16 @@ struct RunCommand: AsyncParsableCommand {
         }
         guard !specs.isEmpty else { throw CommandFailure(description: "no service executables in \(binaries.path)") }
 
-        let (signals, continuation) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
-        var sources: [DispatchSourceSignal] = []
-        for number in [SIGTERM, SIGINT] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            sources.append(source)
-        }
+        let signals = ShutdownSignals()
         logger.info("starting", metadata: ["mode": "\(mode.rawValue)", "services": "\(specs.map(\.name).joined(separator: ","))"])
         let supervisor = Supervisor(directory: binaries, children: specs, logger: logger)
         let supervising = Task { await supervisor.supervise() }
-        var iterator = signals.makeAsyncIterator()
-        let number = await iterator.next() ?? SIGTERM
-        logger.info("signal received; stopping every service", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        let signal = await signals.next()
+        logger.info("signal received; stopping every service", metadata: ["signal": "\(signal.name)"])
         supervising.cancel()
         _ = await supervising.value
         await supervisor.stopAll(timeout: stopTimeout)
         logger.info("stopped")
-        withExtendedLifetime(sources) {}
     }
 
     /// The folder of the running executable (via /proc/self/exe on Linux).

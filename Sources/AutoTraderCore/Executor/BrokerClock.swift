@@ -6,7 +6,7 @@ import Foundation
 /// simulator's pace. Every request counts against the account's rate budget (Alpaca: 200 a minute,
 /// shared by all three services), so the clock is read rarely and extrapolated at the rate it was
 /// seen to run (1 against Alpaca, the `--speed` against the simulator): quickly at first, until that
-/// rate is known, then every `openRefresh` while the market is open and every `closedRefresh` while it
+/// rate is known, then every `refresh.open` while the market is open and every `refresh.closed` while it
 /// is closed (an open must not be missed by long). The rate is measured from the first sample of the
 /// current unbroken stretch, so it grows more exact with time instead of following the latency noise of
 /// two close samples (at 600× a 20 ms hiccup is 12 s of broker time); a sample far off the prediction (the
@@ -17,7 +17,7 @@ public actor BrokerClock {
 
     /// How often the broker is asked.
     public struct Refresh: Sendable {
-        /// Until two samples have shown the clock's rate.
+        /// Until the rate has been measured over 2 s.
         public var warmup: Duration = .milliseconds(500)
         public var open: Duration = .seconds(15)
         public var closed: Duration = .seconds(2)
@@ -35,8 +35,8 @@ public actor BrokerClock {
     /// The first sample of the current stretch, and the rate measured from it (nil until measured).
     private var origin: (broker: Double, wall: ContinuousClock.Instant)?
     private var measuredRate: Double?
-    /// Broker reads so far (for tests and the status line).
-    public private(set) var reads = 0
+    /// Set by `invalidate()`: the next `now()` reads the broker.
+    private var mustRead = false
 
     public init(refresh: Refresh = Refresh(), source: @escaping Source) {
         self.source = source
@@ -54,12 +54,12 @@ public actor BrokerClock {
     /// The broker's now (seconds since the epoch) and whether it said the market is open.
     public func now() async throws -> (time: Double, isOpen: Bool) {
         let wall = ContinuousClock.now
-        if let anchor, wall - anchor.wall < interval(isOpen: anchor.isOpen) {
+        if !mustRead, let anchor, wall - anchor.wall < interval(isOpen: anchor.isOpen) {
             return (anchor.broker + seconds(wall - anchor.wall) * rate, anchor.isOpen)
         }
         let asked = ContinuousClock.now
         let sample = try await source()
-        reads += 1
+        mustRead = false
         // The broker stamped its time somewhere during the request: the midpoint halves the error.
         let sampledAt = asked + (ContinuousClock.now - asked) / 2
         if let anchor, let start = origin {
@@ -80,9 +80,7 @@ public actor BrokerClock {
     }
 
     /// Forces the next `now()` to read the broker.
-    public func invalidate() {
-        anchor = anchor.map { ($0.broker, $0.wall - refresh.open - refresh.closed - refresh.warmup, $0.isOpen) }
-    }
+    public func invalidate() { mustRead = true }
 
     private func interval(isOpen: Bool) -> Duration {
         measuredRate == nil ? refresh.warmup : isOpen ? refresh.open : refresh.closed

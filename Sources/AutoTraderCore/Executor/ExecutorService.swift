@@ -203,12 +203,12 @@ public actor ExecutorService {
             return
         }
         runningCount = running.count
+        let newest = latest.values.max()
         // A bar of a minute that by our clock hasn't begun: the extrapolated clock lags (the simulator
         // skipped a night, or the machine was suspended). Read the broker's again.
-        // Or it runs ahead: the newest bar of all is more than a minute behind the minute to trade. Bars can
+        // Or it runs ahead: the newest bar of all is over two minutes behind its minute. Bars can
         // also just be late (a feed outage), so this re-read comes at most every 5 s (the rate budget).
-        if let newest = latest.values.max(),
-           newest > brokerNow.minuteStart
+        if let newest, newest > brokerNow.minuteStart
                || (newest < brokerNow.minuteStart.adding(minutes: -2) && ContinuousClock.now - lastAheadCheck > .seconds(5)) {
             if newest < brokerNow.minuteStart { lastAheadCheck = ContinuousClock.now }
             await clock.invalidate()
@@ -217,7 +217,7 @@ public actor ExecutorService {
 
         // The newest complete minute: by the broker's clock, or by the bars when they run slightly ahead of it.
         var target = brokerNow.minuteStart.adding(minutes: -1)
-        if let newest = latest.values.max(), newest > target, newest <= brokerNow.minuteStart { target = newest }
+        if let newest, newest > target, newest <= brokerNow.minuteStart { target = newest }
         guard (try? calendar.isOpen(at: target)) == true else {
             marketOpen = false
             pruneDecisionLog(brokerNow: brokerNow)

@@ -116,10 +116,7 @@ public struct Doctor: Sendable {
             return DoctorCheck(name, .fail, "not found at \(path): create it with `autotrader init`")
         }
         do {
-            var configuration = Configuration()
-            configuration.readonly = true
-            configuration.busyMode = .timeout(10)
-            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            let queue = try readOnly(path)
             let (check, version) = try queue.read { db in
                 (try String.fetchAll(db, sql: "PRAGMA quick_check"), try DatabaseFile.userVersion(db))
             }
@@ -145,10 +142,7 @@ public struct Doctor: Sendable {
     /// The PIN itself is never shown.
     public static func checkPIN(systemPath: String, mode: TradingMode?) -> DoctorCheck {
         do {
-            var configuration = Configuration()
-            configuration.readonly = true
-            configuration.busyMode = .timeout(10)
-            let queue = try DatabaseQueue(path: systemPath, configuration: configuration)
+            let queue = try readOnly(systemPath)
             let pin = try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM system_config WHERE key = 'pin'") }
             try queue.close()
             guard pin == nil || pin == SystemSchema.defaultPIN else { return DoctorCheck("pin", .ok, "changed from the default") }
@@ -157,6 +151,14 @@ public struct Doctor: Sendable {
         } catch {
             return DoctorCheck("pin", .fail, "cannot read system.db at \(systemPath): \(error)")
         }
+    }
+
+    /// The doctor only reads: a read-only connection can never migrate or change a database.
+    static func readOnly(_ path: String) throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        return try DatabaseQueue(path: path, configuration: configuration)
     }
 
     static func fileSize(_ path: String) -> Int64 {
@@ -297,10 +299,7 @@ public struct Doctor: Sendable {
     /// Every heartbeat row by service, or nil when system.db can't be read.
     func readHeartbeats(_ path: String) -> [String: ServiceHeartbeat]? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(10)
-        guard let queue = try? DatabaseQueue(path: path, configuration: configuration) else { return nil }
+        guard let queue = try? Self.readOnly(path) else { return nil }
         defer { try? queue.close() }
         let rows = try? queue.read { db -> [ServiceHeartbeat] in
             guard try db.tableExists("service_heartbeats") else { return [] }

@@ -23,10 +23,16 @@ public final class ShutdownSignals: @unchecked Sendable { // immutable after ini
         self.signals = signals
     }
 
-    /// Waits for the first signal, logs it, and arms an `exit(0)` after `deadline` seconds.
-    public func wait(logger: Logger, deadline: TimeInterval = 1.7) async {
+    /// The next SIGTERM or SIGINT, and its name.
+    public func next() async -> (number: Int32, name: String) {
         var iterator = signals.makeAsyncIterator()
         let number = await iterator.next() ?? SIGTERM
+        return (number, number == SIGTERM ? "SIGTERM" : "SIGINT")
+    }
+
+    /// Waits for the first signal, logs it, and arms an `exit(0)` after `deadline` seconds.
+    public func wait(logger: Logger, deadline: TimeInterval = 1.7) async {
+        let (number, _) = await next()
         logger.info("signal received; shutting down", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")"])
         let watchdog = Thread {
             Thread.sleep(forTimeInterval: deadline)
