@@ -70,3 +70,10 @@ CREATE TABLE stop_requests (
     detail TEXT NOT NULL DEFAULT '',
     done_at TEXT
 );
+CREATE TABLE pin_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,                   -- UTC
+    client TEXT NOT NULL,               -- the address it came from
+    outcome TEXT NOT NULL CHECK(outcome IN ('right', 'wrong'))
+);
+CREATE INDEX pin_attempts_by_time ON pin_attempts (at);

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// A refusal with its HTTP status and a message that says what was wrong: the body is always
 /// `{"error": "…"}` (plus `extra` fields such as `retry_after` or `available`).
@@ -47,6 +48,9 @@ struct APIErrorMiddleware: RouterMiddleware {
         let response: Response
         do {
             response = try await next(request, context)
+        } catch let error as HTTPParserError {
+            // Not HTTP (a bad chunk size, a body cut short): Hummingbird answers 400 and closes the connection.
+            throw error
         } catch {
             let apiError = Self.apiError(for: error, request: request)
             if apiError.status.code >= 500 {
@@ -87,6 +91,10 @@ struct APIErrorMiddleware: RouterMiddleware {
             return brokerError(error)
         case let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED:
             return APIError(.serviceUnavailable, "the database is busy; try again")
+        case let error as AssetLookups.Throttled:
+            return APIError(
+                .tooManyRequests, "too many look-ups at the broker: try again in \(error.retryAfter) s",
+                headers: [.retryAfter: String(error.retryAfter)], extra: ["retry_after": .number(Decimal(error.retryAfter))])
         case is NIOTooManyBytesError:
             return APIError(.contentTooLarge, "the request body is larger than \(APIServer.maxBodyBytes) bytes")
         case let error as HTTPError:

@@ -14,8 +14,11 @@ struct APIRoutes: Sendable {
     let reader: CardReader
     let cards: CardsCache
     let equity: EquityHistory
+    /// The broker's clock and account, shared by every reader (at most one refresh per `--broker-cache`).
     let broker: BrokerSnapshotCache
-    /// For requests that need a fresh answer (create, cash, tickers, health): no cache, few retries.
+    /// Assets, cached and rate-limited: unauthenticated clients can't spend the account's request budget.
+    let assets: AssetLookups
+    /// For the one answer that must be fresh (the account's cash when a card is created, after the PIN): few retries.
     let client: AlpacaClient
     let mode: TradingMode
     let pins: PINGuard
@@ -47,13 +50,13 @@ struct APIRoutes: Sendable {
         router.get("/api/algorithms/{id}/equity") { _, context in try self.equityPoints(context) }
         router.get("/api/available-algorithms") { _, _ in try self.availableAlgorithms() }
         router.get("/api/account/cash") { _, _ in try await self.accountCash() }
-        router.get("/api/validate-ticker") { request, _ in try await self.validateTicker(request) }
+        router.get("/api/validate-ticker") { request, context in try await self.validateTicker(request, context) }
         router.post("/api/validate-pin") { request, context in try await self.validatePIN(request, context) }
         router.put("/api/pin") { request, context in try await self.changePIN(request, context) }
         router.get("/api/health") { _, _ in try await self.health() }
 
         // 405 for a known path asked with another method.
-        let all: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options]
+        let all: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options, .trace]
         for endpoint in Self.endpoints {
             let allowed = endpoint.methods + (endpoint.methods.contains(.get) ? [.head] : [])
             let allow = allowed.map(\.rawValue).joined(separator: ", ")
@@ -131,13 +134,13 @@ struct APIRoutes: Sendable {
     // MARK: - Create and stop
 
     func createAlgorithm(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        try await pins.checkNotLockedOut(context)
+        try pins.checkNotLockedOut()
         let input = try await JSONInput.read(request, allowed: ["ticker", "algorithm_type", "initial_capital", "pin"])
         let ticker = try input.string("ticker")!
         let algorithmType = try input.string("algorithm_type")!
         let capital = try input.number("initial_capital")
         let bodyPIN = try input.string("pin", required: false)
-        try await pins.verify(request.headers[.xPIN] ?? bodyPIN, context: context)
+        try pins.verify(request.headers[.xPIN] ?? bodyPIN, context: context, purpose: .movesMoney)
 
         let symbol = ticker.trimmingCharacters(in: .whitespaces).uppercased()
         guard Validation.isValidTicker(symbol) else { throw AutoTraderError.invalidTicker(ticker) }
@@ -151,7 +154,7 @@ struct APIRoutes: Sendable {
         }
         guard Validation.isValidCapital(capital) else { throw AutoTraderError.invalidCapital(capital.plainString) }
 
-        guard let asset = try await client.asset(symbol: symbol) else {
+        guard let asset = try await assets.asset(symbol: symbol, client: context.clientKey) else {
             throw APIError.badRequest("the broker doesn't know the ticker \(symbol)")
         }
         guard asset.isTradableEquity else {
@@ -169,7 +172,7 @@ struct APIRoutes: Sendable {
     }
 
     func stopAlgorithm(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        try await pins.checkNotLockedOut(context)
+        try pins.checkNotLockedOut()
         let id = try Self.algorithmID(context)
         var liquidate = false
         let query = request.uri.queryParameters
@@ -183,7 +186,7 @@ struct APIRoutes: Sendable {
         }
         let input = try await JSONInput.read(request, allowed: ["pin"], allowEmpty: true)
         let bodyPIN = try input.string("pin", required: false)
-        try await pins.verify(request.headers[.xPIN] ?? bodyPIN, context: context)
+        try pins.verify(request.headers[.xPIN] ?? bodyPIN, context: context, purpose: liquidate ? .movesMoney : .other)
         if liquidate {
             try system.requestLiquidation(algorithmId: id)
             logger.info("liquidation requested", metadata: ["id": "\(id)"])
@@ -220,7 +223,10 @@ struct APIRoutes: Sendable {
     }
 
     func accountCash() async throws -> Response {
-        let account = try await client.account()
+        let snapshot = await broker.snapshot()
+        guard let account = snapshot.account else {
+            throw APIError(.serviceUnavailable, "the broker can't be reached: \(snapshot.error ?? "no answer yet")")
+        }
         let (allocated, available) = try system.availableCash(brokerCash: account.cash)
         return try JSONOutput.response(CashBody(
             brokerCash: Money.rounded(account.cash), allocated: Money.rounded(allocated), available: Money.rounded(available)))
@@ -244,7 +250,7 @@ struct APIRoutes: Sendable {
         enum CodingKeys: String, CodingKey { case symbol, valid, tradable, name, error }
     }
 
-    func validateTicker(_ request: Request) async throws -> Response {
+    func validateTicker(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let parameters = request.uri.queryParameters
         try Self.onlyQueryParameters(parameters, allowed: ["symbol"])
         guard let raw = parameters.get("symbol"), !raw.isEmpty else {
@@ -256,7 +262,7 @@ struct APIRoutes: Sendable {
                 symbol: String(symbol.prefix(20)), valid: false, tradable: false, name: nil,
                 error: "not a ticker: use 1–10 letters or dots starting with a letter, e.g. NVDA or BRK.B"))
         }
-        guard let asset = try await client.asset(symbol: symbol) else {
+        guard let asset = try await assets.asset(symbol: symbol, client: context.clientKey) else {
             return try JSONOutput.response(TickerBody(
                 symbol: symbol, valid: false, tradable: false, name: nil, error: "the broker doesn't know \(symbol)"))
         }
@@ -272,20 +278,22 @@ struct APIRoutes: Sendable {
     struct ChangedBody: Encodable { let changed: Bool }
 
     func validatePIN(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        try await pins.checkNotLockedOut(context)
-        let input = try await JSONInput.read(request, allowed: ["pin"], allowEmpty: request.headers[.xPIN] != nil)
-        let pin = try input.string("pin", required: request.headers[.xPIN] == nil)
-        try await pins.verify(pin ?? request.headers[.xPIN], context: context)
+        try pins.checkNotLockedOut()
+        let input = try await JSONInput.read(request, allowed: ["pin"], allowEmpty: true)
+        let pin = try input.string("pin", required: false)
+        try pins.verify(pin ?? request.headers[.xPIN], context: context)
         return try JSONOutput.response(ValidBody(valid: true))
     }
 
     func changePIN(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        try await pins.checkNotLockedOut(context)
-        let input = try await JSONInput.read(request, allowed: ["old_pin", "new_pin"])
-        let oldPIN = try input.string("old_pin")!
-        let newPIN = try input.string("new_pin")!
-        try await pins.verify(oldPIN, context: context)
-        guard Validation.isValidPIN(newPIN) else { throw APIError.badRequest("new_pin must be 4 to 8 digits") }
+        try pins.checkNotLockedOut()
+        let input = try await JSONInput.read(request, allowed: ["old_pin", "new_pin"], allowEmpty: true)
+        let oldPIN = try input.string("old_pin", required: false)
+        let newPIN = try input.string("new_pin", required: false)
+        try pins.verify(oldPIN, context: context)
+        guard let newPIN else { throw APIError.badRequest("missing field \"new_pin\"") }
+        if let problem = Validation.newPINProblem(newPIN) { throw APIError.badRequest(problem) }
+        guard newPIN != oldPIN else { throw APIError.badRequest("the new PIN must differ from the old one") }
         try system.setPIN(newPIN)
         logger.notice("PIN changed", metadata: ["client": "\(context.clientKey)"])
         return try JSONOutput.response(ChangedBody(changed: true))
@@ -295,7 +303,8 @@ struct APIRoutes: Sendable {
 
     func health() async throws -> Response {
         let report = await HealthReport.build(
-            system: system, stocks: stocks, mode: mode, client: client, defaultHeartbeatInterval: heartbeatInterval)
+            system: system, stocks: stocks, mode: mode, broker: await broker.snapshot(), pinPolicy: pins.policy,
+            defaultHeartbeatInterval: heartbeatInterval)
         return try JSONOutput.response(status: report.status == "down" ? .serviceUnavailable : .ok, report)
     }
 
@@ -304,7 +313,7 @@ struct APIRoutes: Sendable {
     /// The `{id}` path parameter: a positive whole number.
     static func algorithmID(_ context: APIRequestContext) throws -> Int64 {
         let text = context.parameters.get("id") ?? ""
-        guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ (48...57).contains($0) }), let id = Int64(text), id > 0 else {
+        guard !text.isEmpty, text.utf8.count <= 19, text.utf8.allSatisfy({ (48...57).contains($0) }), let id = Int64(text), id > 0 else {
             throw APIError.badRequest("the algorithm id must be a positive whole number, not \(String(text.prefix(40)).debugDescription)")
         }
         return id

@@ -2,21 +2,31 @@ import AutoTraderCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
+import HummingbirdTLS
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
 /// How the api runs: where it listens, what it serves, how it paces itself.
 public struct APIOptions: Sendable {
-    public var host = "0.0.0.0"
+    /// Loopback by default: the kiosk on the Pi itself. The LAN (0.0.0.0) is the owner's explicit choice.
+    public var host = "127.0.0.1"
     public var port = 5001
     /// The dashboard's files (served at `/`).
     public var frontendPath: String
     public var heartbeatInterval: Duration = .seconds(5)
-    /// How long GET /api/algorithms reuses the broker's clock and account.
-    public var brokerCacheFor: Duration = .seconds(2)
-    public var pinPolicy = PINThrottle.Policy()
+    /// How long every reader (cards, cash, health) reuses the broker's clock and account.
+    public var brokerCacheFor: Duration = .seconds(5)
+    public var pinPolicy = PINGuessPolicy()
+    /// Names and addresses besides loopback and the machine's own that `Host` may carry.
+    public var allowedHosts = ""
+    /// PEM files: with both, the api serves HTTPS only.
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+    public var limits = ConnectionLimits()
 
     public init(frontendPath: String) { self.frontendPath = frontendPath }
 }
@@ -51,12 +61,16 @@ public enum APIServer {
         let routes = APIRoutes(
             system: system, stocks: stocks, reader: reader, cards: try CardsCache(reader: reader),
             equity: EquityHistory(system: system, stocks: stocks),
-            broker: BrokerSnapshotCache(client: snapshotClient, freshFor: options.brokerCacheFor, logger: logger),
+            broker: BrokerSnapshotCache(
+                client: snapshotClient, freshFor: options.brokerCacheFor, staleFor: max(.seconds(10), options.brokerCacheFor * 3), logger: logger),
+            assets: AssetLookups(client: client),
             client: client, mode: alpaca.mode,
-            pins: PINGuard(system: system, throttle: PINThrottle(policy: options.pinPolicy)),
+            pins: PINGuard(system: system, policy: options.pinPolicy, mode: alpaca.mode, logger: logger),
             heartbeatInterval: max(1, Int64(options.heartbeatInterval.seconds.rounded(.up))), logger: logger)
 
         let router = Router(context: APIRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.middlewares.add(BrowserSafetyMiddleware(
+            hosts: AllowedHosts(extra: options.allowedHosts), scheme: options.tlsCertificatePath == nil ? "http" : "https"))
         router.middlewares.add(APIErrorMiddleware(logger: logger, statistics: statistics))
         router.middlewares.add(StaticFilesMiddleware(
             files: FileMiddleware(
@@ -72,7 +86,8 @@ public enum APIServer {
         let host = options.host
         return Application(
             router: router,
-            configuration: .init(address: .hostname(host, port: options.port), serverName: "autotrader-api"),
+            server: try serverBuilder(options),
+            configuration: .init(address: .hostname(host, port: options.port), serverName: "autotrader-api", backlog: 1024),
             services: [heartbeat],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? options.port
@@ -81,6 +96,36 @@ public enum APIServer {
             },
             logger: logger)
     }
+}
+
+extension APIServer {
+    /// HTTP/1.1 with the connection guard (caps, timeouts, body limits), over TLS when a certificate is given.
+    static func serverBuilder(_ options: APIOptions) throws -> HTTPServerBuilder {
+        let counter = ConnectionCounter()
+        let limits = options.limits
+        let http = HTTPServerBuilder.http1(configuration: .init(
+            additionalChannelHandlers: [ConnectionGuardHandler(counter: counter, limits: limits)],
+            idleTimeout: .nanoseconds(Int64(limits.idleTimeout.seconds * 1e9))))
+        guard let certificatePath = options.tlsCertificatePath, let keyPath = options.tlsKeyPath else { return http }
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } catch {
+            throw APIConfigurationError("cannot read the TLS certificate \(certificatePath) or key \(keyPath) (PEM files): \(error)")
+        }
+        guard !chain.isEmpty else { throw APIConfigurationError("no certificate in \(certificatePath)") }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        return try .tls(http, tlsConfiguration: tls)
+    }
+}
+
+/// A setting the api can't start with; says which and why.
+public struct APIConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Serves frontend/ for everything outside /api: an /api path never falls through to a file.

@@ -42,11 +42,31 @@ struct HealthReport: Encodable {
     let dataStale: Bool
     let marketOpen: Bool?
     let broker: String
+    let security: Security?
     let asOf: Timestamp
+
+    /// What the owner should know about the PIN: how strong it is, and whether someone has been guessing.
+    struct Security: Encodable {
+        let status: PINStatus
+
+        enum CodingKeys: String, CodingKey {
+            case pinStrength = "pin_strength", wrongPINsLastHour = "wrong_pins_last_hour", wrongPINsLastDay = "wrong_pins_last_day"
+            case lastWrongPIN = "last_wrong_pin", pinLockedForSeconds = "pin_locked_for_seconds"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(status.strength.rawValue, forKey: .pinStrength)
+            try container.encode(status.failuresLastHour, forKey: .wrongPINsLastHour)
+            try container.encode(status.failuresLastDay, forKey: .wrongPINsLastDay)
+            try container.encode(status.lastFailure, forKey: .lastWrongPIN)
+            try container.encode(status.lockedForSeconds, forKey: .pinLockedForSeconds)
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case status, mode, services, databases, newestBar = "newest_bar", dataStale = "data_stale"
-        case marketOpen = "market_open", broker, asOf = "as_of"
+        case marketOpen = "market_open", broker, security, asOf = "as_of"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -59,6 +79,7 @@ struct HealthReport: Encodable {
         try container.encode(dataStale, forKey: .dataStale)
         try container.encode(marketOpen, forKey: .marketOpen)
         try container.encode(broker, forKey: .broker)
+        try container.encode(security, forKey: .security)
         try container.encode(asOf, forKey: .asOf)
     }
 
@@ -70,8 +91,8 @@ struct HealthReport: Encodable {
     static let dataStaleAfter: Int64 = 180
 
     static func build(
-        system: SystemDatabase, stocks: StocksDatabase, mode: TradingMode, client: AlpacaClient,
-        defaultHeartbeatInterval: Int64, now: Timestamp = .now()
+        system: SystemDatabase, stocks: StocksDatabase, mode: TradingMode, broker snapshot: BrokerSnapshotCache.Snapshot,
+        pinPolicy: PINGuessPolicy, defaultHeartbeatInterval: Int64, now: Timestamp = .now()
     ) async -> HealthReport {
         // Services.
         var heartbeats: [String: ServiceHeartbeat] = [:]
@@ -105,13 +126,9 @@ struct HealthReport: Encodable {
         }
 
         // The broker: its clock says whether the market is open and what "now" is for data staleness.
-        var broker = "ok"
-        var clock: AlpacaClock?
-        do {
-            clock = try await client.clock()
-        } catch {
-            broker = "error: \(BrokerSnapshotCache.describe(error))"
-        }
+        // (The shared snapshot, at most `--broker-cache` old: health is polled, and must not spend the broker's budget.)
+        let clock = snapshot.clock
+        let broker = clock == nil ? "error: \(snapshot.error ?? "no answer")" : "ok"
         let brokerNow = clock.map { Timestamp($0.timestamp) } ?? now
         var marketOpen = clock?.isOpen
         if marketOpen == nil { marketOpen = try? stocks.isMarketOpen(at: now) }
@@ -148,7 +165,8 @@ struct HealthReport: Encodable {
         return HealthReport(
             status: status, mode: mode.rawValue, services: services,
             databases: Databases(system: systemStatus, stocks: stocksStatus), newestBar: newest, dataStale: dataStale,
-            marketOpen: marketOpen, broker: broker, asOf: now)
+            marketOpen: marketOpen, broker: broker,
+            security: (try? system.pinStatus(policy: pinPolicy, now: now)).map(Security.init(status:)), asOf: now)
     }
 
     /// "ok", or what is wrong: the schema version and one cheap read.

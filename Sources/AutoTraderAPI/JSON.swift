@@ -275,16 +275,21 @@ struct JSONParser {
 struct JSONInput {
     private(set) var fields: [String: JSONValue]
 
+    /// Whether a Content-Type is exactly `application/json` (parameters such as `charset=utf-8` allowed).
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""
+        return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
+    }
+
     /// Reads the body as an object. An empty body is an empty object when `allowEmpty`.
     static func read(_ request: Request, allowed: Set<String>, allowEmpty: Bool = false) async throws -> JSONInput {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > APIServer.maxBodyBytes {
             throw APIError(.contentTooLarge, "the request body is \(length) bytes; at most \(APIServer.maxBodyBytes) are accepted")
         }
-        // JSON, or text/plain: what a browser's fetch() sends when the page names no type. Forms and the rest are refused.
-        if let type = request.headers[.contentType], !type.isEmpty,
-           !type.lowercased().hasPrefix("application/json"), !type.lowercased().hasPrefix("text/plain")
-        {
-            throw APIError(.unsupportedMediaType, "send the body as JSON (Content-Type: application/json), not \(type)")
+        // Only JSON: text/plain and forms are what another site's page can send without a CORS preflight.
+        if let type = request.headers[.contentType], !type.isEmpty, !isJSON(type) {
+            throw APIError(.unsupportedMediaType, "send the body as JSON (Content-Type: application/json), not \(String(type.prefix(80)))")
         }
         let buffer: ByteBuffer
         do {

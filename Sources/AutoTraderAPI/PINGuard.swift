@@ -2,124 +2,64 @@ import AutoTraderCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 
-/// Counts wrong PINs per client and locks a client out after too many.
+/// Checks the PIN of state-changing requests against system.db's, through system.db's count of wrong
+/// PINs (`PINGuessPolicy`: a few an hour from all clients together, kept across restarts).
 ///
-/// Five wrong PINs from one client (its IP address) within a minute lock it out for a minute:
-/// every PIN-guarded request from it then gets 429 with `Retry-After` until the lockout ends,
-/// whatever PIN it sends. A right PIN clears the client's count. The state is in memory (this
-/// actor): a restart of the api forgets it, which only gives an attacker one more round of five
-/// guesses per restart — restarts are systemd's, not the client's, to make.
-public actor PINThrottle {
-    public struct Policy: Sendable {
-        public var maxFailures = 5
-        public var window: Duration = .seconds(60)
-        public var lockout: Duration = .seconds(60)
-        /// At most this many clients are remembered (the oldest entries are dropped first).
-        public var maxClients = 10_000
-        public init() {}
-    }
-
-    private struct Client {
-        var failures: [ContinuousClock.Instant] = []
-        var lockedUntil: ContinuousClock.Instant?
-    }
-
-    private let policy: Policy
-    private var clients: [String: Client] = [:]
-
-    public init(policy: Policy = Policy()) { self.policy = policy }
-
-    /// Seconds left of the client's lockout (rounded up), or nil when it may try.
-    public func lockoutRemaining(client: String, now: ContinuousClock.Instant = .now) -> Int? {
-        guard let until = clients[client]?.lockedUntil else { return nil }
-        guard until > now else {
-            clients[client] = nil
-            return nil
-        }
-        return max(1, Int((until - now).seconds.rounded(.up)))
-    }
-
-    /// Records a wrong PIN; returns the lockout's seconds if this one started it.
-    @discardableResult
-    public func recordFailure(client: String, now: ContinuousClock.Instant = .now) -> Int? {
-        if clients.count >= policy.maxClients, clients[client] == nil { prune(now: now) }
-        var entry = clients[client] ?? Client()
-        entry.failures = entry.failures.filter { now - $0 < policy.window }
-        entry.failures.append(now)
-        if entry.failures.count >= policy.maxFailures {
-            entry.failures.removeAll()
-            entry.lockedUntil = now + policy.lockout
-            clients[client] = entry
-            return max(1, Int(policy.lockout.seconds.rounded(.up)))
-        }
-        clients[client] = entry
-        return nil
-    }
-
-    public func recordSuccess(client: String) {
-        clients[client] = nil
-    }
-
-    private func prune(now: ContinuousClock.Instant) {
-        clients = clients.filter { _, entry in
-            (entry.lockedUntil.map { $0 > now } ?? false) || entry.failures.contains { now - $0 < policy.window }
-        }
-        if clients.count >= policy.maxClients {
-            // Still full of live entries: forget the ones with the fewest failures (a flood of new addresses).
-            let keep = clients.sorted { ($0.value.lockedUntil != nil ? 1000 : $0.value.failures.count) > ($1.value.lockedUntil != nil ? 1000 : $1.value.failures.count) }
-                .prefix(policy.maxClients / 2)
-            clients = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
-        }
-    }
-}
-
-/// Checks the PIN of state-changing requests against system.db's, in constant time, through the throttle.
+/// The count is global on purpose: an attacker on the LAN can claim as many addresses as it likes, so a
+/// per-address count only multiplies its guesses. The price is that someone guessing also makes the owner
+/// wait; the owner is told (log, dashboard) and can always act from the Pi itself with the CLI.
 struct PINGuard: Sendable {
     let system: SystemDatabase
-    let throttle: PINThrottle
+    let policy: PINGuessPolicy
+    let mode: TradingMode
+    let logger: Logger
 
-    /// Refuses a locked-out client before anything else is looked at (429 with Retry-After).
-    func checkNotLockedOut(_ context: APIRequestContext) async throws {
-        if let seconds = await throttle.lockoutRemaining(client: context.clientKey) {
+    /// Whether the request would move money (create a card, sell its shares): refused with the factory PIN
+    /// outside simulated mode.
+    enum Purpose { case movesMoney, other }
+
+    /// Refuses at once while PINs are not being checked (429 with Retry-After), before a body is read.
+    func checkNotLockedOut() throws {
+        if let seconds = try system.pinLockout(policy: policy) { throw Self.lockedOut(seconds) }
+    }
+
+    /// Missing → 401 (not counted); wrong → 403 (counted); locked → 429; right → passes, unless the
+    /// request moves money while the factory PIN is still set in paper or live mode (403, change it first).
+    func verify(_ pin: String?, context: APIRequestContext, purpose: Purpose = .other) throws {
+        try checkNotLockedOut()
+        guard let pin, !pin.isEmpty else {
+            throw APIError(.unauthorized, "this request needs the PIN (header X-PIN or field \"pin\")")
+        }
+        switch try system.checkPIN(pin, client: context.clientKey, policy: policy) {
+        case .right:
+            if purpose == .movesMoney, mode != .simulated, pin == SystemSchema.defaultPIN {
+                throw APIError(
+                    .forbidden,
+                    "the factory PIN is still set: change it (PUT /api/pin, or `autotrader set-pin` on the Pi) before trading in \(mode.rawValue) mode",
+                    extra: ["pin_change_required": .bool(true)])
+            }
+        case .wrong(let failures, let retryAfter):
+            logger.warning("wrong PIN", metadata: [
+                "client": "\(context.clientKey)", "wrong_pins_this_hour": "\(failures)",
+                "next_attempt_in_s": "\(retryAfter ?? 0)",
+            ])
+            var headers: HTTPFields = [:]
+            var extra: [String: JSONValue] = [:]
+            if let retryAfter {
+                headers[.retryAfter] = String(retryAfter)
+                extra["retry_after"] = .number(Decimal(retryAfter))
+            }
+            throw APIError(.forbidden, "wrong PIN", headers: headers, extra: extra)
+        case .lockedOut(let seconds):
             throw Self.lockedOut(seconds)
         }
     }
 
-    /// Verifies `pin`: missing → 401, wrong → 403 (counted; the fifth within a minute locks the client out), right → passes.
-    func verify(_ pin: String?, context: APIRequestContext) async throws {
-        try await checkNotLockedOut(context)
-        guard let pin, !pin.isEmpty else {
-            throw APIError(.unauthorized, "this request needs the PIN (header X-PIN or field \"pin\")")
-        }
-        let stored = try system.pin()
-        if Self.constantTimeEquals(pin, stored) {
-            await throttle.recordSuccess(client: context.clientKey)
-            return
-        }
-        if let seconds = await throttle.recordFailure(client: context.clientKey) {
-            // This wrong PIN was the last one allowed: it is still answered as wrong, and what follows is locked out.
-            _ = seconds
-        }
-        throw APIError(.forbidden, "wrong PIN")
-    }
-
-    static func lockedOut(_ seconds: Int) -> APIError {
+    static func lockedOut(_ seconds: Int64) -> APIError {
         APIError(
             .tooManyRequests, "too many wrong PINs: try again in \(seconds) s",
             headers: [.retryAfter: String(seconds)], extra: ["retry_after": .number(Decimal(seconds))])
-    }
-
-    /// Compares every byte whatever the inputs (the time depends only on the longer length).
-    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        let length = max(x.count, y.count)
-        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count) | UInt8(x.count == y.count ? 0 : 1)
-        for index in 0..<length {
-            let left = index < x.count ? x[index] : 0
-            let right = index < y.count ? y[index] : 0
-            difference |= left ^ right
-        }
-        return difference == 0
     }
 }

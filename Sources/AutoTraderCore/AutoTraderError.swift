@@ -44,7 +44,7 @@ public enum AutoTraderError: Error, Equatable, Sendable, CustomStringConvertible
         case .insufficientShares(let id, let held, let requested):
             return "algorithm \(id) holds \(held) shares and cannot sell \(requested)"
         case .invalidPIN:
-            return "the PIN must be 4 to 8 digits"
+            return "the PIN must be 6 to 12 digits, not one digit repeated and not a run such as 123456"
         case .invalidTimestamp(let text):
             return "invalid time \(text.debugDescription): use UTC YYYY-MM-DDTHH:MM:SSZ, e.g. 2024-06-04T14:30:00Z"
         case .outsideCalendar(let instant):

@@ -22,7 +22,7 @@ struct APICommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (default: AUTOTRADER_API_PORT, else 5001); 0 picks a free one.")
     var port: Int?
 
-    @Option(help: "Address to listen on (default: AUTOTRADER_API_BIND, else 0.0.0.0: the kiosk and phones on the LAN).")
+    @Option(help: "Address to listen on (default: AUTOTRADER_API_BIND, else 127.0.0.1: the kiosk only; 0.0.0.0 for phones on the LAN).")
     var bind: String?
 
     @Option(help: "Folder of the dashboard's files (default: frontend under AUTOTRADER_HOME, else the current folder).")
@@ -40,19 +40,31 @@ struct APICommand: AsyncParsableCommand {
     @Option(name: .customLong("heartbeat-interval"), help: "Seconds between heartbeat rows.")
     var heartbeatInterval: Double = 5
 
-    @Option(name: .customLong("broker-cache"), help: "Seconds GET /api/algorithms reuses the broker's clock and account.")
-    var brokerCache: Double = 2
+    @Option(name: .customLong("broker-cache"), help: "Seconds every reader reuses the broker's clock and account (at most one refresh per period).")
+    var brokerCache: Double = 5
 
-    @Option(name: .customLong("pin-lockout"), help: "Seconds a client is locked out after 5 wrong PINs within a minute.")
-    var pinLockout: Double = 60
+    @Option(name: .customLong("pin-guesses-per-hour"), help: "Wrong PINs tolerated per hour, from all clients together.")
+    var pinGuessesPerHour = 10
+
+    @Option(name: .customLong("pin-backoff"), help: "Seconds to wait after a wrong PIN, doubling with each one this hour.")
+    var pinBackoff: Double = 1
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may stay open without sending a whole request head.")
+    var idleTimeout: Double = 15
+
+    @Option(name: .customLong("connections-per-address"), help: "Simultaneous connections kept from one address; more are closed at once.")
+    var connectionsPerAddress = 32
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be 0…65535") }
-        guard heartbeatInterval > 0, brokerCache >= 0, pinLockout > 0 else {
-            throw ValidationError("--heartbeat-interval and --pin-lockout must be positive, --broker-cache not negative")
+        guard heartbeatInterval > 0, brokerCache >= 0, pinBackoff >= 0, (1...100).contains(pinGuessesPerHour) else {
+            throw ValidationError("--heartbeat-interval must be positive, --broker-cache and --pin-backoff not negative, --pin-guesses-per-hour 1…100")
+        }
+        guard idleTimeout > 0, (1...10_000).contains(connectionsPerAddress) else {
+            throw ValidationError("--idle-timeout must be positive, --connections-per-address 1…10000")
         }
         guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -76,8 +88,12 @@ struct APICommand: AsyncParsableCommand {
             }
             resolvedPort = value
         }
-        let host = bind ?? settings.values["AUTOTRADER_API_BIND"].flatMap { $0.isEmpty ? nil : $0 } ?? "0.0.0.0"
+        let host = bind ?? settings.values["AUTOTRADER_API_BIND"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
 
+        let descriptors = FileDescriptorLimit.raiseToHardLimit()
+        if (0..<2048).contains(descriptors) {
+            logger.warning("few file descriptors: the connection caps need more (LimitNOFILE=8192 in the unit)", metadata: ["limit": "\(descriptors)"])
+        }
         let system = try SystemDatabase.open(path: systemDatabase ?? settings.systemDatabasePath)
         let stocks = try StocksDatabase.open(path: stocksDatabase ?? settings.stocksDatabasePath)
         var options = APIOptions(frontendPath: frontend ?? settings.home + "/frontend")
@@ -85,7 +101,18 @@ struct APICommand: AsyncParsableCommand {
         options.port = resolvedPort
         options.heartbeatInterval = .milliseconds(Int64(heartbeatInterval * 1000))
         options.brokerCacheFor = .milliseconds(Int64(brokerCache * 1000))
-        options.pinPolicy.lockout = .milliseconds(Int64(pinLockout * 1000))
+        options.limits.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        options.limits.perAddress = connectionsPerAddress
+        options.pinPolicy.perHour = pinGuessesPerHour
+        options.pinPolicy.backoff = pinBackoff
+        options.allowedHosts = settings.values["AUTOTRADER_API_ALLOWED_HOSTS"] ?? ""
+        let certificate = settings.values["AUTOTRADER_API_TLS_CERT"].flatMap { $0.isEmpty ? nil : $0 }
+        let key = settings.values["AUTOTRADER_API_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        guard (certificate == nil) == (key == nil) else {
+            throw ValidationError("AUTOTRADER_API_TLS_CERT and AUTOTRADER_API_TLS_KEY go together: set both (PEM files) or neither")
+        }
+        options.tlsCertificatePath = certificate
+        options.tlsKeyPath = key
         if !FileManager.default.fileExists(atPath: options.frontendPath + "/index.html") {
             logger.warning("no dashboard to serve: index.html not found", metadata: ["frontend": "\(options.frontendPath)"])
         }
@@ -95,9 +122,9 @@ struct APICommand: AsyncParsableCommand {
         ])
         let app = try APIServer.buildApplication(
             options: options, alpaca: alpaca, system: system, stocks: stocks, logger: logger
-        ) { host, port in
+        ) { [scheme = options.tlsCertificatePath == nil ? "http" : "https"] host, port in
             // Tests read this line to learn the port; written unbuffered.
-            FileHandle.standardOutput.write(Data("autotrader-api listening on http://\(host):\(port)\n".utf8))
+            FileHandle.standardOutput.write(Data("autotrader-api listening on \(scheme)://\(host):\(port)\n".utf8))
         }
         try await app.runService()
     }

@@ -17,32 +17,41 @@ import Glibc
         }
     }
 
-    @Test func fiveWrongPINsWithinAMinuteLockOutThatClientOnly() async {
-        var policy = PINThrottle.Policy()
-        policy.lockout = .seconds(60)
-        let throttle = PINThrottle(policy: policy)
-        let start = ContinuousClock.now
-        for attempt in 0..<4 {
-            #expect(await throttle.recordFailure(client: "10.0.0.1", now: start + .seconds(attempt)) == nil)
+    @Test func wrongPINsWaitLongerEachTimeAndAtMostTenAnHourAreChecked() {
+        let policy = PINGuessPolicy()
+        let start = Timestamp.at("2026-11-30T12:00:00Z")
+        #expect(policy.wait(failures: [], now: start) == nil)
+        // After the n-th wrong PIN of the hour the next waits 2^(n-1) s.
+        var failures: [Timestamp] = []
+        var now = start
+        for n in 1...9 {
+            failures.append(now)
+            let wait = try! #require(policy.wait(failures: failures, now: now))
+            #expect(wait == Int64(1 << (n - 1)), "after \(n) wrong PINs")
+            #expect(policy.wait(failures: failures, now: now.adding(seconds: wait - 1)) != nil)
+            now = now.adding(seconds: wait)
+            #expect(policy.wait(failures: failures, now: now) == nil)
         }
-        #expect(await throttle.lockoutRemaining(client: "10.0.0.1", now: start + .seconds(4)) == nil)
-        #expect(await throttle.recordFailure(client: "10.0.0.1", now: start + .seconds(4)) == 60)
-        #expect(await throttle.lockoutRemaining(client: "10.0.0.1", now: start + .seconds(5)) == 59)
-        #expect(await throttle.lockoutRemaining(client: "10.0.0.2", now: start + .seconds(5)) == nil)
-        #expect(await throttle.lockoutRemaining(client: "10.0.0.1", now: start + .seconds(64) + .milliseconds(1)) == nil)
-        // Failures spread over more than a minute never lock.
-        for attempt in 0..<10 {
-            #expect(await throttle.recordFailure(client: "10.0.0.3", now: start + .seconds(attempt * 20)) == nil)
+        // The tenth uses up the hour: nothing more until the first is an hour old.
+        failures.append(now)
+        #expect(policy.wait(failures: failures, now: now) == 3600 - (now.secondsSinceEpoch - start.secondsSinceEpoch))
+        // Wrong PINs older than an hour no longer count.
+        #expect(policy.wait(failures: failures, now: now.adding(seconds: 3600)) == nil)
+    }
+
+    @Test func newPINsAreSixToTwelveDigitsNotRepeatedAndNotARun() {
+        for good in ["483920", "10293847", "271828182845", "112233"] { #expect(Validation.newPINProblem(good) == nil, "\(good)") }
+        for bad in ["2020", "12345", "0000000", "999999", "123456", "654321", "890123", "3210987", "1234567890123", "12a456", "", "١٢٣٤٥٦"] {
+            #expect(Validation.newPINProblem(bad) != nil, "\(bad)")
         }
-        // A right PIN clears the count.
-        for attempt in 0..<4 { await throttle.recordFailure(client: "10.0.0.4", now: start + .seconds(attempt)) }
-        await throttle.recordSuccess(client: "10.0.0.4")
-        #expect(await throttle.recordFailure(client: "10.0.0.4", now: start + .seconds(5)) == nil)
+        #expect(Validation.strength(ofPIN: "2020", factory: "2020") == .factory)
+        #expect(Validation.strength(ofPIN: "7351", factory: "2020") == .weak)
+        #expect(Validation.strength(ofPIN: "483920", factory: "2020") == .strong)
     }
 
     @Test func pinComparisonIsExact() {
-        #expect(PINGuard.constantTimeEquals("2020", "2020"))
-        for other in ["2021", "202", "20200", "", "2020 ", "٢٠٢٠"] { #expect(!PINGuard.constantTimeEquals(other, "2020")) }
+        #expect(SystemDatabase.constantTimeEquals("2020", "2020"))
+        for other in ["2021", "202", "20200", "", "2020 ", "٢٠٢٠"] { #expect(!SystemDatabase.constantTimeEquals(other, "2020")) }
     }
 
     @Test func createChecksAvailableCashInsideItsTransaction() throws {
@@ -137,7 +146,7 @@ import Glibc
     }
 
     @Test func stopAndLiquidateNeedThePINAndStoppingTwiceIsAConflict() async throws {
-        let world = try await APIWorld()
+        let world = try await APIWorld(apiArguments: ["--pin-backoff", "0"])
         let api = world.api!
         let first = try await world.create("MSFT", capital: "500")
         let second = try await world.create("NVDA", "rsi_bounce", capital: "700")
@@ -168,45 +177,82 @@ import Glibc
         #expect(try await api.json("GET", "/api/algorithms").1["algorithms"]?.array?.count == 1)
     }
 
-    @Test func wrongPINsLockTheClientOutWithRetryAfterUntilTheLockoutEnds() async throws {
-        let world = try await APIWorld(apiArguments: ["--pin-lockout", "3"])
+    @Test func wrongPINsAreCountedAcrossEveryAddressAndSurviveARestart() async throws {
+        // No back-off here, only the hourly cap, so the count is what is tested.
+        let world = try await APIWorld(apiArguments: ["--pin-backoff", "0", "--pin-guesses-per-hour", "10"])
         let api = world.api!
         #expect(try await api.json("POST", "/api/validate-pin", json: ["pin": "2020"]) == (200, .object(["valid": .bool(true)])))
-        for attempt in 1...5 {
-            let (status, body) = try await api.json("POST", "/api/validate-pin", json: ["pin": "99\(attempt)9"])
-            #expect(status == 403 && body["error"]?.string == "wrong PIN", "attempt \(attempt)")
+        // 30 guesses, each from its own loopback address (any host on a LAN can claim many).
+        var statuses: [Int] = []
+        for attempt in 1...30 {
+            let reply = try RawHTTP.send(
+                port: api.port, from: "127.0.\(attempt / 200).\(2 + attempt % 200)",
+                "POST /api/validate-pin HTTP/1.1\r\nHost: 127.0.0.1:\(api.port)\r\nContent-Type: application/json\r\nContent-Length: 14\r\nConnection: close\r\n\r\n{\"pin\":\"\(String(format: "%04d", 3000 + attempt))\"}")
+            statuses.append(reply.status)
         }
-        // Locked out: every PIN-guarded request, even with the right PIN.
+        #expect(statuses.filter { $0 == 403 } .count == 10, "\(statuses)")
+        #expect(statuses.filter { $0 == 429 } .count == 20, "\(statuses)")
+        #expect(try world.system.pinStatus(policy: PINGuessPolicy()).failuresLastHour == 10)
+        // Locked: every PIN-guarded request, from any address, even with the right PIN, is not checked.
         for (method, path, body) in [
-            ("POST", "/api/validate-pin", ["pin": "2020"]), ("PUT", "/api/pin", ["old_pin": "2020", "new_pin": "4321"]),
+            ("POST", "/api/validate-pin", ["pin": "2020"]), ("PUT", "/api/pin", ["old_pin": "2020", "new_pin": "483920"]),
             ("POST", "/api/algorithms", ["ticker": "AAPL", "algorithm_type": "sma_crossover", "initial_capital": 10, "pin": "2020"]),
         ] as [(String, String, [String: Any])] {
             let reply = try await api.request(method, path, json: body)
             #expect(reply.status == 429, "\(method) \(path)")
             let retryAfter = try #require(reply.header("Retry-After").flatMap(Int.init))
-            #expect((1...3).contains(retryAfter))
+            #expect((3000...3600).contains(retryAfter))
             #expect(try JSONAny.parse(reply.body)["retry_after"]?.number == Double(retryAfter))
         }
         #expect(try world.system.pin() == "2020" && world.system.algorithms().isEmpty)
-        // Reading needs no PIN and is never locked.
-        #expect(try await api.request("GET", "/api/algorithms").status == 200)
-        try await Task.sleep(for: .milliseconds(3200))
-        #expect(try await api.json("POST", "/api/validate-pin", headers: ["X-PIN": "2020"]).0 == 200)
+        // Reading needs no PIN and is never locked; the owner sees the guessing.
+        let (_, health) = try await api.json("GET", "/api/health")
+        #expect(health["security"]?["wrong_pins_last_hour"]?.number == 10)
+        #expect((health["security"]?["pin_locked_for_seconds"]?.number ?? 0) > 3000)
+        #expect(health["security"]?["pin_strength"]?.string == "factory")
+        // A restart of the api gives no fresh guesses.
+        _ = await api.terminate()
+        world.api = try await APIProcess(
+            directory: world.directory, systemPath: world.systemPath, stocksPath: world.stocksPath, sim: world.sim,
+            arguments: ["--pin-backoff", "0"])
+        #expect(try await world.api.request("POST", "/api/validate-pin", json: ["pin": "2020"]).status == 429)
+        let logs = try String(contentsOfFile: api.running.stderrPath, encoding: .utf8)
+        #expect(logs.contains("wrong PIN") && logs.contains("wrong_pins_this_hour=10"))
+    }
+
+    @Test func eachWrongPINMakesTheNextWaitLonger() async throws {
+        let world = try await APIWorld()
+        let api = world.api!
+        let first = try await api.request("POST", "/api/validate-pin", json: ["pin": "1111"])
+        #expect(first.status == 403 && first.header("Retry-After") == "1")
+        let second = try await api.request("POST", "/api/validate-pin", json: ["pin": "2020"])
+        #expect(second.status == 429, "the right PIN is not even checked during the back-off")
+        // Two concurrent guesses: checked one after the other in system.db, so at most one is.
+        try await waitFor("the back-off to end", timeout: 10) { try world.system.pinLockout(policy: PINGuessPolicy()) == nil }
+        async let a = api.request("POST", "/api/validate-pin", json: ["pin": "1112"])
+        async let b = api.request("POST", "/api/validate-pin", json: ["pin": "1113"])
+        let statuses = try await [a.status, b.status].sorted()
+        #expect(statuses == [403, 429])
+        #expect(try world.system.pinStatus(policy: PINGuessPolicy()).failuresLastHour == 2)
     }
 
     @Test func changingThePINNeedsTheOldOne() async throws {
-        let world = try await APIWorld()
+        let world = try await APIWorld(apiArguments: ["--pin-backoff", "0"])
         let api = world.api!
-        #expect(try await api.json("PUT", "/api/pin", json: ["old_pin": "1111", "new_pin": "4321"]).0 == 403)
-        #expect(try await api.json("PUT", "/api/pin", json: ["old_pin": "2020", "new_pin": "12"]).0 == 400)
-        #expect(try await api.json("PUT", "/api/pin", json: ["old_pin": "2020", "new_pin": "12ab"]).0 == 400)
+        #expect(try await api.json("PUT", "/api/pin", json: ["old_pin": "1111", "new_pin": "483920"]).0 == 403)
+        for weak in ["12", "12ab", "4321", "24680", "000000", "123456", "987654"] {
+            let (status, body) = try await api.json("PUT", "/api/pin", json: ["old_pin": "2020", "new_pin": weak])
+            #expect(status == 400 && body["error"]?.string?.contains("new PIN") == true, "\(weak)")
+        }
         #expect(try await api.json("PUT", "/api/pin", json: ["old_pin": "2020"]).0 == 400)
+        #expect(try await api.json("PUT", "/api/pin", json: ["new_pin": "483920"]).0 == 401)
+        #expect(try await api.json("POST", "/api/validate-pin", json: [:]).0 == 401)
         #expect(try world.system.pin() == "2020")
-        let (status, body) = try await api.json("PUT", "/api/pin", json: ["old_pin": "2020", "new_pin": "24680"])
+        let (status, body) = try await api.json("PUT", "/api/pin", json: ["old_pin": "2020", "new_pin": "483920"])
         #expect(status == 200 && body == .object(["changed": .bool(true)]))
-        #expect(try world.system.pin() == "24680")
+        #expect(try world.system.pin() == "483920")
         #expect(try await api.json("POST", "/api/validate-pin", json: ["pin": "2020"]).0 == 403)
-        #expect(try await api.json("POST", "/api/validate-pin", json: ["pin": "24680"]).0 == 200)
+        #expect(try await api.json("POST", "/api/validate-pin", json: ["pin": "483920"]).0 == 200)
     }
 
     @Test func badInputIsAClear4xxAndChangesNothing() async throws {
@@ -307,7 +353,7 @@ import Glibc
     }
 
     @Test func healthReportsServicesDatabasesAndBrokerAndTheBrokerGoingAwayIsClear() async throws {
-        let world = try await APIWorld(apiArguments: ["--heartbeat-interval", "1"])
+        let world = try await APIWorld(apiArguments: ["--heartbeat-interval", "1", "--broker-cache", "2"])
         let api = world.api!
         _ = try await world.create("AAPL", capital: "100")
         // A streamer that beat long ago.
@@ -346,7 +392,9 @@ import Glibc
             "POST", "/api/algorithms", json: ["ticker": "MSFT", "algorithm_type": "sma_crossover", "initial_capital": 10, "pin": "2020"])
         #expect(createStatus == 503 && created["error"]?.string?.contains("broker") == true)
         #expect(try await api.json("GET", "/api/account/cash").0 == 503)
-        #expect(try await api.json("GET", "/api/validate-ticker?symbol=AAPL").0 == 503)
+        // AAPL's asset is remembered (a day); a symbol not asked before needs the broker.
+        #expect(try await api.json("GET", "/api/validate-ticker?symbol=AAPL").0 == 200)
+        #expect(try await api.json("GET", "/api/validate-ticker?symbol=NVDA").0 == 503)
         let (_, down) = try await api.json("GET", "/api/health")
         #expect(down["broker"]?.string?.hasPrefix("error") == true && down["status"]?.string == "degraded")
         #expect(try world.system.algorithms().count == 1)
@@ -380,15 +428,15 @@ import Glibc
     @Test func keysAndThePINNeverReachALogOrAnAnswerAndSIGTERMStopsCleanly() async throws {
         let keyID = "SIMKEY-\(UUID().uuidString.prefix(8))"
         let secret = "sim-secret-\(UUID().uuidString)"
-        let world = try await APIWorld(apiArguments: ["--log-level", "trace", "--heartbeat-interval", "1"], keyID: keyID, secretKey: secret)
+        let world = try await APIWorld(apiArguments: ["--log-level", "trace", "--heartbeat-interval", "1", "--pin-backoff", "0"], keyID: keyID, secretKey: secret)
         let api = world.api!
         var bodies: [String] = []
         func keep(_ reply: SimulatorProcess.Reply) { bodies.append(reply.text + " " + reply.headers.description) }
         keep(try await api.request("POST", "/api/algorithms", json: ["ticker": "AAPL", "algorithm_type": "sma_crossover", "initial_capital": 100, "pin": "2020"]))
         keep(try await api.request("POST", "/api/validate-pin", json: ["pin": "8642"]))
         keep(try await api.request("POST", "/api/validate-pin", headers: ["X-PIN": "2020"]))
-        keep(try await api.request("PUT", "/api/pin", json: ["old_pin": "2020", "new_pin": "97531"]))
-        keep(try await api.request("DELETE", "/api/algorithms/1", headers: ["X-PIN": "97531"]))
+        keep(try await api.request("PUT", "/api/pin", json: ["old_pin": "2020", "new_pin": "975318"]))
+        keep(try await api.request("DELETE", "/api/algorithms/1", headers: ["X-PIN": "975318"]))
         for path in ["/api/algorithms", "/api/health", "/api/account/cash", "/api/algorithms/1"] { keep(try await api.request("GET", path)) }
         keep(try await api.request("GET", "/api/nope?pin=13579"))
         try await Task.sleep(for: .milliseconds(1200))
@@ -396,7 +444,7 @@ import Glibc
         #expect(result.status == 0, "\(result.stderr.suffix(2000))")
         let logs = result.stdout + result.stderr
         #expect(logs.contains("algorithm created"))
-        for secretText in [keyID, secret, "8642", "97531", "13579"] {
+        for secretText in [keyID, secret, "8642", "975318", "13579"] {
             #expect(!logs.contains(secretText), "logs hold \(secretText)")
             #expect(!bodies.contains { $0.contains(secretText) }, "an answer holds \(secretText)")
         }

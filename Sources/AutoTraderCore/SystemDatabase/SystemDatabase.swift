@@ -161,23 +161,6 @@ public struct SystemDatabase: Sendable {
         return try PositionSums.read(db, algorithmId: algorithmId, afterID: 0).position
     }
 
-    // MARK: - PIN
-
-    public func pin() throws -> String {
-        try pool.read { db in
-            try String.fetchOne(db, sql: "SELECT value FROM system_config WHERE key = 'pin'") ?? SystemSchema.defaultPIN
-        }
-    }
-
-    public func setPIN(_ pin: String) throws {
-        guard Validation.isValidPIN(pin) else { throw AutoTraderError.invalidPIN }
-        try pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO system_config (key, value) VALUES ('pin', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                arguments: [pin])
-        }
-    }
-
     // MARK: -
 
     static func fetchAlgorithms(_ db: Database, status: AlgorithmStatus?) throws -> [AlgorithmInstance] {

@@ -108,6 +108,20 @@ public enum SystemSchema {
                 );
                 """)
         },
+        Migration(version: 6, name: "PIN attempts") { db in
+            try db.execute(sql: """
+                -- Every PIN the api checked, right or wrong, from any client: wrong ones are counted
+                -- across all clients and restarts (at most a few guesses an hour in total), and the
+                -- owner is shown how many there were. Never the PIN itself.
+                CREATE TABLE pin_attempts (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at TEXT NOT NULL,                   -- UTC
+                    client TEXT NOT NULL,               -- the address it came from
+                    outcome TEXT NOT NULL CHECK(outcome IN ('right', 'wrong'))
+                );
+                CREATE INDEX pin_attempts_by_time ON pin_attempts (at);
+                """)
+        },
     ]
 
     public static let schema = DatabaseSchema(

@@ -17,6 +17,7 @@ final class APIProcess: @unchecked Sendable {
     var baseURL: String { "http://\(host):\(port)" }
 
     static let listeningPrefix = "autotrader-api listening on http://"
+    static let tlsListeningPrefix = "autotrader-api listening on https://"
 
     /// Starts the api on the given databases, pointed at `sim`.
     init(
@@ -37,8 +38,8 @@ final class APIProcess: @unchecked Sendable {
         var address: (String, Int)?
         while address == nil {
             let output = (try? String(contentsOfFile: running.stdoutPath, encoding: .utf8)) ?? ""
-            if let line = output.split(separator: "\n").first(where: { $0.hasPrefix(Self.listeningPrefix) }) {
-                let hostPort = line.dropFirst(Self.listeningPrefix.count)
+            if let line = output.split(separator: "\n").first(where: { $0.hasPrefix(Self.listeningPrefix) || $0.hasPrefix(Self.tlsListeningPrefix) }) {
+                let hostPort = line.dropFirst(line.hasPrefix(Self.listeningPrefix) ? Self.listeningPrefix.count : Self.tlsListeningPrefix.count)
                 if let colon = hostPort.lastIndex(of: ":"), let port = Int(hostPort[hostPort.index(after: colon)...]) {
                     address = (String(hostPort[..<colon]), port)
                     break
