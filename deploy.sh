@@ -220,9 +220,15 @@ AUTOTRADER_HOME=$STATE
 AUTOTRADER_SYSTEM_DB=$STATE/system.db
 AUTOTRADER_STOCKS_DB=$STATE/stocks.db
 
-# The dashboard's HTTP port and address.
+# The dashboard's port and address. 127.0.0.1 = only this machine (the wall's kiosk browser).
+# For phones on the LAN: 0.0.0.0, ideally with TLS below (README: "Security").
 AUTOTRADER_API_PORT=${AUTOTRADER_API_PORT:-5001}
-AUTOTRADER_API_BIND=${AUTOTRADER_API_BIND:-0.0.0.0}
+AUTOTRADER_API_BIND=${AUTOTRADER_API_BIND:-127.0.0.1}
+# Other names the dashboard is reached by (besides localhost, this machine's names and addresses).
+AUTOTRADER_API_ALLOWED_HOSTS=${AUTOTRADER_API_ALLOWED_HOSTS:-}
+# HTTPS with your own certificate and key (PEM files readable by the autotrader user); both or neither.
+AUTOTRADER_API_TLS_CERT=${AUTOTRADER_API_TLS_CERT:-}
+AUTOTRADER_API_TLS_KEY=${AUTOTRADER_API_TLS_KEY:-}
 
 # The simulator (simulated mode only): where the services find it; its own options.
 AUTOTRADER_SIM_URL=${AUTOTRADER_SIM_URL:-http://127.0.0.1:5090}
@@ -322,9 +328,15 @@ for s in "${expected[@]}"; do printf '    %-22s %s\n' "$s" "$(systemctl is-activ
 [ $all = yes ] || warn "not every service is active yet: systemctl status 'autotrader*'; journalctl -u autotrader-streamer"
 
 address=$(hostname -I 2>/dev/null | awk '{print $1}')
+API_BIND=$(sed -n 's/^[[:space:]]*AUTOTRADER_API_BIND[[:space:]]*=[[:space:]]*["'\'']\{0,1\}\([^"'\'' ]*\).*/\1/p' "$CONFIG" | tail -n1)
 say "AutoTrader is running in $TRADING_MODE mode."
 if [ $HAVE_API = yes ]; then
-  echo "    dashboard: http://localhost:$API_PORT${address:+  (from the LAN: http://$address:$API_PORT)}"
+  case "${API_BIND:-0.0.0.0}" in
+    127.*|localhost|::1)
+      echo "    dashboard: http://localhost:$API_PORT  (this machine only; for phones on the LAN set AUTOTRADER_API_BIND=0.0.0.0 in $CONFIG, see README \"Security\")" ;;
+    *)
+      echo "    dashboard: http://localhost:$API_PORT${address:+  (from the LAN: http://$address:$API_PORT)}" ;;
+  esac
 else
   echo "    dashboard: none (autotrader-api was not built)"
 fi

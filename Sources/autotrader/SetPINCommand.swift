@@ -8,10 +8,10 @@ import Glibc
 struct SetPINCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set-pin",
-        abstract: "Change the dashboard PIN (4–8 digits).",
+        abstract: "Change the dashboard PIN (6–12 digits, not one digit repeated, not a run such as 123456).",
         discussion: """
             The new PIN is read from the terminal (typed twice, not shown) or, when input is \
-            not a terminal, from the first line of standard input: `echo 4821 | autotrader set-pin`. \
+            not a terminal, from the first line of standard input: `echo 482193 | autotrader set-pin`. \
             It is never taken as an argument, so it can't leak into the shell history or the process list.
             """)
 

@@ -182,6 +182,38 @@ import Glibc
         #expect(counts[500] == nil && counts[-1] == nil)
     }
 
+    @Test func withPaperMoneyNothingMovesMoneyUntilTheFactoryPINIsChanged() async throws {
+        let sim = try await SimulatorProcess(APIWorld.simArguments)
+        let url = sim.baseURL.absoluteString
+        // Paper mode: keys set, the broker's URLs pointed at the simulator.
+        let world = try await APIWorld(apiArguments: ["--pin-backoff", "0"], environment: [
+            "ALPACA_API_KEY": sim.keyID, "ALPACA_SECRET": sim.secretKey, "ALPACA_PAPER": "true",
+            "ALPACA_TRADING_URL": url, "ALPACA_DATA_URL": url,
+        ])
+        world.api = try await APIProcess(
+            directory: world.directory, systemPath: world.systemPath, stocksPath: world.stocksPath, sim: nil, simURL: url,
+            arguments: ["--pin-backoff", "0"],
+            environment: ["ALPACA_API_KEY": sim.keyID, "ALPACA_SECRET": sim.secretKey, "ALPACA_TRADING_URL": url, "ALPACA_DATA_URL": url])
+        let api = world.api!
+        #expect(try await api.json("GET", "/api/algorithms").1["mode"]?.string == "paper")
+        let (refused, body) = try await api.json(
+            "POST", "/api/algorithms", json: ["ticker": "AAPL", "algorithm_type": "sma_crossover", "initial_capital": 10, "pin": "2020"])
+        #expect(refused == 403 && body["pin_change_required"]?.bool == true && body["error"]?.string?.contains("factory PIN") == true)
+        #expect(try world.system.algorithms().isEmpty)
+        // A card made otherwise can still be stopped (that moves no money), but not sold off with the factory PIN.
+        let card = try world.system.createAlgorithm(ticker: "AAPL", algorithmType: "sma_crossover", initialCapital: 10)
+        #expect(try await api.json("DELETE", "/api/algorithms/\(card.id)?liquidate=true", headers: ["X-PIN": "2020"]).0 == 403)
+        #expect(try world.system.pendingStopRequests().isEmpty)
+        // Changed, everything works.
+        #expect(try await api.json("PUT", "/api/pin", json: ["old_pin": "2020", "new_pin": "583104"]).0 == 200)
+        #expect(try await api.json(
+            "POST", "/api/algorithms", json: ["ticker": "AAPL", "algorithm_type": "sma_crossover", "initial_capital": 10, "pin": "583104"]).0 == 201)
+        #expect(try await api.json("DELETE", "/api/algorithms/\(card.id)", headers: ["X-PIN": "583104"]).0 == 200)
+        let (_, health) = try await api.json("GET", "/api/health")
+        #expect(health["security"]?["pin_strength"]?.string == "strong")
+        _ = await sim.terminate()
+    }
+
     @Test func servesHTTPSWithTheOwnersCertificate() async throws {
         let directory = TemporaryDirectory("tls")
         let key = directory.file("key.pem"), certificate = directory.file("cert.pem")

@@ -104,14 +104,16 @@ import Testing
     @Test func setPINReadsStandardInputAndRefusesBadPINs() async throws {
         try await initialized()
         let system = try SystemDatabase.open(path: directory.file("s/system.db"))
-        let good = try await cli(["set-pin"] + paths, input: "7319\n")
+        let good = try await cli(["set-pin"] + paths, input: "731946\n")
         #expect(good.status == 0)
-        #expect(try system.pin() == "7319")
-        #expect(!good.stdout.contains("7319") && !good.stderr.contains("7319"))
-        let bad = try await cli(["set-pin"] + paths, input: "12ab\n")
-        #expect(bad.status != 0)
-        #expect(bad.stderr.contains("4 to 8 digits"))
-        #expect(try system.pin() == "7319")
+        #expect(try system.pin() == "731946")
+        #expect(!good.stdout.contains("731946") && !good.stderr.contains("731946"))
+        for weak in ["12ab", "7319", "222222", "345678"] {
+            let bad = try await cli(["set-pin"] + paths, input: "\(weak)\n")
+            #expect(bad.status != 0)
+            #expect(bad.stderr.contains("6 to 12 digits"), "\(bad.stderr)")
+        }
+        #expect(try system.pin() == "731946")
     }
 
     @Test func calendarCommands() async throws {

@@ -71,9 +71,17 @@ import Testing
         #expect(Doctor.checkPIN(systemPath: path, mode: .paper).verdict == .warn)
         #expect(Doctor.checkPIN(systemPath: path, mode: .live).verdict == .fail)
         #expect(!simulated.detail.contains(SystemSchema.defaultPIN))
-        try system.setPIN("7351")
+        // A four-digit PIN from before the 6-digit rule still works but is asked to be changed.
+        try system.pool.write { db in try db.execute(sql: "UPDATE system_config SET value = '7351' WHERE key = 'pin'") }
+        let weak = Doctor.checkPIN(systemPath: path, mode: .live)
+        #expect(weak.verdict == .warn && weak.detail.contains("6–12 digits") && !weak.detail.contains("7351"))
+        try system.setPIN("735190")
         let changed = Doctor.checkPIN(systemPath: path, mode: .live)
-        #expect(changed.verdict == .ok && !changed.detail.contains("7351"))
+        #expect(changed.verdict == .ok && !changed.detail.contains("735190"))
+        // Someone guessing shows, with the count.
+        for i in 0..<3 { _ = try system.checkPIN("000111", client: "10.0.0.9", policy: PINGuessPolicy(), now: .now().adding(seconds: -7200 + Int64(i) * 100)) }
+        let guessed = Doctor.checkPIN(systemPath: path, mode: .live)
+        #expect(guessed.verdict == .warn && guessed.detail.contains("3 wrong PINs in the last day"), "\(guessed.detail)")
         #expect(Doctor.checkPIN(systemPath: directory.file("missing.db"), mode: .live).verdict == .fail)
     }
 

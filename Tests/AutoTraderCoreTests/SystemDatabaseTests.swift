@@ -40,7 +40,7 @@ import Testing
         try database.setPIN("48213907")
         #expect(try database.pin() == "48213907")
         let before = try snapshot()
-        for bad in ["123", "123456789", "12a4", "", " 1234", "１２３４", "12.4"] {
+        for bad in ["123", "1234", "12345", "123456789", "1234567890123", "12a4", "", " 123456", "１２３４５６", "12.456", "444444"] {
             #expect(throws: AutoTraderError.invalidPIN) { try database.setPIN(bad) }
         }
         #expect(try snapshot() == before)
@@ -191,13 +191,13 @@ import Testing
     @Test func reopeningChangesNothingAndKeepsEveryRow() throws {
         let algorithm = try database.createAlgorithm(ticker: "AAPL", algorithmType: "sma_crossover", initialCapital: 100)
         try database.recordTrade(algorithmId: algorithm.id, side: .buy, shares: 1, price: Decimal(string: "10.01")!, at: .at("2024-06-04T14:31:00Z"))
-        try database.setPIN("5555")
+        try database.setPIN("555123")
         let before = try snapshot()
         let schemaBefore = try database.pool.read { db in try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name") }
         let reopened = try SystemDatabase.open(path: directory.file("system.db"), create: true)
         let schemaAfter = try reopened.pool.read { db in try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name") }
         #expect(try snapshot() == before)
         #expect(schemaAfter == schemaBefore)
-        #expect(try reopened.pin() == "5555")
+        #expect(try reopened.pin() == "555123")
     }
 }

@@ -139,15 +139,30 @@ public struct Doctor: Sendable {
 
     /// The PIN of a fresh system.db is written in the design for anyone to read: while it is set, whoever
     /// stands at the wall can add and stop cards. A warning with paper money, a failure with real money.
-    /// The PIN itself is never shown.
+    /// A PIN from before the 6-digit rule is a warning (it falls to patient guessing sooner); wrong PINs in
+    /// the last day are a warning with their count. The PIN itself is never shown.
     public static func checkPIN(systemPath: String, mode: TradingMode?) -> DoctorCheck {
         do {
             let queue = try readOnly(systemPath)
-            let pin = try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM system_config WHERE key = 'pin'") }
+            let (pin, wrong) = try queue.read { db -> (String?, Int) in
+                let pin = try String.fetchOne(db, sql: "SELECT value FROM system_config WHERE key = 'pin'")
+                guard try db.tableExists("pin_attempts") else { return (pin, 0) }
+                let since = Timestamp.now().adding(seconds: -86_400).text
+                return (pin, try Int.fetchOne(db, sql: "SELECT count(*) FROM pin_attempts WHERE outcome = 'wrong' AND at >= ?", arguments: [since]) ?? 0)
+            }
             try queue.close()
-            guard pin == nil || pin == SystemSchema.defaultPIN else { return DoctorCheck("pin", .ok, "changed from the default") }
-            let advice = "the default PIN is still set: anyone at the dashboard can add and stop cards; change it with `sudo -u autotrader autotrader set-pin`"
-            return DoctorCheck("pin", mode == .live ? .fail : .warn, advice)
+            let change = "change it with `sudo -u autotrader autotrader set-pin` (6–12 digits) or on the dashboard"
+            let guessing = wrong > 0 ? "; \(wrong) wrong PIN\(wrong == 1 ? "" : "s") in the last day: someone may be guessing" : ""
+            switch Validation.strength(ofPIN: pin ?? SystemSchema.defaultPIN, factory: SystemSchema.defaultPIN) {
+            case .factory:
+                return DoctorCheck(
+                    "pin", mode == .live ? .fail : .warn,
+                    "the default PIN is still set: anyone at the dashboard can add and stop cards, and paper or live trading is refused until it is changed; \(change)\(guessing)")
+            case .weak:
+                return DoctorCheck("pin", .warn, "the PIN is shorter or simpler than new PINs may be; \(change)\(guessing)")
+            case .strong:
+                return DoctorCheck("pin", wrong > 0 ? .warn : .ok, "changed from the default\(guessing)")
+            }
         } catch {
             return DoctorCheck("pin", .fail, "cannot read system.db at \(systemPath): \(error)")
         }
