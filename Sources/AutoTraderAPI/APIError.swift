@@ -76,6 +76,8 @@ struct APIErrorMiddleware: RouterMiddleware {
         switch error {
         case let error as APIError:
             return error
+        case let error as CardRefusal:
+            return APIError(.badRequest, error.description)
         case let error as InsufficientCash:
             return APIError(.conflict, error.description, extra: ["available": .number(error.available)])
         case let error as AutoTraderError:

@@ -22,6 +22,7 @@ struct APIRoutes: Sendable {
     let client: AlpacaClient
     let mode: TradingMode
     let pins: PINGuard
+    let creation: CardCreation
     let heartbeatInterval: Int64
     let logger: Logger
 
@@ -142,30 +143,12 @@ struct APIRoutes: Sendable {
         let bodyPIN = try input.string("pin", required: false)
         try pins.verify(request.headers[.xPIN] ?? bodyPIN, context: context, purpose: .movesMoney)
 
-        let symbol = ticker.trimmingCharacters(in: .whitespaces).uppercased()
-        guard Validation.isValidTicker(symbol) else { throw AutoTraderError.invalidTicker(ticker) }
-        guard AlgorithmRegistry.catalog.entry(named: algorithmType) != nil else {
-            throw APIError.badRequest(
-                "unknown algorithm_type \(algorithmType.debugDescription); available: \(AlgorithmRegistry.catalog.names.joined(separator: ", "))")
-        }
-        guard capital > 0 else { throw APIError.badRequest("initial_capital must be more than 0") }
-        guard Money.decimalPlaces(capital) <= 2 else {
-            throw APIError.badRequest("initial_capital \(capital.plainString) has more than two decimals (whole cents only)")
-        }
-        guard Validation.isValidCapital(capital) else { throw AutoTraderError.invalidCapital(capital.plainString) }
-
-        guard let asset = try await assets.asset(symbol: symbol, client: context.clientKey) else {
-            throw APIError.badRequest("the broker doesn't know the ticker \(symbol)")
-        }
-        guard asset.isTradableEquity else {
-            throw APIError.badRequest("\(symbol) can't be traded (broker status \(asset.status), tradable \(asset.tradable))")
-        }
-        let account = try await client.account()
-        let algorithm = try system.createAlgorithm(
-            ticker: symbol, algorithmType: algorithmType, initialCapital: capital, brokerCash: account.cash)
+        let algorithm = try await creation.create(
+            ticker: ticker, algorithmType: algorithmType, capital: capital,
+            broker: APICreationBroker(assets: assets, client: client, clientKey: context.clientKey))
         await cards.invalidate()
         logger.info("algorithm created", metadata: [
-            "id": "\(algorithm.id)", "ticker": "\(symbol)", "algorithm_type": "\(algorithmType)",
+            "id": "\(algorithm.id)", "ticker": "\(algorithm.ticker)", "algorithm_type": "\(algorithmType)",
             "initial_capital": "\(Money.centsText(capital))",
         ])
         return try JSONOutput.response(status: .created, try reader.card(id: algorithm.id))
@@ -196,6 +179,15 @@ struct APIRoutes: Sendable {
         }
         await cards.invalidate()
         return try JSONOutput.response(try reader.card(id: id))
+    }
+
+    /// The broker as a create asks it: assets through the shared cache and budget, the account fresh.
+    struct APICreationBroker: CardCreationBroker {
+        let assets: AssetLookups
+        let client: AlpacaClient
+        let clientKey: String
+        func asset(symbol: String) async throws -> AlpacaAsset? { try await assets.asset(symbol: symbol, client: clientKey) }
+        func cash() async throws -> Decimal { try await client.account().cash }
     }
 
     // MARK: - Catalog, cash, tickers

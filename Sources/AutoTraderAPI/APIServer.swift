@@ -9,6 +9,7 @@ import HummingbirdTLS
 import NIOSSL
 import ServiceLifecycle
 import Synchronization
+import TradingAlgorithms
 
 /// How the api runs: where it listens, what it serves, how it paces itself.
 public struct APIOptions: Sendable {
@@ -66,6 +67,7 @@ public enum APIServer {
             assets: AssetLookups(client: client),
             client: client, mode: alpaca.mode,
             pins: PINGuard(system: system, policy: options.pinPolicy, mode: alpaca.mode, logger: logger),
+            creation: CardCreation(system: system, algorithms: AlgorithmRegistry.catalog.names),
             heartbeatInterval: max(1, Int64(options.heartbeatInterval.seconds.rounded(.up))), logger: logger)
 
         let router = Router(context: APIRequestContext.self, options: .autoGenerateHeadEndpoints)

@@ -69,7 +69,7 @@ struct CardBenchmark: ParsableCommand {
 
         let algorithm = try system.createAlgorithm(
             ticker: Self.ticker, algorithmType: "bench_card", initialCapital: Self.initialCapital,
-            now: minutes[0].adding(minutes: -60))
+            brokerCash: BenchCash.unlimited, now: minutes[0].adding(minutes: -60))
 
         // The trades, planned and summed here independently of the database.
         struct Planned { let side: TradeSide; let shares: Int; let price: Decimal; let at: Timestamp }

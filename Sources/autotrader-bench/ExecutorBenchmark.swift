@@ -81,7 +81,7 @@ struct ExecutorLatencyBenchmark: AsyncParsableCommand {
         }
         let tickers = tradable
         for index in 0..<count {
-            _ = try system.createAlgorithm(ticker: tickers[index % tickers.count], algorithmType: "trades_every_minute", initialCapital: 1_000_000)
+            _ = try system.createAlgorithm(ticker: tickers[index % tickers.count], algorithmType: "trades_every_minute", initialCapital: 1_000_000, brokerCash: BenchCash.unlimited)
         }
         var options = ExecutorOptions()
         options.heartbeatInterval = .seconds(60)

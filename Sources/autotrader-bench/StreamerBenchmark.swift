@@ -87,7 +87,7 @@ struct StreamerBench {
     /// One running card per ticker.
     func createCards(_ tickers: [String]) throws {
         for ticker in tickers {
-            _ = try system.createAlgorithm(ticker: ticker, algorithmType: "sma_crossover", initialCapital: 1000)
+            _ = try system.createAlgorithm(ticker: ticker, algorithmType: "sma_crossover", initialCapital: 1000, brokerCash: BenchCash.unlimited)
         }
     }
 

@@ -3,7 +3,7 @@ import AutoTraderCore
 import Foundation
 import TradingAlgorithms
 
-struct AlgorithmsCommand: ParsableCommand {
+struct AlgorithmsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "algorithms", abstract: "List, create and stop algorithms.",
         subcommands: [List.self, Create.self, Stop.self])
@@ -37,8 +37,14 @@ struct AlgorithmsCommand: ParsableCommand {
         }
     }
 
-    struct Create: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a running algorithm for a ticker with its own capital.")
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a running algorithm for a ticker with its own capital.",
+            discussion: """
+                Checks what the dashboard checks: the broker must trade the ticker, and the capital must fit in the \
+                broker's cash less what running algorithms were given (so the broker — Alpaca, or autotrader-sim in \
+                simulated mode — must be reachable). Nothing is created when a check fails.
+                """)
 
         @OptionGroup var databases: DatabaseOptions
 
@@ -54,16 +60,25 @@ struct AlgorithmsCommand: ParsableCommand {
         @Flag(help: "Print the new card as JSON.")
         var json = false
 
-        func run() throws {
+        func run() async throws {
             guard let amount = Money.parse(capital) else {
                 throw ValidationError("--capital must be a plain amount like 1000 or 2500.50, not \(capital.debugDescription)")
             }
-            guard AlgorithmRegistry.catalog.entry(named: algorithmType) != nil else {
-                throw CommandFailure(description: "unknown algorithm \(algorithmType.debugDescription): this build has \(AlgorithmRegistry.catalog.names.joined(separator: ", "))")
-            }
             let system = try databases.openSystem()
-            let algorithm = try failing {
-                try system.createAlgorithm(ticker: ticker, algorithmType: algorithmType, initialCapital: amount)
+            let alpaca = try AlpacaConfiguration.resolve(try databases.settings())
+            let creation = CardCreation(system: system, algorithms: AlgorithmRegistry.catalog.names)
+            let algorithm: AlgorithmInstance
+            do {
+                algorithm = try await creation.create(
+                    ticker: ticker, algorithmType: algorithmType, capital: amount, broker: AlpacaClient(configuration: alpaca))
+            } catch let error as AlpacaError {
+                throw CommandFailure(description: "the broker (\(alpaca.tradingURL.absoluteString)) could not be asked, so nothing was created: \(error)")
+            } catch let error as CardRefusal {
+                throw CommandFailure(description: error.description)
+            } catch let error as InsufficientCash {
+                throw CommandFailure(description: error.description)
+            } catch let error as AutoTraderError {
+                throw CommandFailure(description: error.description)
             }
             let card = try CardReader(system: system, stocks: try databases.openStocks()).card(id: algorithm.id)
             if json { return try printJSON(card) }

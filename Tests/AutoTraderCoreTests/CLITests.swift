@@ -13,6 +13,12 @@ import Testing
         try await Executables.run("autotrader", arguments, environment: environment, input: input, directory: directory)
     }
 
+    /// The CLI asks the broker before it creates a card: a simulator, and the environment that points at it.
+    func broker() async throws -> (sim: SimulatorProcess, environment: [String: String]) {
+        let sim = try await SimulatorProcess()
+        return (sim, ["AUTOTRADER_SIM_URL": sim.baseURL.absoluteString])
+    }
+
     func initialized() async throws {
         let result = try await cli(["init"] + paths)
         try #require(result.status == 0, "\(result.stderr)")
@@ -23,7 +29,9 @@ import Testing
         #expect(first.status == 0)
         #expect(first.stdout.contains("system.db: created"))
         #expect(first.stdout.contains("stocks.db: created"))
-        try await cli(["algorithms", "create", "--ticker", "NVDA", "--type", "sma_crossover", "--capital", "1000"] + paths)
+        let (sim, broker) = try await broker()
+        defer { _ = sim }
+        try await cli(["algorithms", "create", "--ticker", "NVDA", "--type", "sma_crossover", "--capital", "1000"] + paths, environment: broker)
         let system = try SystemDatabase.open(path: directory.file("s/system.db"))
         try system.recordTrade(algorithmId: 1, side: .buy, shares: 2, price: 100, at: .at("2024-06-04T14:30:00Z"))
         let before = try system.pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM transactions") }
@@ -37,7 +45,9 @@ import Testing
 
     @Test func createStatusAndStopThroughTheCLI() async throws {
         try await initialized()
-        let created = try await cli(["algorithms", "create", "--ticker", "AAPL", "--type", "rsi_bounce", "--capital", "2500.50", "--json"] + paths)
+        let (sim, broker) = try await broker()
+        defer { _ = sim }
+        let created = try await cli(["algorithms", "create", "--ticker", "AAPL", "--type", "rsi_bounce", "--capital", "2500.50", "--json"] + paths, environment: broker)
         #expect(created.status == 0, "\(created.stderr)")
         let card = try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as! [String: Any]
         #expect(card["ticker"] as? String == "AAPL")
@@ -66,8 +76,15 @@ import Testing
 
     @Test func badInputGetsAClearMessageANonZeroExitAndChangesNothing() async throws {
         try await initialized()
+        let (sim, broker) = try await broker()
+        defer { _ = sim }
         for (arguments, message) in [
-            (["algorithms", "create", "--ticker", "nvda", "--type", "sma_crossover", "--capital", "100"], "invalid ticker"),
+            (["algorithms", "create", "--ticker", "nv$a", "--type", "sma_crossover", "--capital", "100"], "invalid ticker"),
+            (["algorithms", "create", "--ticker", "NVDA", "--type", "get_rich", "--capital", "100"], "unknown algorithm_type"),
+            (["algorithms", "create", "--ticker", "ZZZZQ", "--type", "sma_crossover", "--capital", "100"], "doesn't know the ticker ZZZZQ"),
+            (["algorithms", "create", "--ticker", "TWTR", "--type", "sma_crossover", "--capital", "100"], "can't be traded"),
+            // The simulator's account has 100,000: the CLI can't over-allocate it any more than the dashboard can.
+            (["algorithms", "create", "--ticker", "NVDA", "--type", "sma_crossover", "--capital", "100000.01"], "available"),
             (["algorithms", "create", "--ticker", "NVDA", "--type", "sma_crossover", "--capital", "-100"], "capital"),
             (["algorithms", "create", "--ticker", "NVDA", "--type", "sma_crossover", "--capital", "12.345"], "two decimals"),
             (["algorithms", "create", "--ticker", "NVDA", "--type", "sma_crossover", "--capital", "lots"], "capital"),
@@ -76,10 +93,15 @@ import Testing
             (["transactions", "42"], "no algorithm with id 42"),
             (["algorithms", "list", "--status", "paused"], "--status"),
         ] {
-            let result = try await cli(arguments + paths)
+            let result = try await cli(arguments + paths, environment: broker)
             #expect(result.status != 0, "\(arguments) should fail")
             #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
         }
+        // No broker to ask: said plainly, and nothing is created.
+        let unreachable = try await cli(
+            ["algorithms", "create", "--ticker", "NVDA", "--type", "sma_crossover", "--capital", "100"] + paths,
+            environment: ["AUTOTRADER_SIM_URL": "http://127.0.0.1:9"])
+        #expect(unreachable.status == 1 && unreachable.stderr.contains("could not be asked, so nothing was created"), "\(unreachable.stderr)")
         #expect(try SystemDatabase.open(path: directory.file("s/system.db")).algorithms().isEmpty)
         let missing = try await cli(["status", "--system-db", directory.file("nowhere/system.db"), "--stocks-db", directory.file("d/stocks.db")])
         #expect(missing.status != 0)
@@ -89,7 +111,9 @@ import Testing
 
     @Test func transactionsAreListedNewestFirst() async throws {
         try await initialized()
-        try await cli(["algorithms", "create", "--ticker", "AMD", "--type", "macd_signal", "--capital", "1000"] + paths)
+        let (sim, broker) = try await broker()
+        defer { _ = sim }
+        try await cli(["algorithms", "create", "--ticker", "AMD", "--type", "macd_signal", "--capital", "1000"] + paths, environment: broker)
         let system = try SystemDatabase.open(path: directory.file("s/system.db"))
         try system.recordTrade(algorithmId: 1, side: .buy, shares: 3, price: Decimal(string: "150.25")!, at: .at("2024-06-04T14:30:00Z"))
         try system.recordTrade(algorithmId: 1, side: .sell, shares: 1, price: Decimal(string: "151")!, at: .at("2024-06-04T15:30:00Z"))

@@ -28,8 +28,9 @@ public struct SystemDatabase: Sendable {
 
     // MARK: - Algorithms
 
-    /// Creates a running algorithm named `TICKER_algotype_YYYYMMDD_HHMMSS`.
-    public func createAlgorithm(
+    /// Creates a running algorithm named `TICKER_algotype_YYYYMMDD_HHMMSS`, without asking about cash: for
+    /// tests' fixtures only. People's cards go through `CardCreation` (the broker's ticker and cash rules).
+    func createAlgorithm(
         ticker: String, algorithmType: String, initialCapital: Decimal, now: Timestamp = .now()
     ) throws -> AlgorithmInstance {
         guard Validation.isValidTicker(ticker) else { throw AutoTraderError.invalidTicker(ticker) }
