@@ -32,6 +32,8 @@
     pollError: null,         // ApiError of the last failed poll, or null
     health: null,
     healthError: null,
+    healthAt: 0,             // ms epoch of the last good /api/health
+    securityTimer: null,     // re-draws the banner when a PIN lockout it shows ends
     pollCount: 0,
     intervalMs: POLL_OPEN_MS,
     polling: false,
@@ -39,6 +41,8 @@
     pollTimer: null,
     nextPollAt: null,
     lockoutUntil: 0,         // ms epoch; PIN pad refuses input until then
+    lockoutKind: "locked",   // "locked" (too many wrong PINs) or "wait" (the back-off after one wrong PIN)
+    lockoutText: "",         // for "wait": the api's words about the wrong PIN
   };
 
   // ---------- formatting ----------
@@ -98,10 +102,11 @@
   // ---------- api ----------
 
   class ApiError extends Error {
-    constructor(status, message, retryAfter) {
+    constructor(status, message, retryAfter, body) {
       super(message);
       this.status = status;          // 0 = no answer
-      this.retryAfter = retryAfter;  // seconds, for 429
+      this.retryAfter = retryAfter;  // seconds: 429, and a 403 wrong PIN that started a wait
+      this.body = body || null;      // the api's JSON answer, when there was one
     }
   }
 
@@ -149,7 +154,7 @@
         message = response.status >= 500 ? "The api failed (HTTP " + response.status + ")."
           : "The api refused the request (HTTP " + response.status + ").";
       }
-      throw new ApiError(response.status, message, parseRetryAfter(response.headers.get("Retry-After"), json));
+      throw new ApiError(response.status, message, parseRetryAfter(response.headers.get("Retry-After"), json), json);
     }
     if (json === null) throw new ApiError(response.status, "The api sent an answer that is not JSON.");
     return json;
@@ -186,6 +191,8 @@
     try {
       state.health = await api("GET", "/api/health");
       state.healthError = null;
+      state.healthAt = Date.now();
+      lockoutFromHealth();
     } catch (e) {
       state.healthError = e;
     }
@@ -288,7 +295,9 @@
       }
       if (h.status === "down") errors.push(bad.length ? "DOWN: " + bad.join(" · ") : "THE SYSTEM REPORTS IT IS DOWN");
       else if (bad.length || h.status === "degraded") warnings.push((h.status === "degraded" ? "DEGRADED: " : "") + (bad.join(" · ") || "some services are not healthy"));
+      securityBanner(h.security, errors, warnings);
     }
+    renderPinPrompt();
     const all = errors.concat(warnings);
     if (all.length === 0) {
       banner.hidden = true;
@@ -299,6 +308,51 @@
       banner.dataset.level = errors.length ? "error" : "warn";
       banner.textContent = all.join("  —  ");
     }
+  }
+
+  // Wrong PINs from health's `security`: amber, red while PINs are not being checked at all.
+  function securityBanner(sec, errors, warnings) {
+    clearTimeout(state.securityTimer);
+    if (!sec || typeof sec !== "object") return;
+    const hour = isNum(sec.wrong_pins_last_hour) ? sec.wrong_pins_last_hour : 0;
+    const day = isNum(sec.wrong_pins_last_day) ? sec.wrong_pins_last_day : 0;
+    const last = sec.last_wrong_pin ? " (LAST " + localTime(sec.last_wrong_pin) + ")" : "";
+    let text = null;
+    if (hour >= 3) text = hour + " WRONG PIN ATTEMPTS IN THE LAST HOUR — SOMEONE MAY BE GUESSING THE PIN";
+    else if (day >= 3) text = day + " WRONG PIN ATTEMPTS IN THE LAST 24 H" + (hour > 0 ? ", " + hour + " IN THE LAST HOUR" : "") + last + " — SOMEONE MAY BE GUESSING THE PIN";
+    else if (hour > 0) text = hour + " WRONG PIN ATTEMPT" + (hour === 1 ? "" : "S") + " IN THE LAST HOUR" + last;
+    const lockedFor = isNum(sec.pin_locked_for_seconds) ? sec.pin_locked_for_seconds : 0;
+    const until = lockedFor > 0 ? state.healthAt + lockedFor * 1000 : 0;
+    if (until > Date.now()) {
+      const at = new Date(until).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+      errors.push("PIN ENTRY LOCKED UNTIL " + at + (text ? ": " + text : ""));
+      state.securityTimer = setTimeout(renderStatus, until - Date.now() + 250); // then amber, or gone
+    } else if (text) {
+      warnings.unshift(text);
+    }
+  }
+
+  // The factory or a weak PIN: a quiet strip at the bottom that opens the change-PIN flow.
+  const pinPrompt = $("#pin-prompt");
+  const pinButton = $("#pin-button");
+  function pinStrength() {
+    const sec = state.health && state.health.security;
+    return sec && typeof sec.pin_strength === "string" ? sec.pin_strength : null;
+  }
+  function factoryBlocksTrading() {
+    const mode = state.mode || (state.health && state.health.mode);
+    return pinStrength() === "factory" && (mode === "paper" || mode === "live");
+  }
+  function renderPinPrompt() {
+    const strength = pinStrength();
+    const weak = strength === "factory" || strength === "weak";
+    pinPrompt.hidden = !weak;
+    pinPrompt.dataset.strength = strength || "";
+    pinButton.dataset.attention = weak ? "true" : "false";
+    if (!weak) return;
+    let text = strength === "factory" ? "⚠ PIN IS THE FACTORY DEFAULT — CHANGE IT" : "⚠ PIN IS TOO SHORT OR TOO SIMPLE — CHANGE IT";
+    if (factoryBlocksTrading()) text += " (NEEDED TO TRADE IN " + String(state.mode || state.health.mode).toUpperCase() + " MODE)";
+    setText(pinPrompt, text + " ›");
   }
 
   // ---------- cards ----------
@@ -456,39 +510,91 @@
   }
 
   // ---------- PIN pad ----------
+  // Two modes. "check": one PIN, checked with POST /api/validate-pin and handed to onSuccess.
+  // "change": the current PIN (step "current", skipped when the caller already holds it), the new
+  // one ("new"), the new one again ("confirm"), then PUT /api/pin; "done" confirms it.
 
   const pinPad = $("#pin-pad");
   const pinDisplay = $("#pin-display");
   const pinMessage = $("#pin-message");
-  const pin = { value: "", onSuccess: null, busy: false, countdown: null };
+  const pinTitle = $("#pin-title");
+  const pinPurpose = $("#pin-purpose");
+  const pinOk = $("#pin-ok");
+  const pin = {
+    value: "", onSuccess: null, busy: false, countdown: null, seq: 0,
+    mode: "check", step: "", old: null, fresh: null, onChanged: null,
+  };
+  const CHANGE_STEPS = {
+    current: "CHANGE PIN · YOUR CURRENT PIN",
+    new: "NEW PIN · 6 TO 12 DIGITS",
+    confirm: "NEW PIN AGAIN, TO CONFIRM",
+    done: "",
+  };
 
   function pinRender() {
     pinDisplay.textContent = "●".repeat(pin.value.length);
     pinDisplay.dataset.length = String(pin.value.length);
+    pinDisplay.classList.toggle("long", pin.value.length > 8);
     const locked = Date.now() < state.lockoutUntil;
-    for (const b of pinPad.querySelectorAll(".key")) b.disabled = locked || pin.busy;
-    $("#pin-ok").disabled = locked || pin.busy || pin.value.length === 0;
+    const done = pin.mode === "change" && pin.step === "done";
+    for (const b of pinPad.querySelectorAll(".key")) b.disabled = locked || pin.busy || done;
+    pinOk.disabled = done ? false : locked || pin.busy || pin.value.length === 0;
   }
   function pinSetMessage(text, kind) {
     pinMessage.textContent = text || "";
     pinPad.dataset.state = kind || "idle";
   }
+  function pinReset(mode) {
+    pin.seq++;
+    pin.value = "";
+    pin.busy = false;
+    pin.onSuccess = null;
+    pin.mode = mode;
+    pin.old = null;
+    pin.fresh = null;
+    pin.onChanged = null;
+    pinPad.dataset.mode = mode;
+    pinSetStep("");
+  }
+  function pinSetStep(step) {
+    pin.step = step;
+    pin.value = "";
+    pinPad.dataset.step = step;
+    if (pin.mode === "change") pinPurpose.textContent = CHANGE_STEPS[step] || "";
+  }
 
   // Opens the pad; on a PIN the server accepts, calls onSuccess(pin).
   function askPin(purpose, onSuccess) {
-    pin.value = "";
+    pinReset("check");
     pin.onSuccess = onSuccess;
-    pin.busy = false;
-    $("#pin-purpose").textContent = purpose;
+    pinTitle.textContent = "ENTER PIN";
+    pinPurpose.textContent = purpose;
     pinSetMessage("", "idle");
     show("pin");
     updateLockout();
     pinRender();
   }
+
+  // Opens the pad to change the PIN. options.old: the current PIN when the caller already has it
+  // (accepted moments ago); options.reason: why (shown on the pad); options.onChanged(newPin): after
+  // the api has changed it.
+  function changePin(options) {
+    const o = options || {};
+    pinReset("change");
+    pin.old = o.old || null;
+    pin.onChanged = o.onChanged || null;
+    pinTitle.textContent = "CHANGE PIN";
+    pinSetStep(pin.old ? "new" : "current");
+    pinSetMessage(o.reason || "", o.reason ? "notice" : "idle");
+    show("pin");
+    updateLockout();
+    pinRender();
+  }
+
   function closePin() {
     hide("pin");
-    pin.value = "";
-    pin.onSuccess = null;
+    pinReset("check");
+    pinTitle.textContent = "ENTER PIN";
   }
 
   function shake() {
@@ -498,76 +604,105 @@
   }
   pinPad.addEventListener("animationend", () => pinPad.classList.remove("shake"));
 
-  function startLockout(seconds) {
+  // kind "locked": too many wrong PINs (429, or health says so); "wait": the back-off a wrong PIN started (403).
+  function startLockout(seconds, kind, text) {
     const s = isNum(seconds) && seconds > 0 ? seconds : 60;
     state.lockoutUntil = Date.now() + s * 1000;
+    state.lockoutKind = kind || "locked";
+    state.lockoutText = text || "";
     updateLockout();
+  }
+  // Health's pin_locked_for_seconds: the pad is locked before anyone types a PIN in vain.
+  function lockoutFromHealth() {
+    const sec = state.health && state.health.security;
+    const seconds = sec && isNum(sec.pin_locked_for_seconds) ? sec.pin_locked_for_seconds : 0;
+    if (seconds <= 0) return;
+    const until = Date.now() + seconds * 1000;
+    if (until > state.lockoutUntil + 1500) startLockout(seconds, "locked", "");
   }
   function updateLockout() {
     clearTimeout(pin.countdown);
     const left = (state.lockoutUntil - Date.now()) / 1000;
     if (left > 0) {
-      pinSetMessage("TOO MANY WRONG PINS.\nTRY AGAIN IN " + clock(left), "locked");
+      const head = state.lockoutKind === "wait" ? state.lockoutText || "Wrong PIN." : "TOO MANY WRONG PINS.";
+      pinSetMessage(head + "\nTRY AGAIN IN " + clock(left), "locked");
       pinPad.dataset.lockedSeconds = String(Math.ceil(left));
       pin.countdown = setTimeout(updateLockout, Math.min(1000, left * 1000 - Math.floor(left) * 1000 || 1000));
     } else if (pinPad.dataset.state === "locked") {
-      pinSetMessage("", "idle");
+      if (state.lockoutKind === "wait") pinSetMessage(state.lockoutText || "Wrong PIN.", "error");
+      else pinSetMessage("", "idle");
       delete pinPad.dataset.lockedSeconds;
     }
     pinRender();
   }
 
   function pinDigit(d) {
-    if (pin.busy || Date.now() < state.lockoutUntil) return;
+    if (pin.busy || Date.now() < state.lockoutUntil || pin.step === "done") return;
     if (pinPad.dataset.state === "error") pinSetMessage("", "idle");
     if (pin.value.length < MAX_PIN_LENGTH) pin.value += d;
     pinRender();
   }
   function pinClear() {
-    if (pin.busy) return;
+    if (pin.busy || pin.step === "done") return;
     pin.value = "";
     if (pinPad.dataset.state === "error") pinSetMessage("", "idle");
     pinRender();
   }
   function pinBackspace() {
-    if (pin.busy) return;
+    if (pin.busy || pin.step === "done") return;
     pin.value = pin.value.slice(0, -1);
     pinRender();
   }
 
-  // A refused PIN from any call: shake and clear on 403, lockout on 429.
+  // A refused PIN from any call: shake and clear on 403 (waiting out its back-off), lockout on 429.
   // Returns true if the error was about the PIN.
   function pinRefused(e) {
     if (!(e instanceof ApiError)) return false;
     if (e.status === 429) {
       pin.value = "";
       shake();
-      startLockout(e.retryAfter);
+      startLockout(e.retryAfter, "locked", "");
       return true;
     }
     if (e.status === 403) {
       pin.value = "";
       shake();
-      pinSetMessage(e.message || "Wrong PIN.", "error");
-      pinRender();
+      if (isNum(e.retryAfter) && e.retryAfter > 0) {
+        startLockout(e.retryAfter, "wait", e.message || "Wrong PIN.");
+      } else {
+        pinSetMessage(e.message || "Wrong PIN.", "error");
+        pinRender();
+      }
       return true;
     }
     return false;
   }
+  // A create or sell-and-stop refused because the factory PIN is still set (paper and live mode).
+  function needsPinChange(e) {
+    return e instanceof ApiError && e.status === 403 && !!e.body && e.body.pin_change_required === true;
+  }
+  function modeName() {
+    const mode = state.mode || (state.health && state.health.mode) || "this";
+    return String(mode).toUpperCase() + " MODE";
+  }
 
   async function pinSubmit() {
+    if (pin.mode === "change") return changeSubmit();
     if (pin.busy || pin.value.length === 0 || Date.now() < state.lockoutUntil) return;
     const entered = pin.value;
+    const seq = pin.seq;
     pin.busy = true;
     pinSetMessage("CHECKING…", "busy");
     pinRender();
     try {
       await api("POST", "/api/validate-pin", { body: { pin: entered } });
+      if (seq !== pin.seq) return; // closed meanwhile
       pin.busy = false;
       const next = pin.onSuccess;
       closePin();
       if (next) next(entered);
     } catch (e) {
+      if (seq !== pin.seq) return;
       pin.busy = false;
       if (!pinRefused(e)) {
         pin.value = "";
@@ -577,6 +712,98 @@
     }
   }
 
+  async function changeSubmit() {
+    if (pin.step === "done") { closePin(); return; }
+    if (pin.busy || pin.value.length === 0 || Date.now() < state.lockoutUntil) return;
+    const entered = pin.value;
+    const seq = pin.seq;
+    if (pin.step === "current") {
+      pin.busy = true;
+      pinSetMessage("CHECKING…", "busy");
+      pinRender();
+      try {
+        await api("POST", "/api/validate-pin", { body: { pin: entered } });
+        if (seq !== pin.seq) return;
+        pin.busy = false;
+        pin.old = entered;
+        pinSetStep("new");
+        pinSetMessage("", "idle");
+        pinRender();
+      } catch (e) {
+        if (seq !== pin.seq) return;
+        pin.busy = false;
+        if (!pinRefused(e)) {
+          pin.value = "";
+          pinSetMessage(e.message, "error");
+          pinRender();
+        }
+      }
+      return;
+    }
+    if (pin.step === "new") {
+      if (!/^[0-9]{6,12}$/.test(entered)) {
+        pin.value = "";
+        shake();
+        pinSetMessage("THE NEW PIN MUST BE 6 TO 12 DIGITS.", "error");
+        pinRender();
+        return;
+      }
+      pin.fresh = entered;
+      pinSetStep("confirm");
+      pinSetMessage("", "idle");
+      pinRender();
+      return;
+    }
+    if (pin.step !== "confirm") return;
+    if (entered !== pin.fresh) {
+      pin.fresh = null;
+      pinSetStep("new");
+      shake();
+      pinSetMessage("THE TWO NEW PINS DIFFER.\nENTER THE NEW PIN AGAIN.", "error");
+      pinRender();
+      return;
+    }
+    const onChanged = pin.onChanged;
+    pin.busy = true;
+    pinSetMessage("CHANGING THE PIN…", "busy");
+    pinRender();
+    try {
+      await api("PUT", "/api/pin", { body: { old_pin: pin.old, new_pin: entered } });
+      pinChanged(entered, onChanged); // even if the pad was closed meanwhile: the PIN has changed
+      if (seq !== pin.seq) return;
+      pin.busy = false;
+      pin.old = null;
+      pin.fresh = null;
+      pinSetStep("done");
+      pinSetMessage("✓ PIN CHANGED.\nUSE THE NEW PIN FROM NOW ON.", "done");
+      pinRender();
+    } catch (e) {
+      if (seq !== pin.seq) return;
+      pin.busy = false;
+      pin.fresh = null;
+      if (e.status === 403 || e.status === 429 || e.status === 401) {
+        // The current PIN was refused (or a lockout began): start again from it.
+        pin.old = null;
+        pinSetStep("current");
+        if (!pinRefused(e)) { pinSetMessage(e.message, "error"); pinRender(); }
+      } else {
+        // 400: the api's reason the new PIN is not good enough; or no answer.
+        pinSetStep("new");
+        shake();
+        pinSetMessage(e.message, "error");
+        pinRender();
+      }
+    }
+  }
+
+  // After PUT /api/pin succeeded: the prompt goes at once (health confirms it at the next poll).
+  function pinChanged(newPin, onChanged) {
+    if (state.health && state.health.security) state.health.security.pin_strength = "strong";
+    renderPinPrompt();
+    if (onChanged) onChanged(newPin);
+    pollNow();
+  }
+
   pinPad.addEventListener("click", (event) => {
     const key = event.target.closest("button");
     if (!key || key.disabled) return;
@@ -584,6 +811,12 @@
     else if (key.id === "pin-clear") pinClear();
     else if (key.id === "pin-ok") pinSubmit();
     else if (key.id === "pin-cancel") closePin();
+  });
+
+  pinButton.addEventListener("click", () => changePin({}));
+  pinPrompt.addEventListener("click", () => {
+    const strength = pinStrength();
+    changePin({ reason: strength === "factory" ? "THE PIN IS STILL THE FACTORY ONE:\nANYONE CAN LOOK IT UP." : strength === "weak" ? "THE PIN IS TOO SHORT OR TOO SIMPLE." : "" });
   });
 
   // ---------- add dialog ----------
@@ -599,15 +832,29 @@
   const add = { pin: null, available: null, algorithms: [], ticker: { symbol: "", result: null, timer: null, seq: 0 }, busy: false, field: addTicker };
 
   $("#add-button").addEventListener("click", () => {
-    askPin("PIN to add an algorithm", openAdd);
+    askPin("PIN to add an algorithm", (goodPin) => {
+      if (!factoryBlocksTrading()) { openAdd(goodPin); return; }
+      // The api would refuse the create: change the PIN first, then add with the new one.
+      changePin({
+        old: goodPin,
+        reason: "THE FACTORY PIN IS STILL SET.\nCHANGE IT TO TRADE IN " + modeName() + ".",
+        onChanged: (newPin) => openAdd(newPin),
+      });
+    });
   });
+
+  // A line under a form: the api's refusal (red), or a note (data-tone="info", green).
+  function setLine(el, text, tone) {
+    el.textContent = text || "";
+    if (tone) el.dataset.tone = tone; else delete el.dataset.tone;
+  }
 
   function openAdd(goodPin) {
     add.pin = goodPin;
     add.busy = false;
     addTicker.value = "";
     addCapital.value = "";
-    addError.textContent = "";
+    setLine(addError, "");
     setTickerStatus("empty", "Type a symbol");
     addSubmit.disabled = false;
     show("add");
@@ -720,7 +967,7 @@
   addForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (add.busy) return;
-    addError.textContent = "";
+    setLine(addError, "");
     const ticker = normalizeTicker(addTicker.value);
     const algorithm = addAlgorithm.value;
     const capitalText = addCapital.value.trim();
@@ -746,7 +993,15 @@
       closeAdd();
       pollNow();
     } catch (e) {
-      if (e.status === 403 || e.status === 429) {
+      if (needsPinChange(e)) {
+        // Paper or live mode with the factory PIN: say so, and change it right here; the form stays.
+        setLine(addError, "REFUSED: THE FACTORY PIN IS STILL SET. CHANGE IT TO TRADE IN " + modeName() + ".");
+        changePin({
+          old: goodPin,
+          reason: "THE FACTORY PIN IS STILL SET.\nCHANGE IT TO TRADE IN " + modeName() + ".",
+          onChanged: (newPin) => { add.pin = newPin; setLine(addError, "PIN CHANGED. PRESS START TO ADD THE ALGORITHM.", "info"); },
+        });
+      } else if (e.status === 403 || e.status === 429) {
         // The PIN changed or a lockout began since the pad: ask again, keep the form.
         askPin("PIN to add an algorithm", (p) => { add.pin = p; addForm.requestSubmit(); });
         pinRefused(e);
@@ -824,7 +1079,7 @@
     stop.pin = goodPin;
     stop.busy = false;
     stopDialog.dataset.id = id;
-    $("#stop-error").textContent = "";
+    setLine($("#stop-error"), "");
     $("#stop-title").textContent = "STOP " + (card.ticker || "") + " · " + (card.algorithm_type || "");
     const shares = isNum(card.current_shares) ? card.current_shares : 0;
     stopDialog.dataset.hasShares = shares > 0 ? "true" : "false";
@@ -860,7 +1115,7 @@
     if (stop.busy || stop.id === null) return;
     const id = stop.id;
     setStopBusy(true);
-    $("#stop-error").textContent = liquidate ? "Asking to sell and stop…" : "Stopping…";
+    setLine($("#stop-error"), liquidate ? "Asking to sell and stop…" : "Stopping…", "busy");
     try {
       await api("DELETE", "/api/algorithms/" + encodeURIComponent(id) + "?liquidate=" + (liquidate ? "true" : "false"), {
         body: { pin: stop.pin },
@@ -871,12 +1126,19 @@
       pollNow();
     } catch (e) {
       setStopBusy(false);
-      if (e.status === 403 || e.status === 429) {
+      if (needsPinChange(e)) {
+        setLine($("#stop-error"), "REFUSED: THE FACTORY PIN IS STILL SET. CHANGE IT TO SELL IN " + modeName() + " (STOP AND KEEP SHARES NEEDS NO CHANGE).");
+        changePin({
+          old: stop.pin,
+          reason: "THE FACTORY PIN IS STILL SET.\nCHANGE IT TO SELL IN " + modeName() + ".",
+          onChanged: (newPin) => { if (stop.id === id) { stop.pin = newPin; setLine($("#stop-error"), "PIN CHANGED. CHOOSE AGAIN.", "info"); } },
+        });
+      } else if (e.status === 403 || e.status === 429) {
         askPin("PIN to stop", (p) => { stop.pin = p; doStop(liquidate); });
         pinRefused(e);
-        $("#stop-error").textContent = "";
+        setLine($("#stop-error"), "");
       } else {
-        $("#stop-error").textContent = e.message;
+        setLine($("#stop-error"), e.message);
         if (e.status === 404 || e.status === 409) pollNow();
       }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import AutoTraderCore
 
@@ -10,9 +11,34 @@ import Testing
     static let frontend = repository.appendingPathComponent("frontend").path
     static let artifacts = repository.appendingPathComponent("artifacts/screenshots")
 
-    /// A world whose api serves frontend/.
-    func world(simArguments: [String] = APIWorld.simArguments) async throws -> APIWorld {
-        try await APIWorld(simArguments: simArguments, apiArguments: ["--frontend", Self.frontend])
+    /// A world whose api serves frontend/ (`apiArguments` added, e.g. `--pin-backoff 0` where wrong PINs are typed).
+    func world(simArguments: [String] = APIWorld.simArguments, apiArguments: [String] = []) async throws -> APIWorld {
+        try await APIWorld(simArguments: simArguments, apiArguments: ["--frontend", Self.frontend] + apiArguments)
+    }
+
+    /// Types `digits` on the PIN pad's keys and presses OK.
+    func enterPIN(_ browser: WebDriver, _ digits: String) async throws {
+        for digit in digits { try await browser.click("#pin-pad [data-digit=\"\(digit)\"]") }
+        try await browser.click("#pin-ok")
+    }
+
+    /// Waits until the PIN pad is in `state` (and at `step` of the change-PIN flow, when given).
+    func padReaches(_ browser: WebDriver, state: String, step: String? = nil, timeout: TimeInterval = 10) async throws -> Bool {
+        let stepCheck = step.map { " && p.dataset.step === '\($0)'" } ?? ""
+        return try await browser.waitUntil(
+            "const p = document.querySelector('#pin-pad'); return p.dataset.state === '\(state)'\(stepCheck) && !p.closest('[hidden]')",
+            timeout: timeout)
+    }
+
+    /// Wrong PINs in system.db's log, `minutesAgo` before now, as if typed from another address.
+    func recordWrongPINs(_ world: APIWorld, minutesAgo: [Int]) throws {
+        try world.system.pool.write { db in
+            for minutes in minutesAgo.sorted(by: >) {
+                try db.execute(
+                    sql: "INSERT INTO pin_attempts (at, client, outcome) VALUES (?, '127.0.0.9', 'wrong')",
+                    arguments: [Timestamp.now().adding(seconds: -Int64(minutes) * 60).text])
+            }
+        }
     }
 
     func browser(_ width: Int = 800, _ height: Int = 480) async throws -> WebDriver {
@@ -86,12 +112,13 @@ import Testing
         try await save(browser, "cards-1920x1080")
     }
 
-    @Test func aPINGuardsAddingAndStoppingAndAWrongPINShakesAndLocksOut() async throws {
+    @Test func aPINGuardsAddingAndStoppingAndWrongPINsLockEveryoneOut() async throws {
         if let reason = WebDriver.unavailableReason { Issue.record("browser tests need chromium: \(reason)"); return }
-        let world = try await world()
+        let world = try await world(apiArguments: ["--pin-backoff", "0", "--pin-guesses-per-hour", "3"])
         let browser = try await browser()
         defer { Task { await browser.quit() } }
-        try await open(browser, world)
+        // No timed poll during the test: the page learns of the lockout from the 429 itself.
+        try await open(browser, world, query: "poll_open_ms=600000")
 
         // Add: PIN first, then the dialog.
         try await browser.click("#add-button")
@@ -119,26 +146,280 @@ import Testing
         #expect(try await browser.waitUntil("return document.querySelectorAll('#cards .card').length === 0", timeout: 15))
         #expect(try world.system.algorithm(id: created[0].id).status == .stopped)
 
-        // A wrong PIN: the pad says so and clears; after five within a minute the next attempt is locked out, showing the wait.
+        // A wrong PIN: the pad says so and clears. Wrong PINs are counted for all clients together: with three an
+        // hour allowed, the third (here from another client) uses the hour up, and the pad's next attempt — even
+        // the right PIN — is refused with 429 and a wait of up to an hour.
         try await browser.click("#add-button")
         _ = try await browser.waitFor("#pin-pad", visible: true)
-        var sawError = false
-        for attempt in 1...6 {
-            for digit in "1111" { try await browser.click("#pin-pad [data-digit=\"\(digit)\"]") }
-            try await browser.click("#pin-ok")
-            if attempt == 1 {
-                sawError = try await browser.waitUntil("return document.querySelector('#pin-pad').dataset.state === 'error'", timeout: 5)
-                try await save(browser, "wrong-pin-800x480")
-            }
-            _ = try await browser.waitUntil("return document.querySelector('#pin-pad').dataset.state !== 'busy'", timeout: 5)
-        }
-        #expect(sawError)
-        #expect(try await browser.waitUntil("return document.querySelector('#pin-pad').dataset.state === 'locked'", timeout: 10))
+        try await enterPIN(browser, "1111")
+        #expect(try await browser.waitUntil("const p = document.querySelector('#pin-pad'); return p.dataset.state === 'error' && document.querySelector('#pin-display').dataset.length === '0'", timeout: 10))
+        #expect(try await browser.text("#pin-message")?.lowercased().contains("wrong pin") == true)
+        try await save(browser, "wrong-pin-800x480")
+        try await enterPIN(browser, "1112")
+        #expect(try await browser.waitUntil("const p = document.querySelector('#pin-pad'); return p.dataset.state === 'error' && document.querySelector('#pin-display').dataset.length === '0'", timeout: 10))
+        let third = try await world.api.request("POST", "/api/validate-pin", json: ["pin": "1113"])
+        #expect(third.status == 403)
+        #expect((3000...3600).contains(Int(third.header("Retry-After") ?? "") ?? 0), "Retry-After \(third.header("Retry-After") ?? "none")")
+        try await enterPIN(browser, "2020")
+        #expect(try await padReaches(browser, state: "locked"))
         let seconds = Int(try await browser.attribute("#pin-pad", "data-locked-seconds") ?? "") ?? 0
-        #expect(seconds > 0 && seconds <= 60, "locked for \(seconds) s")
-        #expect(try await browser.text("#pin-message")?.isEmpty == false)
+        #expect(seconds > 3000 && seconds <= 3600, "locked for \(seconds) s")
+        let message = try await browser.text("#pin-message") ?? ""
+        #expect(message.contains("TOO MANY WRONG PINS") && message.contains("TRY AGAIN IN"), "\(message)")
+        #expect(try await browser.execute("return [...document.querySelectorAll('#pin-pad .key')].every(k => k.disabled)") as? Bool == true)
         try await save(browser, "locked-800x480")
         #expect(try world.system.algorithms(status: .running).isEmpty)
+
+        // A fresh page knows the lockout from /api/health: red banner, and the pad opens locked before anyone types.
+        try await open(browser, world, query: "poll_open_ms=600000")
+        #expect(try await browser.attribute("#banner", "data-level") == "error")
+        let banner = try await browser.text("#banner") ?? ""
+        #expect(banner.contains("PIN ENTRY LOCKED UNTIL") && banner.contains("3 WRONG PIN ATTEMPTS IN THE LAST HOUR"), "\(banner)")
+        try await browser.click("#add-button")
+        #expect(try await padReaches(browser, state: "locked", timeout: 3))
+        let again = Int(try await browser.attribute("#pin-pad", "data-locked-seconds") ?? "") ?? 0
+        #expect(again > 3000 && again <= 3600, "locked for \(again) s")
+    }
+
+    /// The policy every answer must carry (the api's `BrowserSafetyMiddleware`).
+    static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+    @Test func thePageRunsUnderTheContentSecurityPolicyWithACleanConsole() async throws {
+        if let reason = WebDriver.unavailableReason { Issue.record("browser tests need chromium: \(reason)"); return }
+        let world = try await world()
+        // The page's files and the api's answers all carry the policy and the other browser headers.
+        for path in ["/", "/script.js", "/style.css", "/api/health", "/api/algorithms"] {
+            let reply = try await world.api.request("GET", path)
+            #expect(reply.status == 200, "\(path)")
+            #expect(reply.header("Content-Security-Policy") == Self.contentSecurityPolicy, "\(path): \(reply.header("Content-Security-Policy") ?? "none")")
+            #expect(reply.header("X-Frame-Options") == "DENY", "\(path)")
+            #expect(reply.header("X-Content-Type-Options") == "nosniff", "\(path)")
+            #expect(reply.header("Referrer-Policy") == "no-referrer", "\(path)")
+        }
+        let index = try await world.api.request("GET", "/")
+        #expect(!index.text.contains("style=") && !index.text.contains("<script>") && !index.text.contains("<style")
+                && index.text.range(of: #"\son[a-z]+\s*="#, options: .regularExpression) == nil, "inline code or style in index.html")
+
+        let suffix = String(UUID().uuidString.filter(\.isLetter).prefix(3)).uppercased()
+        let card = try card(world, "ZC" + suffix, boughtAt: 100, close: 104)
+        let browser = try await browser()
+        defer { Task { await browser.quit() } }
+        try await open(browser, world)
+        #expect(try await browser.attribute("#cards", "data-count") == "1")
+        // Every dialog once: detail, change PIN, PIN pad, add (with the ticker check), stop.
+        try await browser.click(".card[data-id=\"\(card.id)\"] .ticker")
+        #expect(try await browser.waitUntil("return document.querySelectorAll('#detail-transactions .row[data-id]').length === 1", timeout: 10))
+        try await browser.click("#detail-close")
+        try await browser.click("#pin-button")
+        #expect(try await padReaches(browser, state: "idle", step: "current"))
+        try await enterPIN(browser, "2020")
+        #expect(try await padReaches(browser, state: "idle", step: "new"))
+        try await browser.click("#pin-cancel")
+        try await browser.click("#add-button")
+        _ = try await browser.waitFor("#pin-pad", visible: true)
+        try await enterPIN(browser, "2020")
+        #expect(try await browser.waitFor("#add-dialog", visible: true) != nil)
+        try await browser.type("#add-ticker", "AAPL")
+        #expect(try await browser.waitUntil("return document.querySelector('#ticker-status').dataset.state === 'valid'", timeout: 10))
+        try await browser.click("#add-cancel")
+        try await browser.click(".card[data-id=\"\(card.id)\"] .stop-button")
+        _ = try await browser.waitFor("#pin-pad", visible: true)
+        try await enterPIN(browser, "2020")
+        #expect(try await browser.waitFor("#stop-dialog", visible: true) != nil)
+        try await browser.click("#stop-cancel")
+        #expect(try await browser.waitUntil("return document.querySelector('#stop-overlay').hidden", timeout: 5))
+
+        let log = try await browser.browserLog()
+        let violations = log.filter { $0.source == "security" || $0.message.contains("Content Security Policy") }
+        #expect(violations.isEmpty, "CSP violations: \(violations)")
+        let errors = log.filter { $0.level == "SEVERE" || $0.level == "WARNING" }
+        #expect(errors.isEmpty, "console errors: \(errors)")
+
+        // The check is real: an inline script is blocked, and the log says so.
+        let ran = try await browser.execute("""
+            window.__inline = false;
+            const s = document.createElement('script'); s.textContent = 'window.__inline = true'; document.body.appendChild(s);
+            return window.__inline
+            """) as? Bool
+        #expect(ran == false, "an inline script ran")
+        var blocked: [WebDriver.LogEntry] = []
+        let deadline = Date().addingTimeInterval(5)
+        while blocked.isEmpty, Date() < deadline {
+            blocked = try await browser.browserLog().filter { $0.message.contains("Content Security Policy") }
+            if blocked.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(!blocked.isEmpty, "the blocked inline script left no CSP line in the console log")
+    }
+
+    @Test func thePINIsChangedOnThePadAndAWeakOneIsRefusedInTheApisWords() async throws {
+        if let reason = WebDriver.unavailableReason { Issue.record("browser tests need chromium: \(reason)"); return }
+        let world = try await world(apiArguments: ["--pin-backoff", "0"])
+        let browser = try await browser()
+        defer { Task { await browser.quit() } }
+        try await open(browser, world)
+        #expect(try await browser.isVisible("#pin-prompt"))
+        #expect(try await browser.attribute("#pin-prompt", "data-strength") == "factory")
+        #expect(try await browser.text("#pin-prompt")?.contains("PIN IS THE FACTORY DEFAULT — CHANGE IT") == true)
+
+        // The prompt opens the flow: the current PIN first.
+        try await browser.click("#pin-prompt")
+        #expect(try await padReaches(browser, state: "notice", step: "current"))
+        #expect(try await browser.text("#pin-title") == "CHANGE PIN")
+        try await enterPIN(browser, "2020")
+        #expect(try await padReaches(browser, state: "idle", step: "new"))
+        // Too short: refused on the pad, before any request.
+        try await enterPIN(browser, "4839")
+        #expect(try await padReaches(browser, state: "error", step: "new"))
+        #expect(try await browser.text("#pin-message")?.contains("6 TO 12 DIGITS") == true)
+        // Two different entries: asked again.
+        try await enterPIN(browser, "483920")
+        #expect(try await padReaches(browser, state: "idle", step: "confirm"))
+        try await enterPIN(browser, "483921")
+        #expect(try await padReaches(browser, state: "error", step: "new"))
+        #expect(try await browser.text("#pin-message")?.contains("DIFFER") == true)
+        // A run of digits: the api refuses it (400), in its own words; nothing changes.
+        try await enterPIN(browser, "123456")
+        #expect(try await padReaches(browser, state: "idle", step: "confirm"))
+        try await enterPIN(browser, "123456")
+        #expect(try await padReaches(browser, state: "error", step: "new"))
+        let refusal = try await browser.text("#pin-message") ?? ""
+        #expect(refusal.contains("the new PIN must not be a run of digits"), "\(refusal)")
+        #expect(try world.system.pin() == "2020")
+        try await save(browser, "change-pin-refused-800x480")
+        // A good one, twice, with digits hidden; twelve (the most) still fit the display.
+        try await enterPIN(browser, "483920")
+        #expect(try await padReaches(browser, state: "idle", step: "confirm"))
+        try await browser.click("#pin-pad [data-digit=\"4\"]")
+        #expect(try await browser.text("#pin-display") == "●")
+        for _ in 0..<12 { try await browser.click("#pin-pad [data-digit=\"7\"]") }
+        #expect(try await browser.attribute("#pin-display", "data-length") == "12")
+        #expect(try await browser.execute("const d = document.querySelector('#pin-display'); return d.scrollWidth <= d.clientWidth") as? Bool == true)
+        try await browser.click("#pin-clear")
+        try await enterPIN(browser, "483920")
+        #expect(try await padReaches(browser, state: "done", step: "done"))
+        #expect(try await browser.text("#pin-message")?.contains("PIN CHANGED") == true)
+        #expect(try world.system.pin() == "483920")
+        try await save(browser, "change-pin-done-800x480")
+        try await browser.click("#pin-ok")
+        #expect(try await browser.waitUntil("return document.querySelector('#pin-overlay').hidden", timeout: 5))
+        // The prompt is gone; the old PIN is now wrong and the new one opens the add dialog.
+        #expect(try await browser.waitUntil("return document.querySelector('#pin-prompt').hidden && document.querySelector('#pin-button').dataset.attention === 'false'", timeout: 10))
+        #expect(try await browser.waitUntil("return document.querySelector('#pin-prompt').dataset.strength === 'strong'", timeout: 10))
+        try await browser.click("#add-button")
+        _ = try await browser.waitFor("#pin-pad", visible: true)
+        try await enterPIN(browser, "2020")
+        #expect(try await padReaches(browser, state: "error"))
+        try await enterPIN(browser, "483920")
+        #expect(try await browser.waitFor("#add-dialog", visible: true) != nil)
+
+        // From the header, at the big screen's size: the current PIN must be the right one.
+        try await browser.click("#add-cancel")
+        try await browser.setViewport(width: 1920, height: 1080)
+        try await browser.click("#pin-button")
+        #expect(try await padReaches(browser, state: "idle", step: "current"))
+        try await enterPIN(browser, "2020")
+        #expect(try await padReaches(browser, state: "error", step: "current"))
+        try await enterPIN(browser, "483920")
+        #expect(try await padReaches(browser, state: "idle", step: "new"))
+        try await save(browser, "change-pin-new-1920x1080")
+        #expect(try world.system.pin() == "483920")
+    }
+
+    @Test func wrongPINsInSystemDBRaiseASecurityWarningAndTheFactoryPINAPrompt() async throws {
+        if let reason = WebDriver.unavailableReason { Issue.record("browser tests need chromium: \(reason)"); return }
+        let world = try await world()
+        let browser = try await browser()
+        defer { Task { await browser.quit() } }
+        try await open(browser, world, query: "poll_open_ms=700")
+        #expect(try await browser.text("#banner")?.contains("WRONG PIN") != true)
+        #expect(try await browser.isVisible("#pin-prompt"))
+        #expect(try await browser.text("#pin-prompt")?.contains("PIN IS THE FACTORY DEFAULT — CHANGE IT") == true)
+        #expect(try await browser.attribute("#pin-button", "data-attention") == "true")
+
+        // Three wrong PINs from elsewhere, minutes ago: amber.
+        try recordWrongPINs(world, minutesAgo: [30, 20, 10])
+        #expect(try await browser.waitUntil(
+            "return (document.querySelector('#banner').textContent || '').includes('3 WRONG PIN ATTEMPTS IN THE LAST HOUR — SOMEONE MAY BE GUESSING THE PIN')", timeout: 15))
+        #expect(try await browser.attribute("#banner", "data-level") == "warn")
+        try await save(browser, "security-warning-800x480")
+
+        // Twelve: more than an hour allows, so PINs are not even checked for the next 50 minutes: red.
+        try recordWrongPINs(world, minutesAgo: Array(1...9))
+        #expect(try await browser.waitUntil(
+            "return (document.querySelector('#banner').textContent || '').includes('12 WRONG PIN ATTEMPTS IN THE LAST HOUR — SOMEONE MAY BE GUESSING THE PIN')", timeout: 15))
+        #expect(try await browser.attribute("#banner", "data-level") == "error")
+        #expect(try await browser.text("#banner")?.contains("PIN ENTRY LOCKED UNTIL") == true)
+        #expect(try await browser.isVisible("#pin-prompt"))
+        try await save(browser, "security-locked-800x480")
+        // The pad opens locked, counting down the api's figure.
+        try await browser.click("#add-button")
+        #expect(try await padReaches(browser, state: "locked", timeout: 3))
+        let seconds = Int(try await browser.attribute("#pin-pad", "data-locked-seconds") ?? "") ?? 0
+        #expect(seconds > 2800 && seconds <= 3000, "locked for \(seconds) s")
+        try await browser.click("#pin-cancel")
+        // The prompt opens the change flow (locked too, for now).
+        try await browser.click("#pin-prompt")
+        #expect(try await browser.waitUntil("const p = document.querySelector('#pin-pad'); return p.dataset.mode === 'change' && p.dataset.state === 'locked' && !p.closest('[hidden]')", timeout: 5))
+        try await browser.click("#pin-cancel")
+        try await browser.setViewport(width: 1920, height: 1080)
+        try await save(browser, "security-locked-1920x1080")
+    }
+
+    @Test func inPaperModeTheFactoryPINIsRefusedAndChangedRightThere() async throws {
+        if let reason = WebDriver.unavailableReason { Issue.record("browser tests need chromium: \(reason)"); return }
+        let world = try await world()
+        // The same simulator, reached as Alpaca's paper api.
+        await world.api.terminate()
+        let sim = world.sim.baseURL.absoluteString
+        world.api = try await APIProcess(
+            directory: world.directory, systemPath: world.systemPath, stocksPath: world.stocksPath, sim: world.sim,
+            arguments: ["--frontend", Self.frontend, "--pin-backoff", "0"],
+            environment: [
+                "ALPACA_API_KEY": world.sim.keyID, "ALPACA_SECRET": world.sim.secretKey, "ALPACA_PAPER": "true",
+                "ALPACA_TRADING_URL": sim, "ALPACA_DATA_URL": sim,
+            ])
+        let suffix = String(UUID().uuidString.filter(\.isLetter).prefix(3)).uppercased()
+        let card = try card(world, "ZS" + suffix, boughtAt: 100, close: 105)
+        let browser = try await browser()
+        defer { Task { await browser.quit() } }
+        try await open(browser, world)
+        #expect(try await browser.attribute("#mode-badge", "data-mode") == "paper")
+        #expect(try await browser.text("#pin-prompt")?.contains("NEEDED TO TRADE IN PAPER MODE") == true)
+
+        // Sell and stop with the factory PIN: the api refuses; the page says why and opens the change at once.
+        try await browser.click(".card[data-id=\"\(card.id)\"] .stop-button")
+        _ = try await browser.waitFor("#pin-pad", visible: true)
+        try await enterPIN(browser, "2020")
+        _ = try await browser.waitFor("#stop-dialog", visible: true)
+        try await browser.click("#stop-liquidate")
+        #expect(try await padReaches(browser, state: "notice", step: "new"))
+        #expect(try await browser.text("#pin-message")?.contains("FACTORY PIN IS STILL SET") == true)
+        let stopError = try await browser.execute("return document.querySelector('#stop-error').textContent") as? String ?? ""
+        #expect(stopError.contains("FACTORY PIN IS STILL SET"), "\(stopError)")
+        try await save(browser, "factory-pin-refused-800x480")
+        try await enterPIN(browser, "483920")
+        #expect(try await padReaches(browser, state: "idle", step: "confirm"))
+        try await enterPIN(browser, "483920")
+        #expect(try await padReaches(browser, state: "done", step: "done"))
+        #expect(try world.system.pin() == "483920")
+        try await browser.click("#pin-ok")
+        #expect(try await browser.waitFor("#stop-dialog", visible: true) != nil)
+        #expect(try await browser.text("#stop-error")?.contains("PIN CHANGED") == true)
+        // Back where it was, with the new PIN: the sale is accepted.
+        try await browser.click("#stop-liquidate")
+        #expect(try await browser.waitUntil("return document.querySelector('.card[data-id=\"\(card.id)\"]')?.dataset.stopping === 'true'", timeout: 15))
+
+        // + ADD with the factory PIN in paper mode goes to the change flow first, without a refused create.
+        try await world.system.pool.write { db in try db.execute(sql: "UPDATE system_config SET value = '2020' WHERE key = 'pin'") }
+        try await open(browser, world)
+        #expect(try await browser.attribute("#pin-prompt", "data-strength") == "factory")
+        try await browser.click("#add-button")
+        _ = try await browser.waitFor("#pin-pad", visible: true)
+        try await enterPIN(browser, "2020")
+        #expect(try await padReaches(browser, state: "notice", step: "new"))
+        #expect(try await browser.isVisible("#add-dialog") == false)
+        try await browser.click("#pin-cancel")
+        #expect(try world.system.algorithms(status: .running).map(\.id) == [card.id])
     }
 
     @Test func pollingFollowsMarketOpenAsItFlips() async throws {

@@ -54,6 +54,8 @@ final class WebDriver: @unchecked Sendable {
         let capabilities: [String: Any] = [
             "capabilities": ["alwaysMatch": [
                 "browserName": "chrome",
+                // Keeps the console (and CSP violations, source "security") for `browserLog()`.
+                "goog:loggingPrefs": ["browser": "ALL"],
                 "goog:chromeOptions": [
                     "binary": chromium,
                     "args": [
@@ -165,6 +167,24 @@ final class WebDriver: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
         return false
+    }
+
+    /// One line of the browser's console log: `level` SEVERE, WARNING, INFO …; `source` console-api,
+    /// security (CSP violations), network, javascript …
+    struct LogEntry: CustomStringConvertible {
+        let level: String
+        let source: String
+        let message: String
+        var description: String { "[\(level) \(source)] \(message)" }
+    }
+
+    /// The console lines since the last call (chromedriver hands each line out once), through its
+    /// `POST /session/{id}/se/log` with `{"type":"browser"}`; needs `goog:loggingPrefs`, which the session asks for.
+    func browserLog() async throws -> [LogEntry] {
+        let answer = try await call("POST", "/session/\(session)/se/log", ["type": "browser"])
+        return (answer["value"] as? [[String: Any]] ?? []).map {
+            LogEntry(level: $0["level"] as? String ?? "", source: $0["source"] as? String ?? "", message: $0["message"] as? String ?? "")
+        }
     }
 
     /// A PNG of the viewport.
