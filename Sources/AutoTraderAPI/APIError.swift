@@ -101,6 +101,13 @@ struct APIErrorMiddleware: RouterMiddleware {
             return APIError(.contentTooLarge, "the request body is larger than \(APIServer.maxBodyBytes) bytes")
         case let error as HTTPError:
             if error.status == .notFound {
+                // A known path asked with a method the router has never heard of (QUERY, PROPFIND …): 405, not 404.
+                if let allowed = APIRoutes.allowedMethods(path: request.uri.path) {
+                    let allow = allowed.map(\.rawValue).joined(separator: ", ")
+                    return APIError(
+                        .methodNotAllowed, "\(request.method.rawValue) is not allowed on \(request.uri.path); use \(allow)",
+                        headers: [.allow: allow])
+                }
                 return APIError(.notFound, "no such endpoint: \(request.method.rawValue) \(request.uri.path)")
             }
             return APIError(error.status, error.body ?? error.status.reasonPhrase, headers: error.headers)

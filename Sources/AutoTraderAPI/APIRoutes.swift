@@ -41,6 +41,19 @@ struct APIRoutes: Sendable {
         ("/api/health", [.get]),
     ]
 
+    /// The methods a path answers (HEAD with GET), when it is one of `endpoints`; nil for an unknown path.
+    static func allowedMethods(path: String) -> [HTTPRequest.Method]? {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        for endpoint in endpoints {
+            let template = endpoint.path.split(separator: "/", omittingEmptySubsequences: false)
+            guard template.count == segments.count else { continue }
+            if zip(template, segments).allSatisfy({ $0 == $1 || ($0.hasPrefix("{") && !$1.isEmpty) }) {
+                return endpoint.methods + (endpoint.methods.contains(.get) ? [.head] : [])
+            }
+        }
+        return nil
+    }
+
     func add(to router: Router<APIRequestContext>) {
         router.get("/api/algorithms") { _, _ in try await self.listAlgorithms() }
         router.post("/api/algorithms") { request, context in try await self.createAlgorithm(request, context) }

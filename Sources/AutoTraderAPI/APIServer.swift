@@ -106,7 +106,7 @@ extension APIServer {
         let counter = ConnectionCounter()
         let limits = options.limits
         let http = HTTPServerBuilder.http1(configuration: .init(
-            additionalChannelHandlers: [ConnectionGuardHandler(counter: counter, limits: limits)],
+            additionalChannelHandlers: [ConnectionGuardHandler(counter: counter, limits: limits, tls: options.tlsCertificatePath != nil)],
             idleTimeout: .nanoseconds(Int64(limits.idleTimeout.seconds * 1e9))))
         guard let certificatePath = options.tlsCertificatePath, let keyPath = options.tlsKeyPath else { return http }
         let chain: [NIOSSLCertificate]

@@ -62,6 +62,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private let counter: ConnectionCounter
     private let limits: ConnectionLimits
+    private let tls: Bool
     private var address: String?
     private var admitted = false
     private var bodyBytes = 0
@@ -69,9 +70,10 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var refusing = false
     private var bodyDeadline: Scheduled<Void>?
 
-    init(counter: ConnectionCounter, limits: ConnectionLimits) {
+    init(counter: ConnectionCounter, limits: ConnectionLimits, tls: Bool) {
         self.counter = counter
         self.limits = limits
+        self.tls = tls
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -149,9 +151,12 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponse.Status, _ message: String) {
         var body = ByteBuffer()
         body.writeString(#"{"error":"# + JSONValue.string(message).encoded() + "}")
-        let head = HTTPResponse(status: status, headerFields: [
+        var fields: HTTPFields = [
             .contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes), .connection: "close",
-        ])
+            .cacheControl: "no-store",
+        ]
+        BrowserSafetyMiddleware.addSecurityHeaders(to: &fields, tls: tls)
+        let head = HTTPResponse(status: status, headerFields: fields)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }

@@ -1,6 +1,5 @@
 import AutoTraderCore
 import Foundation
-import GRDB
 import Synchronization
 
 /// A card's value over time for its sparkline: at up to `maxPoints` evenly spaced instants across
@@ -56,14 +55,11 @@ final class EquityHistory: Sendable {
             }
             return low == 0 ? nil : low - 1
         }
-        let closes: [Double?] = try stocks.pool.read { db in
-            let statement = try db.cachedStatement(
-                sql: "SELECT close FROM minute_bars WHERE ticker = ? AND timestamp <= ? ORDER BY timestamp DESC LIMIT 1")
-            return try zip(instants, positions).map { instant, position -> Double? in
-                guard let position, series.shares[position] != 0 else { return nil }
-                return try Double.fetchOne(statement, arguments: [algorithm.ticker, Timestamp(secondsSinceEpoch: instant).text])
-            }
-        }
+        let closes = try stocks.closes(
+            ticker: algorithm.ticker,
+            atOrBefore: zip(instants, positions).map { instant, position in
+                position.flatMap { series.shares[$0] != 0 ? Timestamp(secondsSinceEpoch: instant) : nil }
+            })
         return instants.indices.map { index in
             var valueMicros = capitalMicros
             if let position = positions[index] {
@@ -82,17 +78,9 @@ final class EquityHistory: Sendable {
             state.tick += 1
             return state.series[algorithmId] ?? Series()
         }
-        let rows = try system.pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT id, type, shares, price, timestamp FROM transactions WHERE algorithm_id = ? AND id > ? ORDER BY id",
-                arguments: [algorithmId, series.lastID])
-        }
-        if !rows.isEmpty {
-            var appended: [(time: Int64, id: Int64, shares: Int64, micros: Int64, sell: Bool)] = rows.map { row in
-                let time = Timestamp(row["timestamp"] as String)?.secondsSinceEpoch ?? 0
-                let price = Int64(((row["price"] as Double) * 1_000_000).rounded())
-                return (time, row["id"], row["shares"], price, (row["type"] as String) == "sell")
-            }
+        let steps = try system.tradeSteps(algorithmId: algorithmId, afterID: series.lastID)
+        if !steps.isEmpty {
+            var appended = steps.map { (time: $0.time, id: $0.id, shares: $0.shares, micros: $0.priceMicros, sell: $0.isSell) }
             appended.sort { ($0.time, $0.id) < ($1.time, $1.id) }
             if let last = series.times.last, let first = appended.first, first.time < last {
                 // A fill stamped earlier than what is already summed: start over from all rows.

@@ -99,13 +99,13 @@ struct HealthReport: Encodable {
         var systemStatus = "ok"
         do {
             for beat in try system.heartbeats() { heartbeats[beat.service] = beat }
-            systemStatus = try databaseStatus(system.pool, expected: SystemSchema.schema.latestVersion, table: "algorithm_instances")
+            systemStatus = try system.status()
         } catch {
             systemStatus = "error: \(describe(error))"
         }
         let stocksStatus: String
         do {
-            stocksStatus = try databaseStatus(stocks.pool, expected: StocksSchema.schema.latestVersion, table: "market_sessions")
+            stocksStatus = try stocks.status()
         } catch {
             stocksStatus = "error: \(describe(error))"
         }
@@ -167,16 +167,6 @@ struct HealthReport: Encodable {
             databases: Databases(system: systemStatus, stocks: stocksStatus), newestBar: newest, dataStale: dataStale,
             marketOpen: marketOpen, broker: broker,
             security: (try? system.pinStatus(policy: pinPolicy, now: now)).map(Security.init(status:)), asOf: now)
-    }
-
-    /// "ok", or what is wrong: the schema version and one cheap read.
-    static func databaseStatus(_ pool: DatabasePool, expected: Int, table: String) throws -> String {
-        try pool.read { db in
-            let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-            guard version == expected else { return "schema version \(version), expected \(expected)" }
-            _ = try Row.fetchOne(db, sql: "SELECT 1 FROM \(table) LIMIT 1")
-            return "ok"
-        }
     }
 
     static func describe(_ error: any Error) -> String {

@@ -29,8 +29,11 @@ enum JSONAny: Decodable, Equatable {
     var isNull: Bool { self == .null }
 }
 
-/// Checks answers against openapi.yaml: the operation must document the status, and the body must
-/// match the documented schema (the subset of JSON Schema the document uses).
+/// Checks answers against openapi.yaml: the operation must document the status, the answer must carry
+/// the headers the response requires (with values their schemas allow) and the documented content type,
+/// and the body must match the documented schema (the subset of JSON Schema the document uses).
+/// Answers the document describes for every path — 404 for an unknown /api path, 405 with `Allow` for
+/// a known path's other methods — must be `{"error": …}` with the headers of `x-security-headers`.
 final class OpenAPIValidator: @unchecked Sendable {
     static let shared: OpenAPIValidator = {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -59,40 +62,70 @@ final class OpenAPIValidator: @unchecked Sendable {
         let bare = String(path.split(separator: "?", maxSplits: 1).first ?? "")
         guard bare.hasPrefix("/api") else { return [] }
         let errorSchema = ["$ref": "#/components/schemas/Error"]
+        // The headers the router puts on every answer (a map of header name to header object).
+        let everyAnswer = document["x-security-headers"] as? [String: Any] ?? [:]
+        let documented = template(for: bare).flatMap { (paths[$0] as! [String: Any])[method.lowercased()] } != nil
+        // Answered before routing whatever the path and method (a foreign Host, a body declared too large):
+        // documented on each operation, and as the document's introduction says for the other paths and methods.
+        if !documented, [413, 421].contains(status) {
+            return validateBody(body, schema: errorSchema, where: "\(method) \(bare) \(status)")
+        }
         guard let template = template(for: bare) else {
             guard status == 404 else { return ["\(method) \(bare): undocumented path answered \(status), expected 404"] }
             return validateBody(body, schema: errorSchema, where: "\(method) \(bare) 404")
+                + validateHeaders(headers, specs: everyAnswer, where: "\(method) \(bare) 404")
         }
         let item = paths[template] as! [String: Any]
         guard let operation = item[method.lowercased()] as? [String: Any] else {
             if method == "HEAD", item["get"] != nil { return [] }
             guard status == 405 else { return ["\(method) \(template): undocumented method answered \(status), expected 405"] }
             var problems = validateBody(body, schema: errorSchema, where: "\(method) \(template) 405")
+                + validateHeaders(headers, specs: everyAnswer, where: "\(method) \(template) 405")
             if headers.first(where: { $0.key.lowercased() == "allow" }) == nil { problems.append("405 without Allow") }
             return problems
         }
         let responses = operation["responses"] as! [String: Any]
         guard var response = responses[String(status)] as? [String: Any] else {
-            // Errors every operation may give: a path parameter of the wrong shape, a body too large, a busy database.
-            if [400, 404, 413, 503].contains(status) && body.count > 0 {
-                return validateBody(body, schema: errorSchema, where: "\(method) \(template) \(status)")
-                    + (status == 503 || status == 400 || status == 413 ? [] : ["\(method) \(template): status \(status) not documented"])
-            }
-            return ["\(method) \(template): status \(status) is not documented"]
+            return ["\(method) \(template): status \(status) is not documented (documented: \(responses.keys.sorted().joined(separator: ", ")))"]
         }
         if let ref = response["$ref"] as? String { response = resolve(ref) }
-        var problems: [String] = []
-        if let headerSpecs = response["headers"] as? [String: Any] {
-            for (name, spec) in headerSpecs where (spec as? [String: Any])?["required"] as? Bool == true {
-                if headers.first(where: { $0.key.lowercased() == name.lowercased() }) == nil {
-                    problems.append("\(method) \(template) \(status): missing header \(name)")
-                }
-            }
-        }
+        let location = "\(method) \(template) \(status)"
+        var problems = validateHeaders(headers, specs: response["headers"] as? [String: Any] ?? [:], where: location)
         guard let content = response["content"] as? [String: Any],
               let json = content["application/json"] as? [String: Any], let schema = json["schema"] as? [String: Any]
         else { return problems }
-        return problems + validateBody(body, schema: schema, where: "\(method) \(template) \(status)")
+        let contentType = headers.first(where: { $0.key.lowercased() == "content-type" })?.value ?? ""
+        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        if mediaType != "application/json" {
+            problems.append("\(location): Content-Type \(contentType.debugDescription), documented application/json")
+        }
+        return problems + validateBody(body, schema: schema, where: location)
+    }
+
+    /// Required headers must be there; every documented header that is there must fit its schema
+    /// (an integer schema reads the value as a whole number).
+    func validateHeaders(_ headers: [String: String], specs: [String: Any], where location: String) -> [String] {
+        var problems: [String] = []
+        for (name, rawSpec) in specs.sorted(by: { $0.key < $1.key }) {
+            guard var spec = rawSpec as? [String: Any] else { continue }
+            if let ref = spec["$ref"] as? String { spec = resolve(ref) }
+            guard let value = headers.first(where: { $0.key.lowercased() == name.lowercased() })?.value else {
+                if spec["required"] as? Bool == true { problems.append("\(location): missing header \(name)") }
+                continue
+            }
+            guard let schema = spec["schema"] as? [String: Any] else { continue }
+            let type = (schema["$ref"] as? String).map { resolve($0)["type"] } ?? schema["type"]
+            if type as? String == "integer" {
+                guard let number = Int(value.trimmingCharacters(in: .whitespaces)) else {
+                    problems.append("\(location): header \(name) \(value.debugDescription) is not a whole number")
+                    continue
+                }
+                problems += validate(.number(Double(number)), schema, at: "\(location) header \(name)")
+            } else {
+                problems += validate(.string(value), schema, at: "\(location) header \(name)")
+            }
+        }
+        return problems
     }
 
     private func validateBody(_ body: Data, schema: [String: Any], where location: String) -> [String] {
@@ -129,6 +162,7 @@ final class OpenAPIValidator: @unchecked Sendable {
         }
         if let constant = schema["const"] {
             if let b = constant as? Bool, value != .bool(b) { problems.append("\(path): expected \(b)") }
+            if let s = constant as? String, value != .string(s) { problems.append("\(path): expected \(s.debugDescription)") }
         }
         if let options = schema["enum"] as? [Any] {
             let strings = options.map { "\($0)" }
@@ -140,6 +174,7 @@ final class OpenAPIValidator: @unchecked Sendable {
                 problems.append("\(path): \(s.debugDescription) doesn't match \(pattern)")
             }
             if let min = schema["minLength"] as? Int, s.count < min { problems.append("\(path): shorter than \(min)") }
+            if let max = schema["maxLength"] as? Int, s.count > max { problems.append("\(path): longer than \(max)") }
         case .number(let n):
             if let min = (schema["minimum"] as? NSNumber)?.doubleValue, n < min { problems.append("\(path): \(n) < \(min)") }
             if let max = (schema["maximum"] as? NSNumber)?.doubleValue, n > max { problems.append("\(path): \(n) > \(max)") }
