@@ -1,5 +1,5 @@
 import ArgumentParser
-import AutoTraderCore
+@_spi(Benchmarks) import AutoTraderCore
 import Foundation
 import GRDB
 #if canImport(FoundationNetworking)
@@ -37,7 +37,7 @@ struct APILoadBenchmark: AsyncParsableCommand {
         let stocks = try StocksDatabase.open(path: stocksPath, create: true)
         let system = try SystemDatabase.open(path: systemPath, create: true)
         let start = Timestamp("2024-01-02T14:30:00Z")!
-        try await system.pool.write { db in
+        try await system.benchmarkPool.write { db in
             for card in 0..<cards {
                 let ticker = Self.tickers[card % Self.tickers.count]
                 try db.execute(

@@ -1,5 +1,5 @@
 import ArgumentParser
-import AutoTraderCore
+@_spi(Benchmarks) import AutoTraderCore
 import Foundation
 import GRDB
 
@@ -56,8 +56,8 @@ struct CardBenchmark: ParsableCommand {
         let system = try SystemDatabase.open(path: systemPath, create: true)
         let stocks = try StocksDatabase.open(path: stocksPath, create: true)
         defer {
-            try? system.pool.close()
-            try? stocks.pool.close()
+            try? system.benchmarkPool.close()
+            try? stocks.benchmarkPool.close()
         }
         BenchSupport.say("  fresh system.db and stocks.db in \(BenchSupport.format(BenchSupport.seconds(clock.now - start), decimals: 2)) s")
 
@@ -93,7 +93,7 @@ struct CardBenchmark: ParsableCommand {
         start = clock.now
         let chunk = 1_000
         for first in stride(from: 0, to: plan.count, by: chunk) {
-            try system.pool.write { db in
+            try system.benchmarkPool.write { db in
                 for trade in plan[first..<min(first + chunk, plan.count)] {
                     _ = try SystemDatabase.recordTrade(
                         db, algorithmId: algorithm.id, side: trade.side, shares: trade.shares, price: trade.price,

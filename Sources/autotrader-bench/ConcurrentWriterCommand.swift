@@ -1,5 +1,5 @@
 import ArgumentParser
-import AutoTraderCore
+@_spi(Benchmarks) import AutoTraderCore
 import Foundation
 
 /// A load generator for the multi-process tests: one OS process that writes
@@ -39,8 +39,8 @@ struct ConcurrentWriter: ParsableCommand {
         let system = try SystemDatabase.open(path: systemDb, create: true)
         let stocks = try StocksDatabase.open(path: stocksDb, create: true)
         var report = Report()
-        report.systemVersion = try system.pool.read { try DatabaseFile.userVersion($0) }
-        report.stocksVersion = try stocks.pool.read { try DatabaseFile.userVersion($0) }
+        report.systemVersion = try system.benchmarkPool.read { try DatabaseFile.userVersion($0) }
+        report.stocksVersion = try stocks.benchmarkPool.read { try DatabaseFile.userVersion($0) }
 
         let deadline = Date().addingTimeInterval(seconds)
         let calendar = try MarketCalendar()

@@ -1,5 +1,5 @@
 import ArgumentParser
-import AutoTraderCore
+@_spi(Benchmarks) import AutoTraderCore
 import Foundation
 import GRDB
 import Logging
@@ -71,7 +71,7 @@ struct ExecutorLatencyBenchmark: AsyncParsableCommand {
         defer { sim.stop() }
         // Each card count starts from no bars: a bar left by the previous run would let the executor trade
         // before this run's commit of it, and the "latency" would be meaningless.
-        try await stocks.pool.write { db in try db.execute(sql: "DELETE FROM minute_bars") }
+        try await stocks.benchmarkPool.write { db in try db.execute(sql: "DELETE FROM minute_bars") }
         let system = try SystemDatabase.open(path: scratch.database("system-\(count).db"), create: true)
         let configuration = AlpacaConfiguration.simulator(baseURL: sim.baseURL)
         let client = AlpacaClient(configuration: configuration)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import AutoTraderCore
+@_spi(Benchmarks) import AutoTraderCore
 import Foundation
 import GRDB
 
@@ -123,7 +123,7 @@ struct InsertBenchmark: ParsableCommand {
         BenchSupport.removeDatabase(at: ourPath)
         start = clock.now
         let stocks = try StocksDatabase.open(path: ourPath, create: true)
-        let (createSQL, cacheSize, journalMode, synchronous) = try stocks.pool.writeWithoutTransaction { db in
+        let (createSQL, cacheSize, journalMode, synchronous) = try stocks.benchmarkPool.writeWithoutTransaction { db in
             (
                 try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'minute_bars'") ?? "",
                 try Int.fetchOne(db, sql: "PRAGMA cache_size") ?? 0,
@@ -151,7 +151,7 @@ struct InsertBenchmark: ParsableCommand {
             }
         }
         let insertsDone = clock.now
-        try stocks.pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        try stocks.benchmarkPool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
         let ourEnd = clock.now
         let ourCPU = BenchSupport.processCPUSeconds() - ourCPUStart
         let ourSeconds = BenchSupport.seconds(ourEnd - start)
@@ -203,7 +203,7 @@ struct InsertBenchmark: ParsableCommand {
             }
             if !scratch.keep { BenchSupport.removeDatabase(at: shellPath) }
         }
-        try? stocks.pool.close()
+        try? stocks.benchmarkPool.close()
         if !scratch.keep {
             BenchSupport.removeDatabase(at: ourPath)
             try? FileManager.default.removeItem(atPath: csvPath)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import AutoTraderCore
+@_spi(Benchmarks) import AutoTraderCore
 import Foundation
 import GRDB
 
@@ -63,7 +63,7 @@ struct LookupBenchmark: ParsableCommand {
         }
         let path = scratch.database("lookup-stocks.db")
         let stocks = try openOrBuild(path: path, generator: generator)
-        defer { try? stocks.pool.close() }
+        defer { try? stocks.benchmarkPool.close() }
         let size = ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
         BenchSupport.say("  database \(path): \(BenchSupport.format(Double(size) / 1e6)) MB, market minutes \(generator.minutes.first!) … \(generator.minutes.last!)")
 
@@ -118,10 +118,10 @@ struct LookupBenchmark: ParsableCommand {
         emptyUnsafeReads.reserveCapacity(samples)
         for _ in 0..<samples {
             var begin = clock.now
-            try stocks.pool.read { _ in }
+            try stocks.benchmarkPool.read { _ in }
             emptyReads.append(clock.now - begin)
             begin = clock.now
-            try stocks.pool.unsafeRead { _ in }
+            try stocks.benchmarkPool.unsafeRead { _ in }
             emptyUnsafeReads.append(clock.now - begin)
         }
 
@@ -156,7 +156,7 @@ struct LookupBenchmark: ParsableCommand {
         if reuse, FileManager.default.fileExists(atPath: path) {
             let stocks = try StocksDatabase.open(path: path)
             let found = try stocks.barCount()
-            let tickerCount = try stocks.pool.read { db in
+            let tickerCount = try stocks.benchmarkPool.read { db in
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (SELECT DISTINCT ticker FROM minute_bars)") ?? 0
             }
             if found == bars && tickerCount == tickers {
@@ -164,7 +164,7 @@ struct LookupBenchmark: ParsableCommand {
                 return stocks
             }
             BenchSupport.say("  \(path) holds \(BenchSupport.grouped(found)) bars of \(tickerCount) tickers, not \(BenchSupport.grouped(bars)) of \(tickers): rebuilding")
-            try stocks.pool.close()
+            try stocks.benchmarkPool.close()
         } else if reuse {
             BenchSupport.say("  nothing to reuse at \(path): building")
         }
@@ -193,7 +193,7 @@ struct LookupBenchmark: ParsableCommand {
             try stocks.insert(batch)
             inserted += batch.count
         }
-        try stocks.pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        try stocks.benchmarkPool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
         BenchSupport.say("  built \(BenchSupport.grouped(inserted)) bars in \(BenchSupport.format(BenchSupport.seconds(clock.now - start))) s")
         return stocks
     }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import AutoTraderCore
+@_spi(Benchmarks) import AutoTraderCore
 import Foundation
 import GRDB
 #if canImport(FoundationNetworking)
@@ -266,7 +266,7 @@ struct StreamerBackfillBenchmark: AsyncParsableCommand {
         let elapsed = BenchSupport.seconds(done - streamer.launchedAt)
         let rows = try bench.barCount()
         let fetches = streamer.log.components(separatedBy: "history fetched").count - 1
-        let (oldest, newest) = try await bench.stocks.pool.read { db in
+        let (oldest, newest) = try await bench.stocks.benchmarkPool.read { db in
             var oldest = "9999", newest = ""
             for ticker in symbols {
                 let row = try Row.fetchOne(db, sql: "SELECT MIN(timestamp), MAX(timestamp) FROM minute_bars WHERE ticker = ?", arguments: [ticker])

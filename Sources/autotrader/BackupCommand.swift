@@ -1,7 +1,6 @@
 import ArgumentParser
 import AutoTraderCore
 import Foundation
-import GRDB
 
 /// `autotrader backup`: SQLite's online backup of system.db (or stocks.db) while the services run.
 struct BackupCommand: ParsableCommand {
@@ -31,9 +30,7 @@ struct BackupCommand: ParsableCommand {
         let source = stocks ? try databases.stocksPath() : try databases.systemPath()
         if checkOutdated {
             let schema = stocks ? StocksSchema.schema : SystemSchema.schema
-            var configuration = Configuration()
-            configuration.readonly = true
-            let version = try DatabaseQueue(path: source, configuration: configuration).read { try DatabaseFile.userVersion($0) }
+            let version = try DatabaseFile.schemaVersion(path: source)
             return print(version < schema.latestVersion ? "outdated" : "current")
         }
         guard FileManager.default.fileExists(atPath: source) else {
@@ -45,16 +42,8 @@ struct BackupCommand: ParsableCommand {
         }
         try FileManager.default.createDirectory(
             atPath: URL(fileURLWithPath: destination).deletingLastPathComponent().path, withIntermediateDirectories: true)
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(DatabaseFile.busyTimeout)
         do {
-            let reader = try DatabaseQueue(path: source, configuration: configuration)
-            let copy = try DatabaseQueue(path: destination)
-            try reader.backup(to: copy)
-            let check = try copy.read { try String.fetchAll($0, sql: "PRAGMA quick_check") }
-            try copy.close()
-            try reader.close()
+            let check = try DatabaseFile.onlineBackup(from: source, to: destination)
             guard check == ["ok"] else { throw CommandFailure(description: "the copy at \(destination) fails quick_check: \(check.prefix(3))") }
         } catch let failure as CommandFailure {
             throw failure

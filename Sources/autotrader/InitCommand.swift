@@ -1,7 +1,6 @@
 import ArgumentParser
 import AutoTraderCore
 import Foundation
-import GRDB
 
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,14 +11,13 @@ struct InitCommand: ParsableCommand {
 
     func run() throws {
         for (name, path, open) in [
-            ("system.db", try databases.systemPath(), { (path: String) throws -> DatabasePool in
-                try SystemDatabase.open(path: path, create: true).pool }),
-            ("stocks.db", try databases.stocksPath(), { (path: String) throws -> DatabasePool in
-                try StocksDatabase.open(path: path, create: true).pool }),
-        ] as [(String, String, (String) throws -> DatabasePool)] {
+            ("system.db", try databases.systemPath(), { (path: String) throws -> Int in
+                try SystemDatabase.open(path: path, create: true).schemaVersion() }),
+            ("stocks.db", try databases.stocksPath(), { (path: String) throws -> Int in
+                try StocksDatabase.open(path: path, create: true).schemaVersion() }),
+        ] as [(String, String, (String) throws -> Int)] {
             let existed = FileManager.default.fileExists(atPath: path)
-            let pool = try open(path)
-            let version = try pool.read { try DatabaseFile.userVersion($0) }
+            let version = try open(path)
             print("\(name): \(existed ? "up to date" : "created") at \(path) (schema version \(version))")
         }
     }

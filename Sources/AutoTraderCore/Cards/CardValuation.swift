@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// The card arithmetic of DESIGN.md §3, exact in `Decimal`:
 ///
@@ -92,20 +91,13 @@ public struct CardReader: Sendable {
     }
 
     public func card(id: Int64) throws -> Card {
-        let (algorithm, position, stopping) = try system.pool.read { db in
-            (
-                try SystemDatabase.fetchAlgorithm(db, id: id), try system.position(db, algorithmId: id),
-                try SystemDatabase.stoppingAlgorithmIDs(db).contains(id)
-            )
-        }
+        let (algorithm, position, stopping) = try system.cardState(id: id)
         return try card(algorithm: algorithm, position: position, stopping: stopping)
     }
 
     /// The cards of all algorithms with a status (running by default), oldest first.
     public func cards(status: AlgorithmStatus? = .running) throws -> [Card] {
-        let (rows, stopping) = try system.pool.read { db in
-            (try system.algorithmsWithPositions(db, status: status), try SystemDatabase.stoppingAlgorithmIDs(db))
-        }
+        let (rows, stopping) = try system.cardStates(status: status)
         var latest: [String: LatestPrice] = [:]
         return try rows.map { algorithm, position in
             if latest[algorithm.ticker] == nil, let price = try stocks.latestPrice(ticker: algorithm.ticker) {
@@ -127,13 +119,3 @@ public struct CardReader: Sendable {
             latestBarTime: price?.timestamp, stopping: stopping)
     }
 }
-
-extension SystemDatabase {
-    /// Algorithms with their positions, read in one snapshot so a card never mixes two moments.
-    func algorithmsWithPositions(_ db: GRDB.Database, status: AlgorithmStatus?) throws -> [(AlgorithmInstance, Position)] {
-        try Self.fetchAlgorithms(db, status: status).map { algorithm in
-            (algorithm, try position(db, algorithmId: algorithm.id))
-        }
-    }
-}
-

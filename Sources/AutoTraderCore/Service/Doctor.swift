@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -116,11 +115,7 @@ public struct Doctor: Sendable {
             return DoctorCheck(name, .fail, "not found at \(path): create it with `autotrader init`")
         }
         do {
-            let queue = try readOnly(path)
-            let (check, version) = try queue.read { db in
-                (try String.fetchAll(db, sql: "PRAGMA quick_check"), try DatabaseFile.userVersion(db))
-            }
-            try queue.close()
+            let (check, version) = try DatabaseFile.quickCheck(path: path)
             guard check == ["ok"] else {
                 return DoctorCheck(name, .fail, "quick_check found damage at \(path): \(check.prefix(3).joined(separator: "; ")); restore a backup (README: backup and restore)")
             }
@@ -143,14 +138,7 @@ public struct Doctor: Sendable {
     /// the last day are a warning with their count. The PIN itself is never shown.
     public static func checkPIN(systemPath: String, mode: TradingMode?) -> DoctorCheck {
         do {
-            let queue = try readOnly(systemPath)
-            let (pin, wrong) = try queue.read { db -> (String?, Int) in
-                let pin = try String.fetchOne(db, sql: "SELECT value FROM system_config WHERE key = 'pin'")
-                guard try db.tableExists("pin_attempts") else { return (pin, 0) }
-                let since = Timestamp.now().adding(seconds: -86_400).text
-                return (pin, try Int.fetchOne(db, sql: "SELECT count(*) FROM pin_attempts WHERE outcome = 'wrong' AND at >= ?", arguments: [since]) ?? 0)
-            }
-            try queue.close()
+            let (pin, wrong) = try SystemDatabase.inspectPIN(path: systemPath, wrongSince: Timestamp.now().adding(seconds: -86_400))
             let change = "change it with `sudo -u autotrader autotrader set-pin` (6–12 digits) or on the dashboard"
             let guessing = wrong > 0 ? "; \(wrong) wrong PIN\(wrong == 1 ? "" : "s") in the last day: someone may be guessing" : ""
             switch Validation.strength(ofPIN: pin ?? SystemSchema.defaultPIN, factory: SystemSchema.defaultPIN) {
@@ -166,14 +154,6 @@ public struct Doctor: Sendable {
         } catch {
             return DoctorCheck("pin", .fail, "cannot read system.db at \(systemPath): \(error)")
         }
-    }
-
-    /// The doctor only reads: a read-only connection can never migrate or change a database.
-    static func readOnly(_ path: String) throws -> DatabaseQueue {
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(10)
-        return try DatabaseQueue(path: path, configuration: configuration)
     }
 
     static func fileSize(_ path: String) -> Int64 {
@@ -314,12 +294,7 @@ public struct Doctor: Sendable {
     /// Every heartbeat row by service, or nil when system.db can't be read.
     func readHeartbeats(_ path: String) -> [String: ServiceHeartbeat]? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let queue = try? Self.readOnly(path) else { return nil }
-        defer { try? queue.close() }
-        let rows = try? queue.read { db -> [ServiceHeartbeat] in
-            guard try db.tableExists("service_heartbeats") else { return [] }
-            return try Row.fetchAll(db, sql: "SELECT * FROM service_heartbeats").map(ServiceHeartbeat.init(row:))
-        }
+        let rows = try? SystemDatabase.inspectHeartbeats(path: path)
         return rows.map { Dictionary($0.map { ($0.service, $0) }, uniquingKeysWith: { $1 }) }
     }
 

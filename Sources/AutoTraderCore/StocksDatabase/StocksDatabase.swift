@@ -8,7 +8,10 @@ import GRDBSQLite
 /// paths — bulk insert and "the last N bars before T" — talk to SQLite's C API
 /// through GRDB's cached statements, skipping per-row argument boxing.
 public struct StocksDatabase: Sendable {
-    public let pool: DatabasePool
+    /// Only this type's extensions (the files beside it) run SQL on it: everyone else calls named methods.
+    let pool: DatabasePool
+    /// The pool itself, for benchmarks that measure SQLite (pool checkout, bulk loads, pragmas); nothing else.
+    @_spi(Benchmarks) public var benchmarkPool: DatabasePool { pool }
     public let path: String
 
     public static func open(path: String, create: Bool = false) throws -> StocksDatabase {
@@ -264,3 +267,42 @@ public struct StocksDatabase: Sendable {
 
 /// SQLite copies the bound bytes (the buffers handed to it live on the stack).
 let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+extension StocksDatabase {
+    /// For each instant, the close of the ticker's last bar at or before it (nil for a nil instant or no bar).
+    public func closes(ticker: String, atOrBefore instants: [Timestamp?]) throws -> [Double?] {
+        try pool.read { db in
+            let statement = try db.cachedStatement(
+                sql: "SELECT close FROM minute_bars WHERE ticker = ? AND timestamp <= ? ORDER BY timestamp DESC LIMIT 1")
+            return try instants.map { instant -> Double? in
+                guard let instant else { return nil }
+                return try Double.fetchOne(statement, arguments: [ticker, instant.text])
+            }
+        }
+    }
+
+    /// Writes bars already checked (`BarIngest`) in one transaction.
+    public func insertValidated(_ bars: [MinuteBar]) async throws {
+        try await pool.write { db in try Self.insertValidated(db, bars) }
+    }
+
+    /// Writes the bars `keep` accepts, deciding inside the write transaction (on SQLite's single writer);
+    /// returns how many were written.
+    public func insertValidated(_ bars: [MinuteBar], keep: @escaping @Sendable (MinuteBar) -> Bool) async throws -> Int {
+        try await pool.write { db in
+            let kept = bars.filter(keep)
+            try Self.insertValidated(db, kept)
+            return kept.count
+        }
+    }
+}
+
+extension StocksDatabase {
+    /// The schema version the file is at.
+    public func schemaVersion() throws -> Int { try pool.read { try DatabaseFile.userVersion($0) } }
+
+    /// "ok", or what is wrong (a schema the program doesn't expect, an unreadable table).
+    public func status() throws -> String {
+        try DatabaseFile.status(pool, expected: StocksSchema.schema.latestVersion, table: "market_sessions")
+    }
+}

@@ -122,3 +122,56 @@ public enum DatabaseFileError: Error, CustomStringConvertible, LocalizedError {
 
     public var errorDescription: String? { description }
 }
+
+extension DatabaseFile {
+    /// "ok", or what is wrong: the schema version against the program's, and one cheap read of `table`.
+    static func status(_ pool: DatabasePool, expected: Int, table: String) throws -> String {
+        try pool.read { db in
+            let version = try userVersion(db)
+            guard version == expected else { return "schema version \(version), expected \(expected)" }
+            _ = try Row.fetchOne(db, sql: "SELECT 1 FROM \(table) LIMIT 1")
+            return "ok"
+        }
+    }
+}
+
+extension DatabaseFile {
+    /// A read-only connection: it can never migrate or change a database (for inspection, the doctor's).
+    static func readOnly(_ path: String) throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        return try DatabaseQueue(path: path, configuration: configuration)
+    }
+
+    /// `PRAGMA quick_check` (["ok"] when sound) and the schema version, read-only.
+    public static func quickCheck(path: String) throws -> (check: [String], version: Int) {
+        let queue = try readOnly(path)
+        defer { try? queue.close() }
+        return try queue.read { db in (try String.fetchAll(db, sql: "PRAGMA quick_check"), try userVersion(db)) }
+    }
+}
+
+extension DatabaseFile {
+    /// The schema version of the file at `path`, read-only (nothing is migrated).
+    public static func schemaVersion(path: String) throws -> Int {
+        let queue = try readOnly(path)
+        defer { try? queue.close() }
+        return try queue.read { try userVersion($0) }
+    }
+
+    /// SQLite's online backup of `source` into a new file at `destination`, read through a read-only
+    /// connection (a consistent copy of the last commit, never a migration); returns the copy's quick_check.
+    public static func onlineBackup(from source: String, to destination: String) throws -> [String] {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(busyTimeout)
+        let reader = try DatabaseQueue(path: source, configuration: configuration)
+        let copy = try DatabaseQueue(path: destination)
+        try reader.backup(to: copy)
+        let check = try copy.read { try String.fetchAll($0, sql: "PRAGMA quick_check") }
+        try copy.close()
+        try reader.close()
+        return check
+    }
+}

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 
 /// Writes bars into stocks.db: regular-hours bars only (stocks.db is a market-hours database),
@@ -36,7 +35,7 @@ public struct BarIngest: Sendable {
     public func write(_ bars: [MinuteBar]) async throws -> Int {
         let rows = storable(bars)
         guard !rows.isEmpty else { return 0 }
-        try await stocks.pool.write { db in try StocksDatabase.insertValidated(db, rows) }
+        try await stocks.insertValidated(rows)
         return rows.count
     }
 
@@ -47,11 +46,7 @@ public struct BarIngest: Sendable {
     public func writeHistory(_ bars: [MinuteBar], arrivals: StreamArrivals, since mark: UInt64) async throws -> Int {
         let rows = storable(bars)
         guard !rows.isEmpty else { return 0 }
-        return try await stocks.pool.write { db in
-            let kept = rows.filter { !arrivals.arrived(ticker: $0.ticker, minute: $0.timestamp, after: mark) }
-            try StocksDatabase.insertValidated(db, kept)
-            return kept.count
-        }
+        return try await stocks.insertValidated(rows) { !arrivals.arrived(ticker: $0.ticker, minute: $0.timestamp, after: mark) }
     }
 }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 import Synchronization
 
@@ -198,9 +197,7 @@ public actor StreamerService {
     func poll() async {
         let running: [AlgorithmInstance]
         do {
-            running = try await system.pool.read { db in
-                try AlgorithmInstance.fetchRunning(db)
-            }
+            running = try system.algorithms(status: .running)
         } catch {
             note(error: "cannot read system.db: \(error)")
             return
@@ -367,11 +364,4 @@ public actor StreamerService {
 
 extension BarIngest {
     func calendarAllows(_ bar: MinuteBar) -> Bool { (try? calendar.isOpen(at: bar.timestamp)) == true }
-}
-
-extension AlgorithmInstance {
-    static func fetchRunning(_ db: Database) throws -> [AlgorithmInstance] {
-        try Row.fetchAll(db, sql: "SELECT * FROM algorithm_instances WHERE status = 'running' ORDER BY id")
-            .map(AlgorithmInstance.init(row:))
-    }
 }

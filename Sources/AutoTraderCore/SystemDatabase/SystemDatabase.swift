@@ -7,7 +7,10 @@ import GRDB
 /// request changes nothing and two processes can't both pass a check that only
 /// one of them should (selling the same shares twice, say).
 public struct SystemDatabase: Sendable {
-    public let pool: DatabasePool
+    /// Only this type's extensions (the files beside it) run SQL on it: everyone else calls named methods.
+    let pool: DatabasePool
+    /// The pool itself, for benchmarks that measure SQLite (pool checkout, bulk loads, pragmas); nothing else.
+    @_spi(Benchmarks) public var benchmarkPool: DatabasePool { pool }
     public let path: String
     /// Running sums per algorithm (nil: every position is summed from all its rows).
     let ledger: PositionLedger?
@@ -24,6 +27,14 @@ public struct SystemDatabase: Sendable {
         SystemDatabase(
             pool: try DatabaseFile.open(path: path, schema: SystemSchema.schema, create: create), path: path,
             ledger: cachePositions ? PositionLedger() : nil)
+    }
+
+    /// The schema version the file is at.
+    public func schemaVersion() throws -> Int { try pool.read { try DatabaseFile.userVersion($0) } }
+
+    /// "ok", or what is wrong (a schema the program doesn't expect, an unreadable table).
+    public func status() throws -> String {
+        try DatabaseFile.status(pool, expected: SystemSchema.schema.latestVersion, table: "algorithm_instances")
     }
 
     // MARK: - Algorithms
@@ -138,6 +149,29 @@ public struct SystemDatabase: Sendable {
     }
 
     /// An algorithm's transactions, newest first.
+    /// A transaction as running sums need it: whole micro-dollars and epoch seconds, no Decimal.
+    public struct TradeStep: Sendable {
+        public let id: Int64
+        public let time: Int64
+        public let shares: Int64
+        public let priceMicros: Int64
+        public let isSell: Bool
+    }
+
+    /// An algorithm's transactions with an id above `afterID`, by id.
+    public func tradeSteps(algorithmId: Int64, afterID: Int64) throws -> [TradeStep] {
+        try pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, type, shares, price, timestamp FROM transactions WHERE algorithm_id = ? AND id > ? ORDER BY id",
+                arguments: [algorithmId, afterID]
+            ).map { row in
+                TradeStep(
+                    id: row["id"], time: Timestamp(row["timestamp"] as String)?.secondsSinceEpoch ?? 0, shares: row["shares"],
+                    priceMicros: Int64(((row["price"] as Double) * 1_000_000).rounded()), isSell: (row["type"] as String) == "sell")
+            }
+        }
+    }
+
     public func trades(algorithmId: Int64, limit: Int? = nil) throws -> [Trade] {
         try pool.read { db in
             _ = try Self.fetchAlgorithm(db, id: algorithmId)

@@ -1,0 +1,55 @@
+import Foundation
+import GRDB
+
+// stop_requests: "sell everything, then stop", carried out by the executor.
+extension SystemDatabase {
+    /// Asks the executor to sell the card's shares at the next market minute and then stop it.
+    /// Asking again while a request is pending changes nothing.
+    @discardableResult
+    public func requestLiquidation(algorithmId: Int64, now: Timestamp = .now()) throws -> StopRequest {
+        try pool.write { db in
+            let algorithm = try Self.fetchAlgorithm(db, id: algorithmId)
+            guard algorithm.status == .running else { throw AutoTraderError.algorithmAlreadyStopped(id: algorithmId) }
+            try db.execute(
+                sql: """
+                    INSERT INTO stop_requests (algorithm_id, requested_at, state) VALUES (?, ?, 'pending')
+                    ON CONFLICT(algorithm_id) DO NOTHING
+                    """,
+                arguments: [algorithmId, now.text])
+            return try StopRequest(row: Row.fetchOne(
+                db, sql: "SELECT * FROM stop_requests WHERE algorithm_id = ?", arguments: [algorithmId])!)
+        }
+    }
+
+    /// Pending sell-and-stop requests of running cards.
+    public func pendingStopRequests() throws -> [StopRequest] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM stop_requests WHERE state = 'pending' ORDER BY requested_at")
+                .map(StopRequest.init(row:))
+        }
+    }
+
+    static func stoppingAlgorithmIDs(_ db: Database) throws -> Set<Int64> {
+        Set(try Int64.fetchAll(db, sql: "SELECT algorithm_id FROM stop_requests WHERE state = 'pending'"))
+    }
+
+    /// Stops a card whose liquidation is pending once it holds no shares. Returns whether it stopped.
+    public func finishLiquidationIfFlat(algorithmId: Int64, now: Timestamp = .now()) throws -> Bool {
+        try pool.write { db in try Self.finishLiquidationIfFlat(db, algorithmId: algorithmId, now: now) }
+    }
+
+    static func finishLiquidationIfFlat(_ db: Database, algorithmId: Int64, now: Timestamp) throws -> Bool {
+        guard try Bool.fetchOne(
+            db, sql: "SELECT 1 FROM stop_requests WHERE algorithm_id = ? AND state = 'pending'", arguments: [algorithmId]) == true
+        else { return false }
+        let held = try PositionSums.read(db, algorithmId: algorithmId, afterID: 0).shares
+        guard held == 0 else { return false }
+        try db.execute(
+            sql: "UPDATE algorithm_instances SET status = 'stopped', stopped_at = ? WHERE id = ? AND status = 'running'",
+            arguments: [now.text, algorithmId])
+        try db.execute(
+            sql: "UPDATE stop_requests SET state = 'done', done_at = ?, detail = 'sold everything and stopped' WHERE algorithm_id = ?",
+            arguments: [now.text, algorithmId])
+        return true
+    }
+}
