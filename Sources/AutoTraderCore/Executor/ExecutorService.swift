@@ -104,7 +104,7 @@ public actor ExecutorService {
         self.runner = runner
         self.heartbeat = HeartbeatWriter(system: system, service: Self.serviceName)
         self.decider = CardDecider(
-            catalog: catalog, watch: watch, system: system, runner: runner, desk: desk, logger: logger)
+            catalog: catalog, watch: watch, system: system, runner: runner, logger: logger)
     }
 
     /// Reconciles every open intent with the broker, then starts the loops and returns.
@@ -418,7 +418,6 @@ struct CardDecider: Sendable {
     let watch: BarWatch
     let system: SystemDatabase
     let runner: DecisionRunner
-    let desk: OrderDesk
     let logger: Logger
 
     /// What deciding one card came to.
