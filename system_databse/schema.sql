@@ -1,4 +1,4 @@
--- Generated from the migrations (schema version 5); a test checks it.
+-- Generated from the migrations (schema version 6); a test checks it.
 CREATE TABLE algorithm_instances (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     display_name TEXT NOT NULL,         -- "NVDA_sma_crossover_20240604_143022"
