@@ -2,7 +2,8 @@ import AutoTraderCore
 import Foundation
 import Hummingbird
 
-/// An error answered the way Alpaca answers it: a status and `{"code": …, "message": …}` (plus extra fields for some 403s).
+/// An error answered the way Alpaca answers it: a status and `{"code": …, "message": …}` (plus extra fields for
+/// some 403s), written as a `SimWire.Error`.
 public struct AlpacaAPIError: Error, Sendable, Equatable {
     public var status: HTTPResponse.Status
     public var code: Int
@@ -55,30 +56,18 @@ public struct AlpacaAPIError: Error, Sendable, Equatable {
     }
 
     public var response: Response {
-        var body: [String: Any] = ["code": code, "message": message]
-        for (key, value) in extra { body[key] = value }
-        return JSONBody.response(object: body, status: status)
+        (try? JSONBody.response(SimWire.Error(code: code, message: message, extra: extra), status: status))
+            ?? JSONBody.response(data: Data(#"{"code":50010000,"message":"internal server error"}"#.utf8), status: .internalServerError)
     }
 }
 
-/// JSON responses, encoded the way Alpaca's servers write them (keys sorted, no escaped slashes).
+/// JSON responses: a `SimWire` value, encoded the way Alpaca's servers write them (keys sorted, no escaped slashes).
 enum JSONBody {
-    static func data<T: Encodable>(_ value: T) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(value)
+    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        response(data: try SimWire.data(value), status: status)
     }
 
-    /// Encodes a model, adding `extra` top-level fields the model does not carry.
-    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, extra: ExtraFields = [:]) throws -> Response {
-        var data = try data(value)
-        if !extra.isEmpty, var object = try JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            for (key, value) in extra { object[key] = value.object }
-            data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        }
-        return response(data: data, status: status)
-    }
-
+    /// For the /sim endpoints' small ad-hoc objects (counters, counts).
     static func response(object: Any, status: HTTPResponse.Status = .ok) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return response(data: data, status: status)
@@ -100,28 +89,4 @@ extension HeaderName {
     static let rateLimitLimit = HeaderName("X-Ratelimit-Limit")!
     static let rateLimitRemaining = HeaderName("X-Ratelimit-Remaining")!
     static let rateLimitReset = HeaderName("X-Ratelimit-Reset")!
-}
-
-/// Fields a response carries beyond what the core model encodes (Alpaca sends more than AutoTrader reads).
-public typealias ExtraFields = [String: ExtraValue]
-
-/// One such field's value.
-public enum ExtraValue: Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral {
-    case string(String)
-    case integer(Int)
-    case number(Double)
-    case boolean(Bool)
-
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(integerLiteral value: Int) { self = .integer(value) }
-    public init(booleanLiteral value: Bool) { self = .boolean(value) }
-
-    var object: Any {
-        switch self {
-        case .string(let value): return value
-        case .integer(let value): return value
-        case .number(let value): return value
-        case .boolean(let value): return value
-        }
-    }
 }

@@ -21,7 +21,7 @@ public struct SimFill: Encodable, Sendable, Equatable {
         try c.encode(orderID, forKey: .orderID)
         try c.encode(clientOrderID, forKey: .clientOrderID)
         try c.encode(symbol, forKey: .symbol)
-        try c.encode(side, forKey: .side)
+        try c.encode(side.rawValue, forKey: .side)
         try c.encode(String(qty), forKey: .qty)
         try c.encode(price.plainString, forKey: .price)
         try c.encode(RFC3339.format(time), forKey: .time)
@@ -42,6 +42,27 @@ public struct OrderSubmission: Sendable, Equatable {
         self.side = side
         self.clientOrderID = clientOrderID
     }
+}
+
+/// An order as the book keeps it (`SimWire.Order` is how it goes on the wire): a whole-share market day
+/// order of a US equity, the only kind the simulator takes.
+public struct SimOrder: Sendable, Equatable {
+    public var id: String
+    public var clientOrderID: String
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var submittedAt: Date
+    public var filledAt: Date?
+    public var expiredAt: Date?
+    public var canceledAt: Date?
+    public var failedAt: Date?
+    public var assetID: String
+    public var symbol: String
+    public var qty: Int
+    public var filledQty: Int
+    public var filledAvgPrice: Decimal?
+    public var side: OrderSide
+    public var status: OrderStatus
 }
 
 /// GET /v2/orders filters.
@@ -81,7 +102,7 @@ public actor Exchange {
         /// Price used to hold buying power for a buy.
         var reservePrice: Decimal
         /// The bar the order fills on, once found (bars are deterministic, so it never changes).
-        var fillBar: AlpacaBar?
+        var fillBar: SimBar?
     }
 
     private let configuration: SimulatorConfiguration
@@ -92,7 +113,7 @@ public actor Exchange {
     private let stats: SimStats
     private let logger: Logger
 
-    private var orders: [AlpacaOrder] = []
+    private var orders: [SimOrder] = []
     private var indexByID: [String: Int] = [:]
     private var indexByClientID: [String: Int] = [:]
     private var working: [String: Working] = [:]
@@ -125,7 +146,7 @@ public actor Exchange {
 
     // MARK: - Orders
 
-    public func submit(_ submission: OrderSubmission) throws -> AlpacaOrder {
+    public func submit(_ submission: OrderSubmission) throws -> SimOrder {
         let now = clock.now()
         process(now: now)
         guard let asset = generator.universe.asset(submission.symbol) else {
@@ -177,36 +198,36 @@ public actor Exchange {
         }
         let id = faults.nextOrderID()
         let submitted = Date(timeIntervalSince1970: now)
-        let order = AlpacaOrder(
-            id: id, clientOrderId: submission.clientOrderID ?? faults.nextOrderID(), createdAt: submitted,
-            updatedAt: submitted, submittedAt: submitted, assetId: asset.id, symbol: asset.symbol, qty: quantity,
-            side: submission.side, status: .accepted)
+        let order = SimOrder(
+            id: id, clientOrderID: submission.clientOrderID ?? faults.nextOrderID(), createdAt: submitted,
+            updatedAt: submitted, submittedAt: submitted, assetID: asset.id, symbol: asset.symbol, qty: submission.qty,
+            filledQty: 0, side: submission.side, status: .accepted)
         indexByID[id] = orders.count
-        indexByClientID[order.clientOrderId] = orders.count
+        indexByClientID[order.clientOrderID] = orders.count
         orders.append(order)
         working[id] = state
         workingOrder.append(id)
         stats.add(.ordersAccepted)
         logger.info("order accepted", metadata: [
-            "id": "\(id)", "client_order_id": "\(order.clientOrderId)", "symbol": "\(asset.symbol)",
+            "id": "\(id)", "client_order_id": "\(order.clientOrderID)", "symbol": "\(asset.symbol)",
             "side": "\(submission.side.rawValue)", "qty": "\(submission.qty)", "at": "\(RFC3339.format(submitted))",
         ])
         return order
     }
 
-    public func order(id: String) throws -> AlpacaOrder {
+    public func order(id: String) throws -> SimOrder {
         process(now: clock.now())
         guard let index = indexByID[id.lowercased()] else { throw AlpacaAPIError.orderNotFound }
         return orders[index]
     }
 
-    public func order(clientOrderID: String) throws -> AlpacaOrder {
+    public func order(clientOrderID: String) throws -> SimOrder {
         process(now: clock.now())
         guard let index = indexByClientID[clientOrderID] else { throw AlpacaAPIError.orderNotFound }
         return orders[index]
     }
 
-    public func orders(matching filter: OrderFilter) -> [AlpacaOrder] {
+    public func orders(matching filter: OrderFilter) -> [SimOrder] {
         process(now: clock.now())
         var result = orders.filter { order in
             switch filter.status {
@@ -214,7 +235,7 @@ public actor Exchange {
             case .closed: if !order.status.isTerminal { return false }
             case .all: break
             }
-            let submitted = order.submittedAt ?? order.createdAt
+            let submitted = order.submittedAt
             if let after = filter.after, submitted <= after { return false }
             if let until = filter.until, submitted >= until { return false }
             if let symbols = filter.symbols, !symbols.contains(order.symbol) { return false }
@@ -226,7 +247,7 @@ public actor Exchange {
     }
 
     /// Every order ever submitted, oldest first (GET /sim/orders).
-    public func allOrders() -> [AlpacaOrder] {
+    public func allOrders() -> [SimOrder] {
         process(now: clock.now())
         return orders
     }
@@ -261,37 +282,35 @@ public actor Exchange {
 
     // MARK: - Account and positions
 
-    /// GET /v2/account, and the fields the core model does not carry.
-    public func account() -> (AlpacaAccount, ExtraFields) {
+    /// GET /v2/account: a cash account (multiplier 1) that may trade.
+    public func account() -> SimWire.Account {
         let now = clock.now()
         process(now: now)
         let marketValue = longMarketValue(now: now)
         let equity = cash + marketValue
-        let power = buyingPower(now: now)
-        let account = AlpacaAccount(
-            id: accountID, accountNumber: accountNumber, cash: cash, buyingPower: power, equity: equity,
-            portfolioValue: equity, lastEquity: lastEquity, longMarketValue: marketValue, shortMarketValue: 0,
-            multiplier: 1, daytradeCount: 0, createdAt: Date(timeIntervalSince1970: 1_514_764_800))
+        let power = SimWire.decimal(buyingPower(now: now))
         let zero = "0"
-        let extra: ExtraFields = [
-            "regt_buying_power": .string(power.plainString), "daytrading_buying_power": .string(zero),
-            "non_marginable_buying_power": .string(power.plainString), "effective_buying_power": .string(power.plainString),
-            "options_buying_power": .string(power.plainString), "bod_dtbp": .string(zero), "accrued_fees": .string(zero),
-            "initial_margin": .string(zero), "maintenance_margin": .string(zero), "last_maintenance_margin": .string(zero),
-            "sma": .string(zero), "position_market_value": .string(marketValue.plainString), "crypto_status": "INACTIVE",
-            "options_approved_level": 0, "options_trading_level": 0,
-        ]
-        return (account, extra)
+        return SimWire.Account(
+            id: accountID, accountNumber: accountNumber, status: "ACTIVE", cryptoStatus: "INACTIVE", currency: "USD",
+            cash: SimWire.decimal(cash), buyingPower: power, regtBuyingPower: power, daytradingBuyingPower: zero,
+            effectiveBuyingPower: power, nonMarginableBuyingPower: power, optionsBuyingPower: power, bodDtbp: zero,
+            accruedFees: zero, portfolioValue: SimWire.decimal(equity), equity: SimWire.decimal(equity),
+            lastEquity: SimWire.decimal(lastEquity), longMarketValue: SimWire.decimal(marketValue), shortMarketValue: zero,
+            positionMarketValue: SimWire.decimal(marketValue), initialMargin: zero, maintenanceMargin: zero,
+            lastMaintenanceMargin: zero, sma: zero, multiplier: "1", daytradeCount: 0, optionsApprovedLevel: 0,
+            optionsTradingLevel: 0, patternDayTrader: false, tradingBlocked: false, transfersBlocked: false,
+            accountBlocked: false, tradeSuspendedByUser: false, shortingEnabled: false,
+            createdAt: SimWire.time(Date(timeIntervalSince1970: 1_514_764_800)))
     }
 
-    /// GET /v2/positions, each with the extra fields Alpaca sends.
-    public func positions() -> [(AlpacaPosition, ExtraFields)] {
+    /// GET /v2/positions: every symbol held, by symbol.
+    public func positions() -> [SimWire.Position] {
         let now = clock.now()
         process(now: now)
         return holdings.keys.sorted().compactMap { position(symbol: $0, now: now) }
     }
 
-    public func position(symbol: String) throws -> (AlpacaPosition, ExtraFields) {
+    public func position(symbol: String) throws -> SimWire.Position {
         let now = clock.now()
         process(now: now)
         let key = generator.universe.asset(symbol)?.symbol ?? symbol.uppercased()
@@ -299,7 +318,7 @@ public actor Exchange {
         return result
     }
 
-    private func position(symbol: String, now: Double) -> (AlpacaPosition, ExtraFields)? {
+    private func position(symbol: String, now: Double) -> SimWire.Position? {
         guard let holding = holdings[symbol], holding.quantity > 0, let asset = generator.universe.asset(symbol: symbol)
         else { return nil }
         let quantity = Decimal(holding.quantity)
@@ -312,16 +331,16 @@ public actor Exchange {
         func ratio(_ part: Decimal, _ whole: Decimal) -> String {
             whole == 0 ? "0" : Money.rounded(part / whole, scale: 6).plainString
         }
-        let position = AlpacaPosition(
-            assetId: asset.id, symbol: symbol, exchange: asset.exchange, qty: quantity, avgEntryPrice: average,
-            marketValue: value, costBasis: holding.cost, unrealizedPl: profit, currentPrice: price, lastdayPrice: lastDay)
-        let extra: ExtraFields = [
-            "asset_marginable": true, "unrealized_plpc": .string(ratio(profit, holding.cost)),
-            "unrealized_intraday_pl": .string(intraday.plainString),
-            "unrealized_intraday_plpc": .string(ratio(intraday, lastDay * quantity)),
-            "change_today": .string(ratio(price - lastDay, lastDay)),
-        ]
-        return (position, extra)
+        // Shares held for open sell orders are not available to sell again.
+        let available = max(0, holding.quantity - openQuantity(symbol: symbol, side: .sell))
+        return SimWire.Position(
+            assetID: asset.id, symbol: symbol, exchange: asset.exchange, assetClass: "us_equity",
+            assetMarginable: asset.isTradable, qty: SimWire.decimal(quantity), qtyAvailable: String(available),
+            avgEntryPrice: SimWire.decimal(average), side: "long", marketValue: SimWire.decimal(value),
+            costBasis: SimWire.decimal(holding.cost), unrealizedPl: SimWire.decimal(profit),
+            unrealizedPlpc: ratio(profit, holding.cost), unrealizedIntradayPl: SimWire.decimal(intraday),
+            unrealizedIntradayPlpc: ratio(intraday, lastDay * quantity), currentPrice: SimWire.decimal(price),
+            lastdayPrice: SimWire.decimal(lastDay), changeToday: ratio(price - lastDay, lastDay))
     }
 
     // MARK: - Matching
@@ -341,11 +360,12 @@ public actor Exchange {
     private func advance(id: String, now: Double) {
         guard var state = working[id], let index = indexByID[id] else { return }
         var order = orders[index]
-        let submitted = (order.submittedAt ?? order.createdAt).timeIntervalSince1970
+        let submitted = order.submittedAt.timeIntervalSince1970
         if state.fate.reject {
             order.status = .rejected
-            order.failedAt = Date(timeIntervalSince1970: max(now, submitted))
-            order.updatedAt = order.failedAt
+            let failed = Date(timeIntervalSince1970: max(now, submitted))
+            order.failedAt = failed
+            order.updatedAt = failed
             orders[index] = order
             close(id: id)
             stats.add(.ordersRejected)
@@ -358,14 +378,14 @@ public actor Exchange {
             order.updatedAt = Date(timeIntervalSince1970: max(state.eligibleFrom, submitted))
         }
         if order.filledQty == 0, let (price, time) = fillPoint(order: order, state: &state, now: now) {
-            let quantity = state.fate.partialQuantity ?? NSDecimalNumber(decimal: order.qty ?? 0).intValue
-            order.filledQty = Decimal(quantity)
+            let quantity = state.fate.partialQuantity ?? order.qty
+            order.filledQty = quantity
             order.filledAvgPrice = price
             order.filledAt = time
             order.updatedAt = time
             order.status = state.fate.partialQuantity == nil ? .filled : .partiallyFilled
             settle(symbol: order.symbol, side: order.side, quantity: quantity, price: price)
-            fills.append(SimFill(orderID: order.id, clientOrderID: order.clientOrderId, symbol: order.symbol,
+            fills.append(SimFill(orderID: order.id, clientOrderID: order.clientOrderID, symbol: order.symbol,
                                  side: order.side, qty: quantity, price: price, time: time))
             stats.add(.fills)
             if order.status == .partiallyFilled { stats.add(.partialFills) }
@@ -386,9 +406,9 @@ public actor Exchange {
         }
     }
 
-    private func fillPoint(order: AlpacaOrder, state: inout Working, now: Double) -> (Decimal, Date)? {
+    private func fillPoint(order: SimOrder, state: inout Working, now: Double) -> (Decimal, Date)? {
         if let price = state.lastClosePrice {
-            return (price, order.submittedAt ?? order.createdAt)
+            return (price, order.submittedAt)
         }
         guard let end = state.sessionClose else { return nil }
         if state.fillBar == nil {
@@ -426,7 +446,7 @@ public actor Exchange {
         orders[index] = order
         close(id: order.id)
         logger.info("order \(status)", metadata: ["id": "\(order.id)", "symbol": "\(order.symbol)",
-                                                 "filled_qty": "\(order.filledQty.plainString)"])
+                                                 "filled_qty": "\(order.filledQty)"])
     }
 
     private func close(id: String) {
@@ -440,7 +460,7 @@ public actor Exchange {
         workingOrder.reduce(0) { total, id in
             guard let index = indexByID[id], orders[index].symbol == symbol, orders[index].side == side else { return total }
             let order = orders[index]
-            return total + NSDecimalNumber(decimal: (order.qty ?? 0) - order.filledQty).intValue
+            return total + order.qty - order.filledQty
         }
     }
 
@@ -448,7 +468,7 @@ public actor Exchange {
     private func buyingPower(now: Double) -> Decimal {
         let held = workingOrder.reduce(Decimal(0)) { total, id in
             guard let index = indexByID[id], orders[index].side == .buy, let state = working[id] else { return total }
-            return total + ((orders[index].qty ?? 0) - orders[index].filledQty) * state.reservePrice
+            return total + Decimal(orders[index].qty - orders[index].filledQty) * state.reservePrice
         }
         return max(0, cash - held)
     }

@@ -14,7 +14,7 @@ struct InspectionRoutes {
 
     func add(to group: RouterGroup<SimRequestContext>) {
         group.get("orders") { _, _ in
-            try JSONBody.response(await exchange.allOrders())
+            try JSONBody.response(await exchange.allOrders().map(SimWire.Order.init))
         }
         group.get("fills") { _, _ in
             try JSONBody.response(await exchange.allFills())
@@ -51,15 +51,14 @@ struct InspectionRoutes {
         }
         group.get("clock") { _, _ in
             let clockBody = TradingRoutes.clockBody(clock: clock, hours: generator.hours)
-            return try JSONBody.response(clockBody, extra: [
-                "speed": .number(clock.speed), "epoch": .number(clock.now()), "seed": .string(String(configuration.seed)),
-            ])
+            return try JSONBody.response(SimWire.InspectionClock(
+                clockBody, speed: clock.speed, epoch: clock.now(), seed: String(configuration.seed)))
         }
     }
 
     /// Every bar the feed had for the symbols in the range (regular hours unless `extended_hours=true`),
     /// final values: corrected where the correction is already due.
-    private func groundTruth(_ query: QueryValues) throws -> AlpacaMultiBarsPage {
+    private func groundTruth(_ query: QueryValues) throws -> SimWire.BarsPage {
         guard let symbols = query.list("symbols"), !symbols.isEmpty else {
             throw AlpacaAPIError.badParameter("missing symbols")
         }
@@ -70,11 +69,11 @@ struct InspectionRoutes {
             ?? BarRequest.newYorkMidnight(hours.newYorkDate(of: nowInstant), hours: hours)
         let end = try query.time("end", invalid: .badParameter("invalid end")).map(Timestamp.init) ?? nowInstant
         let extended = query["extended_hours"] == "true"
-        var bars: [String: [AlpacaBar]] = [:]
+        var bars: [(String, [SimBar])] = []
         for symbol in symbols {
             let list = generator.bars(symbol: symbol, from: start, through: end, asOf: now, extended: extended)
-            if !list.isEmpty { bars[symbol] = list }
+            if !list.isEmpty { bars.append((symbol, list)) }
         }
-        return AlpacaMultiBarsPage(bars: bars, nextPageToken: nil)
+        return SimWire.BarsPage(bars: bars, nextPageToken: nil)
     }
 }

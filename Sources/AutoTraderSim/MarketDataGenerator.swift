@@ -1,6 +1,32 @@
 import AutoTraderCore
 import Foundation
 
+/// One synthetic bar (the simulator's own value; `SimWire.Bar` is how it goes on the wire).
+/// `t` is the bar's start; a minute bar covers `[t, t+1min)`, a daily bar is stamped at New York midnight.
+public struct SimBar: Sendable, Equatable {
+    public var t: Timestamp
+    public var o: Double
+    public var h: Double
+    public var l: Double
+    public var c: Double
+    public var v: Int64
+    /// Trade count.
+    public var n: Int64
+    /// Volume-weighted average price.
+    public var vw: Double
+
+    public init(t: Timestamp, o: Double, h: Double, l: Double, c: Double, v: Int64, n: Int64, vw: Double) {
+        self.t = t
+        self.o = o
+        self.h = h
+        self.l = l
+        self.c = c
+        self.v = v
+        self.n = n
+        self.vw = vw
+    }
+}
+
 /// Deterministic synthetic minute bars: each is a pure function of (seed, symbol, session), so any past range is
 /// computed rather than stored, and two simulators with the same seed agree bar for bar.
 ///
@@ -28,7 +54,7 @@ public final class MarketDataGenerator: @unchecked Sendable {
 
     private let lock = NSLock()
     private var anchors: [String: [DailyAnchor]] = [:]
-    private var cache: [WindowKey: [AlpacaBar?]] = [:]
+    private var cache: [WindowKey: [SimBar?]] = [:]
     private var cacheOrder: [WindowKey] = []
     /// About 25 kB a window: a few thousand windows cover a 500-symbol stream plus recent history.
     private let cacheCapacity = 3000
@@ -48,14 +74,14 @@ public final class MarketDataGenerator: @unchecked Sendable {
     public func bars(
         symbol: String, from: Timestamp, through: Timestamp, asOf: Double, descending: Bool = false,
         limit: Int = .max, extended: Bool? = nil
-    ) -> [AlpacaBar] {
+    ) -> [SimBar] {
         guard let asset = universe.asset(symbol: symbol), asset.isActive, limit > 0 else { return [] }
         let lastEnded = Self.lastEndedMinute(asOf: asOf)
         let first = from.isWholeMinute ? from : from.minuteStart.adding(minutes: 1)
         let last = min(through.minuteStart, lastEnded)
         guard first <= last else { return [] }
         let includeExtended = hours.extendedHours && (extended ?? true)
-        var result: [AlpacaBar] = []
+        var result: [SimBar] = []
         let indices = hours.sessionIndices(from: first, through: last)
         for index in descending ? Array(indices.reversed()) : Array(indices) {
             let session = hours.sessions[index]
@@ -78,12 +104,12 @@ public final class MarketDataGenerator: @unchecked Sendable {
     }
 
     /// One bar, as known at `asOf`; nil when the minute had no bar or has not ended.
-    public func bar(symbol: String, minute: Timestamp, asOf: Double) -> AlpacaBar? {
+    public func bar(symbol: String, minute: Timestamp, asOf: Double) -> SimBar? {
         bars(symbol: symbol, from: minute, through: minute, asOf: asOf, limit: 1).first
     }
 
     /// The newest bar that has ended by `asOf` (regular hours, or extended too when the simulator makes them).
-    public func latestBar(symbol: String, asOf: Double) -> AlpacaBar? {
+    public func latestBar(symbol: String, asOf: Double) -> SimBar? {
         let through = Self.lastEndedMinute(asOf: asOf)
         // Two weeks back always reaches a session (the longest closure is a long weekend).
         return bars(symbol: symbol, from: through.adding(minutes: -14 * 1440), through: through, asOf: asOf,
@@ -91,14 +117,14 @@ public final class MarketDataGenerator: @unchecked Sendable {
     }
 
     /// The last regular-hours bar of a session, as known at `asOf`.
-    public func closingBar(symbol: String, session: MarketSession, asOf: Double) -> AlpacaBar? {
+    public func closingBar(symbol: String, session: MarketSession, asOf: Double) -> SimBar? {
         bars(symbol: symbol, from: session.open, through: session.close.adding(minutes: -1), asOf: asOf,
              descending: true, limit: 1, extended: false).first
     }
 
     /// The first regular-hours bar starting at or after `instant` and before `end`, whenever it happens
     /// (the matching engine compares its start with the clock itself).
-    public func firstRegularBar(symbol: String, atOrAfter instant: Timestamp, before end: Timestamp) -> AlpacaBar? {
+    public func firstRegularBar(symbol: String, atOrAfter instant: Timestamp, before end: Timestamp) -> SimBar? {
         bars(symbol: symbol, from: instant, through: end.adding(minutes: -1), asOf: Self.farFuture, limit: 1,
              extended: false).first
     }
@@ -107,9 +133,9 @@ public final class MarketDataGenerator: @unchecked Sendable {
     /// that ended by `asOf`; today's is partial.
     public func dailyBars(
         symbol: String, from: Timestamp, through: Timestamp, asOf: Double, descending: Bool = false, limit: Int = .max
-    ) -> [AlpacaBar] {
+    ) -> [SimBar] {
         guard let asset = universe.asset(symbol: symbol), asset.isActive, limit > 0 else { return [] }
-        var result: [AlpacaBar] = []
+        var result: [SimBar] = []
         let indices = hours.sessionIndices(from: from, through: min(through, Self.lastEndedMinute(asOf: asOf)))
         for index in descending ? Array(indices.reversed()) : Array(indices) {
             let session = hours.sessions[index]
@@ -132,16 +158,16 @@ public final class MarketDataGenerator: @unchecked Sendable {
     }
 
     /// The corrected version of a bar: a changed close and more volume (late trades), still a consistent bar.
-    public func corrected(_ bar: AlpacaBar, symbol: String) -> AlpacaBar {
+    public func corrected(_ bar: SimBar, symbol: String) -> SimBar {
         var random = SplitMix64(seed: StableHash.mix(seed, StableHash.of(symbol), UInt64(bitPattern: bar.t.secondsSinceEpoch), 0xC0BB))
         let move = (0.0004 + 0.0016 * random.unit()) * (random.unit() < 0.5 ? -1 : 1)
         var close = Self.roundPrice(bar.c * (1 + move))
         if close == bar.c { close = Self.roundPrice(bar.c + (bar.c >= 1 ? 0.01 : 0.0001)) }
         let extra = max(1, Int64((Double(bar.v) * (0.05 + 0.25 * random.unit())).rounded()))
         let high = max(bar.h, close), low = min(bar.l, close)
-        let vwap = min(max(((bar.vw ?? bar.c) * Double(bar.v) + close * Double(extra)) / Double(bar.v + extra), low), high)
-        return AlpacaBar(t: bar.t, o: bar.o, h: high, l: low, c: close, v: bar.v + extra,
-                         n: (bar.n ?? 1) + Int64(1 + random.integer(in: 0...3)),
+        let vwap = min(max((bar.vw * Double(bar.v) + close * Double(extra)) / Double(bar.v + extra), low), high)
+        return SimBar(t: bar.t, o: bar.o, h: high, l: low, c: close, v: bar.v + extra,
+                         n: bar.n + Int64(1 + random.integer(in: 0...3)),
                          vw: min(max(vwap.rounded(toPlaces: 4), low), high))
     }
 
@@ -159,22 +185,22 @@ public final class MarketDataGenerator: @unchecked Sendable {
         price >= 1 ? (price * 100).rounded() / 100 : max(0.0001, (price * 10_000).rounded() / 10_000)
     }
 
-    static func aggregate(_ minutes: [AlpacaBar], stamp: Timestamp) -> AlpacaBar? {
+    static func aggregate(_ minutes: [SimBar], stamp: Timestamp) -> SimBar? {
         guard let first = minutes.first, let last = minutes.last else { return nil }
         var volume: Int64 = 0, trades: Int64 = 0, turnover = 0.0
         var high = first.h, low = first.l
         for bar in minutes {
             volume += bar.v
-            trades += bar.n ?? 0
-            turnover += (bar.vw ?? bar.c) * Double(bar.v)
+            trades += bar.n
+            turnover += bar.vw * Double(bar.v)
             high = max(high, bar.h)
             low = min(low, bar.l)
         }
         let vwap = volume > 0 ? min(max((turnover / Double(volume)).rounded(toPlaces: 4), low), high) : last.c
-        return AlpacaBar(t: stamp, o: first.o, h: high, l: low, c: last.c, v: volume, n: trades, vw: vwap)
+        return SimBar(t: stamp, o: first.o, h: high, l: low, c: last.c, v: volume, n: trades, vw: vwap)
     }
 
-    private func visible(_ bar: AlpacaBar, symbol: String, asOf: Double) -> AlpacaBar {
+    private func visible(_ bar: SimBar, symbol: String, asOf: Double) -> SimBar {
         guard asOf >= Double(bar.t.secondsSinceEpoch + 60) + Self.correctionDelay, isCorrected(symbol: symbol, minute: bar.t)
         else { return bar }
         return corrected(bar, symbol: symbol)
@@ -208,7 +234,7 @@ public final class MarketDataGenerator: @unchecked Sendable {
     }
 
     /// A window's bars, one slot per minute (nil = no bar that minute); original values (before corrections).
-    func windowBars(asset: SimAsset, window: TradingHours.Window, sessionIndex: Int) -> [AlpacaBar?] {
+    func windowBars(asset: SimAsset, window: TradingHours.Window, sessionIndex: Int) -> [SimBar?] {
         let key = WindowKey(symbol: asset.symbol, sessionIndex: sessionIndex, kind: window.kind.rawValue)
         lock.lock()
         if let known = cache[key] {
@@ -231,7 +257,7 @@ public final class MarketDataGenerator: @unchecked Sendable {
         return bars
     }
 
-    private func generate(asset: SimAsset, window: TradingHours.Window, sessionIndex: Int) -> [AlpacaBar?] {
+    private func generate(asset: SimAsset, window: TradingHours.Window, sessionIndex: Int) -> [SimBar?] {
         let anchors = dailyAnchors(for: asset)
         let anchor = anchors[sessionIndex]
         let previousClose = sessionIndex > 0 ? anchors[sessionIndex - 1].close : anchor.open
@@ -261,7 +287,7 @@ public final class MarketDataGenerator: @unchecked Sendable {
         for index in 0...count { path[index] = start + path[index] + gap * Double(index) / Double(count) }
 
         let perMinute = asset.dailyVolume / 390 * volumeScale / max(0.05, 1 - missing)
-        var result = [AlpacaBar?](repeating: nil, count: count)
+        var result = [SimBar?](repeating: nil, count: count)
         for minute in 0..<count {
             let open = Self.roundPrice(exp(path[minute] + 0.15 * sigma * random.gaussian()))
             let close = Self.roundPrice(exp(path[minute + 1]))
@@ -277,7 +303,7 @@ public final class MarketDataGenerator: @unchecked Sendable {
             let vwap = min(max(min(max(typical, low), high).rounded(toPlaces: 4), low), high)
             let present = random.unit() >= missing
             guard present, high >= low else { continue }
-            result[minute] = AlpacaBar(
+            result[minute] = SimBar(
                 t: window.start.adding(minutes: minute), o: open, h: max(high, open, close), l: min(low, open, close),
                 c: close, v: volume, n: trades, vw: vwap)
         }

@@ -93,8 +93,8 @@ struct BarRequest {
     }
 
     /// One page: bars symbol by symbol (alphabetically), at most `limit` in total, and where the next page starts.
-    func page(generator: MarketDataGenerator, asOf: Double) -> (bars: [(String, [AlpacaBar])], next: Cursor?) {
-        var result: [(String, [AlpacaBar])] = []
+    func page(generator: MarketDataGenerator, asOf: Double) -> (bars: [(String, [SimBar])], next: Cursor?) {
+        var result: [(String, [SimBar])] = []
         // One bar beyond the limit tells whether another page exists.
         var wanted = limit + 1
         for symbol in symbols.sorted() {
@@ -105,7 +105,7 @@ struct BarRequest {
                 else { from = max(from, cursor.time.adding(seconds: 1)) }
             }
             guard from <= through else { continue }
-            let bars: [AlpacaBar]
+            let bars: [SimBar]
             switch timeframe {
             case .minute:
                 bars = generator.bars(symbol: symbol, from: from, through: through, asOf: asOf, descending: descending, limit: wanted)
@@ -140,8 +140,7 @@ struct MarketDataRoutes {
             let now = clock.now()
             let barRequest = try BarRequest(query, symbols: symbols, now: now, hours: generator.hours, feeds: feeds)
             let page = barRequest.page(generator: generator, asOf: now)
-            let bars = Dictionary(page.bars, uniquingKeysWith: { first, _ in first })
-            return try JSONBody.response(AlpacaMultiBarsPage(bars: bars, nextPageToken: page.next?.token(barRequest.timeframe)))
+            return try JSONBody.response(SimWire.BarsPage(bars: page.bars, nextPageToken: page.next?.token(barRequest.timeframe)))
         }
         group.get("stocks/bars/latest") { request, _ in
             let query = QueryValues(request)
@@ -150,19 +149,20 @@ struct MarketDataRoutes {
             }
             let now = clock.now()
             try BarRequest.checkFeed(query, now: now, feeds: feeds)
-            var bars: [String: AlpacaBar] = [:]
+            var bars: [String: SimWire.Bar] = [:]
             for symbol in symbols {
-                if let bar = generator.latestBar(symbol: symbol, asOf: now) { bars[symbol] = bar }
+                if let bar = generator.latestBar(symbol: symbol, asOf: now) { bars[symbol] = SimWire.Bar(bar) }
             }
-            return try JSONBody.response(AlpacaLatestBars(bars: bars))
+            return try JSONBody.response(SimWire.LatestBars(bars: bars))
         }
         group.get("stocks/{symbol}/bars") { request, context in
             let symbol = try context.parameters.require("symbol")
             let now = clock.now()
             let barRequest = try BarRequest(QueryValues(request), symbols: [symbol], now: now, hours: generator.hours, feeds: feeds)
             let page = barRequest.page(generator: generator, asOf: now)
-            return try JSONBody.response(AlpacaBarsPage(
-                bars: page.bars.first?.1 ?? [], symbol: symbol, nextPageToken: page.next?.token(barRequest.timeframe)))
+            return try JSONBody.response(SimWire.SymbolBarsPage(
+                bars: (page.bars.first?.1 ?? []).map(SimWire.Bar.init), symbol: symbol,
+                nextPageToken: page.next?.token(barRequest.timeframe)))
         }
         group.get("stocks/{symbol}/bars/latest") { request, context in
             let symbol = try context.parameters.require("symbol")
@@ -171,7 +171,7 @@ struct MarketDataRoutes {
             guard let bar = generator.latestBar(symbol: symbol, asOf: now) else {
                 throw AlpacaAPIError(.notFound, code: 40410000, "no bar found for \(symbol)")
             }
-            return try JSONBody.response(AlpacaLatestBar(symbol: symbol, bar: bar))
+            return try JSONBody.response(SimWire.LatestBar(symbol: symbol, bar: SimWire.Bar(bar)))
         }
     }
 }

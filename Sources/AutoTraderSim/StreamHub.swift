@@ -24,9 +24,9 @@ public actor StreamHub {
         var silent = false
         let continuation: AsyncStream<Outgoing>.Continuation
 
-        func send(_ messages: [StreamMessage]) {
+        func send(_ messages: [SimWire.StreamMessage]) {
             guard !silent else { return }
-            continuation.yield(.text(String(decoding: StreamMessage.encodeFrame(messages), as: UTF8.self)))
+            continuation.yield(.text(SimWire.StreamMessage.frame(messages)))
         }
     }
 
@@ -224,15 +224,14 @@ public actor StreamHub {
         if !connection.silent { connection.continuation.yield(.text(Self.subscriptionFrame(channels))) }
     }
 
-    /// The full current subscription, as Alpaca confirms every (un)subscribe.
+    /// The full current subscription, as Alpaca confirms every (un)subscribe: every channel but
+    /// `imbalances` always (empty ones as `[]`), `imbalances` only when it has symbols.
     static func subscriptionFrame(_ channels: [String: [String]]) -> String {
-        var parts = [#""T":"subscription""#]
+        var listed: [String: [String]] = [:]
         for channel in Self.channels where channel != "imbalances" || !(channels[channel]?.isEmpty ?? true) {
-            let data = (try? JSONSerialization.data(withJSONObject: channels[channel] ?? [], options: [.withoutEscapingSlashes]))
-                ?? Data("[]".utf8)
-            parts.append("\"\(channel)\":" + String(decoding: data, as: UTF8.self))
+            listed[channel] = channels[channel] ?? []
         }
-        return "[{" + parts.joined(separator: ",") + "}]"
+        return SimWire.StreamMessage.frame([.subscription(listed)])
     }
 
     // MARK: - Data
@@ -240,23 +239,23 @@ public actor StreamHub {
     /// Sends the bars of `minute` (which has just ended) to every connection subscribed to their symbols.
     public func publishBars(minute: Timestamp) {
         let asOf = Double(minute.secondsSinceEpoch + 60)
-        var known: [String: AlpacaBar?] = [:]
+        var known: [String: SimWire.Bar?] = [:]
         var sent = 0, frames = 0, withheld = 0
         for connection in connections.values where connection.authenticated {
             guard let wanted = connection.channels["bars"], !wanted.isEmpty else { continue }
             let symbols = wanted.contains("*") ? allSymbols : wanted
-            var messages: [StreamMessage] = []
+            var messages: [SimWire.StreamMessage] = []
             for symbol in symbols {
-                let bar: AlpacaBar?
+                let bar: SimWire.Bar?
                 if let cached = known[symbol] { bar = cached } else {
-                    bar = generator.bar(symbol: symbol, minute: minute, asOf: asOf)
+                    bar = generator.bar(symbol: symbol, minute: minute, asOf: asOf).map(SimWire.Bar.init)
                     known[symbol] = bar
                 }
                 if let bar { messages.append(.bar(symbol: symbol, bar)) }
             }
             guard !messages.isEmpty else { continue }
             guard !connection.silent else { withheld += messages.count; continue }
-            let frame = String(decoding: StreamMessage.encodeFrame(messages), as: UTF8.self)
+            let frame = SimWire.StreamMessage.frame(messages)
             connection.continuation.yield(sendLog == nil ? .text(frame) : .bars(frame, minute: minute, count: messages.count))
             sent += messages.count
             frames += 1
@@ -276,10 +275,10 @@ public actor StreamHub {
         for connection in connections.values where connection.authenticated {
             guard let wanted = connection.channels["updatedBars"], !wanted.isEmpty else { continue }
             let symbols = wanted.contains("*") ? allSymbols : wanted
-            var messages: [StreamMessage] = []
+            var messages: [SimWire.StreamMessage] = []
             for symbol in symbols where generator.isCorrected(symbol: symbol, minute: minute) {
                 guard let bar = generator.bar(symbol: symbol, minute: minute, asOf: asOf) else { continue }
-                messages.append(.updatedBar(symbol: symbol, generator.corrected(bar, symbol: symbol)))
+                messages.append(.updatedBar(symbol: symbol, SimWire.Bar(generator.corrected(bar, symbol: symbol))))
             }
             guard !messages.isEmpty else { continue }
             guard !connection.silent else { stats.add(.barsWithheld, messages.count); continue }

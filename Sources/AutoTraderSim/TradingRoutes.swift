@@ -12,8 +12,7 @@ struct TradingRoutes {
 
     func add(to group: RouterGroup<SimRequestContext>) {
         group.get("account") { _, _ in
-            let (account, extra) = await exchange.account()
-            return try JSONBody.response(account, extra: extra)
+            try JSONBody.response(await exchange.account())
         }
         group.get("assets") { request, _ in
             let query = QueryValues(request)
@@ -25,38 +24,38 @@ struct TradingRoutes {
                 default: return true
                 }
             }
-            return try JSONBody.response(assets.map(\.alpaca))
+            return try JSONBody.response(assets.map(SimWire.Asset.init))
         }
         group.get("assets/{symbol}") { _, context in
             let symbol = try context.parameters.require("symbol")
             guard let asset = universe.asset(symbol) else { throw AlpacaAPIError.assetNotFound }
-            return try JSONBody.response(asset.alpaca, extra: ["maintenance_margin_requirement": .integer(asset.isThin ? 100 : 30)])
+            return try JSONBody.response(SimWire.Asset(asset))
         }
         group.post("orders") { request, context in
             var request = request
             let body = try await request.collectBody(upTo: 1 << 16)
             let submission = try OrderRequestParser.parse(Data(buffer: body))
-            return try JSONBody.response(try await exchange.submit(submission))
+            return try JSONBody.response(SimWire.Order(try await exchange.submit(submission)))
         }
         group.get("orders") { request, _ in
-            try JSONBody.response(await exchange.orders(matching: try Self.filter(QueryValues(request))))
+            try JSONBody.response(await exchange.orders(matching: try Self.filter(QueryValues(request))).map(SimWire.Order.init))
         }
         group.delete("orders") { _, _ in
             let results = await exchange.cancelAll()
-            return JSONBody.response(object: results.map { ["id": $0.id, "status": $0.status] as [String: Any] },
-                                     status: .init(code: 207, reasonPhrase: "Multi-Status"))
+            return try JSONBody.response(results.map { SimWire.CancelResult(id: $0.id, status: $0.status) },
+                                         status: .init(code: 207, reasonPhrase: "Multi-Status"))
         }
         for path in ["orders:by_client_order_id", "orders%3Aby_client_order_id", "orders%3aby_client_order_id"] {
             group.get(RouterPath(path)) { request, _ in
                 guard let clientID = QueryValues(request)["client_order_id"] else {
                     throw AlpacaAPIError.unprocessable("client_order_id is required")
                 }
-                return try JSONBody.response(try await exchange.order(clientOrderID: clientID))
+                return try JSONBody.response(SimWire.Order(try await exchange.order(clientOrderID: clientID)))
             }
         }
         group.get("orders/{id}") { _, context in
             let id = try Self.orderID(context)
-            return try JSONBody.response(try await exchange.order(id: id))
+            return try JSONBody.response(SimWire.Order(try await exchange.order(id: id)))
         }
         group.delete("orders/{id}") { _, context in
             let id = try Self.orderID(context)
@@ -64,18 +63,10 @@ struct TradingRoutes {
             return Response(status: .noContent)
         }
         group.get("positions") { _, _ in
-            let positions = await exchange.positions()
-            var objects: [Any] = []
-            for (position, extra) in positions {
-                guard var object = try JSONSerialization.jsonObject(with: JSONBody.data(position)) as? [String: Any] else { continue }
-                for (key, value) in extra { object[key] = value.object }
-                objects.append(object)
-            }
-            return JSONBody.response(object: objects)
+            try JSONBody.response(await exchange.positions())
         }
         group.get("positions/{symbol}") { _, context in
-            let (position, extra) = try await exchange.position(symbol: try context.parameters.require("symbol"))
-            return try JSONBody.response(position, extra: extra)
+            try JSONBody.response(try await exchange.position(symbol: try context.parameters.require("symbol")))
         }
         group.get("clock") { _, _ in
             try JSONBody.response(Self.clockBody(clock: clock, hours: hours))
@@ -120,19 +111,19 @@ struct TradingRoutes {
         return filter
     }
 
-    static func clockBody(clock: SimClock, hours: TradingHours) -> AlpacaClock {
+    static func clockBody(clock: SimClock, hours: TradingHours) -> SimWire.Clock {
         let nowDate = clock.nowDate
         let now = Timestamp(nowDate)
         let far = Date(timeIntervalSince1970: 4_102_444_800)
         if let session = hours.regularSession(containing: now) {
             let next = hours.nextSession(openingAtOrAfter: now.adding(seconds: 1))
-            return AlpacaClock(timestamp: nowDate, isOpen: true, nextOpen: next?.open.date ?? far, nextClose: session.close.date)
+            return SimWire.Clock(timestamp: nowDate, isOpen: true, nextOpen: next?.open.date ?? far, nextClose: session.close.date)
         }
         let next = hours.nextSession(openingAtOrAfter: now)
-        return AlpacaClock(timestamp: nowDate, isOpen: false, nextOpen: next?.open.date ?? far, nextClose: next?.close.date ?? far)
+        return SimWire.Clock(timestamp: nowDate, isOpen: false, nextOpen: next?.open.date ?? far, nextClose: next?.close.date ?? far)
     }
 
-    static func calendar(_ query: QueryValues, hours: TradingHours) throws -> [AlpacaCalendarDay] {
+    static func calendar(_ query: QueryValues, hours: TradingHours) throws -> [SimWire.CalendarDay] {
         func day(_ name: String) throws -> CivilDate? {
             guard let text = query[name] else { return nil }
             guard let date = CivilDate(String(text.prefix(10))) else {
@@ -144,7 +135,7 @@ struct TradingRoutes {
         let end = try day("end") ?? hours.calendar.lastDay
         return hours.calendar.sessions(from: start, through: end).map { session in
             let early = session.isEarlyClose
-            return AlpacaCalendarDay(date: session.date.text, open: "09:30", close: early ? "13:00" : "16:00",
+            return SimWire.CalendarDay(date: session.date.text, open: "09:30", close: early ? "13:00" : "16:00",
                                      sessionOpen: "0400", sessionClose: early ? "1700" : "2000")
         }
     }

@@ -19,14 +19,6 @@ public struct SimAsset: Sendable, Equatable {
     public let isActive: Bool
     public let isTradable: Bool
     public let id: String
-
-    /// As GET /v2/assets/{symbol} shows it.
-    public var alpaca: AlpacaAsset {
-        AlpacaAsset(
-            id: id, exchange: exchange, symbol: symbol, name: name, status: isActive ? "active" : "inactive",
-            tradable: isTradable, marginable: isTradable, shortable: isTradable && !isThin, easyToBorrow: isTradable && !isThin,
-            fractionable: isTradable && !isThin, attributes: [])
-    }
 }
 
 /// The symbols the simulator lists: ~100 real US names, a few thin small caps, inactive ones, and optional synthetic ones.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A bar as Alpaca's market data sends it (`t` is the bar's start).
-public struct AlpacaBar: Codable, Sendable, Equatable {
+public struct AlpacaBar: Decodable, Sendable, Equatable {
     public var t: Timestamp
     public var o: Double
     public var h: Double
@@ -49,22 +49,10 @@ public struct AlpacaBar: Codable, Sendable, Equatable {
         n = try c.decodeIfPresent(Int64.self, forKey: .n)
         vw = try c.decodeIfPresent(Double.self, forKey: .vw)
     }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(t.text, forKey: .t)
-        try c.encode(o, forKey: .o)
-        try c.encode(h, forKey: .h)
-        try c.encode(l, forKey: .l)
-        try c.encode(self.c, forKey: .c)
-        try c.encode(v, forKey: .v)
-        try c.encodeIfPresent(n, forKey: .n)
-        try c.encodeIfPresent(vw, forKey: .vw)
-    }
 }
 
 /// GET /v2/stocks/bars?symbols=A,B: bars by symbol, one page.
-public struct AlpacaMultiBarsPage: Codable, Sendable {
+public struct AlpacaMultiBarsPage: Decodable, Sendable {
     public var bars: [String: [AlpacaBar]]
     public var nextPageToken: String?
 
@@ -80,16 +68,10 @@ public struct AlpacaMultiBarsPage: Codable, Sendable {
         bars = try c.decodeIfPresent([String: [AlpacaBar]].self, forKey: .bars) ?? [:]
         nextPageToken = try c.decodeIfPresent(String.self, forKey: .nextPageToken)
     }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(bars, forKey: .bars)
-        try c.encode(nextPageToken, forKey: .nextPageToken)
-    }
 }
 
 /// GET /v2/stocks/{symbol}/bars: one symbol's bars, one page.
-public struct AlpacaBarsPage: Codable, Sendable {
+public struct AlpacaBarsPage: Decodable, Sendable {
     public var bars: [AlpacaBar]
     public var symbol: String
     public var nextPageToken: String?
@@ -108,17 +90,10 @@ public struct AlpacaBarsPage: Codable, Sendable {
         symbol = try c.decode(String.self, forKey: .symbol)
         nextPageToken = try c.decodeIfPresent(String.self, forKey: .nextPageToken)
     }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(bars, forKey: .bars)
-        try c.encode(symbol, forKey: .symbol)
-        try c.encode(nextPageToken, forKey: .nextPageToken)
-    }
 }
 
 /// GET /v2/stocks/{symbol}/bars/latest.
-public struct AlpacaLatestBar: Codable, Sendable {
+public struct AlpacaLatestBar: Decodable, Sendable {
     public var symbol: String
     public var bar: AlpacaBar
 
@@ -129,7 +104,7 @@ public struct AlpacaLatestBar: Codable, Sendable {
 }
 
 /// GET /v2/stocks/bars/latest?symbols=A,B.
-public struct AlpacaLatestBars: Codable, Sendable {
+public struct AlpacaLatestBars: Decodable, Sendable {
     public var bars: [String: AlpacaBar]
 
     public init(bars: [String: AlpacaBar]) {

@@ -44,43 +44,10 @@ public enum StreamMessage: Sendable, Equatable {
             }
         }
     }
-
-    /// Encodes messages as one server frame (the simulator's side).
-    public static func encodeFrame(_ messages: [StreamMessage]) -> Data {
-        var parts: [String] = []
-        let encoder = JSONEncoder.alpaca
-        for message in messages {
-            switch message {
-            case .success(let text):
-                parts.append(#"{"T":"success","msg":\#(jsonString(text))}"#)
-            case .error(let code, let text):
-                parts.append(#"{"T":"error","code":\#(code),"msg":\#(jsonString(text))}"#)
-            case .subscription(let subscription):
-                let body = (try? encoder.encode(subscription)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-                parts.append(#"{"T":"subscription","# + body.dropFirst())
-            case .bar(let symbol, let bar), .updatedBar(let symbol, let bar), .dailyBar(let symbol, let bar):
-                let type: String
-                switch message {
-                case .bar: type = "b"
-                case .updatedBar: type = "u"
-                default: type = "d"
-                }
-                let body = (try? encoder.encode(bar)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-                parts.append(#"{"T":"\#(type)","S":\#(jsonString(symbol)),"# + body.dropFirst())
-            case .other(let type):
-                parts.append(#"{"T":\#(jsonString(type))}"#)
-            }
-        }
-        return Data(("[" + parts.joined(separator: ",") + "]").utf8)
-    }
-
-    private static func jsonString(_ text: String) -> String {
-        String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
-    }
 }
 
 /// The full set of symbols per channel the server says this connection is subscribed to.
-public struct StreamSubscription: Codable, Sendable, Equatable {
+public struct StreamSubscription: Decodable, Sendable, Equatable {
     public var trades: [String]
     public var quotes: [String]
     public var bars: [String]

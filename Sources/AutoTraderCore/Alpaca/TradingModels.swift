@@ -1,7 +1,7 @@
 import Foundation
 
 /// GET /v2/account: the broker account's money and whether it may trade.
-public struct AlpacaAccount: Codable, Sendable, Equatable {
+public struct AlpacaAccount: Decodable, Sendable, Equatable {
     public var id: String
     public var accountNumber: String
     public var status: String
@@ -89,34 +89,10 @@ public struct AlpacaAccount: Codable, Sendable, Equatable {
         shortingEnabled = try c.decodeIfPresent(Bool.self, forKey: .shortingEnabled) ?? false
         createdAt = try c.decodeDateIfPresent(.createdAt)
     }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(accountNumber, forKey: .accountNumber)
-        try c.encode(status, forKey: .status)
-        try c.encode(currency, forKey: .currency)
-        try c.encodeDecimalString(cash, forKey: .cash)
-        try c.encodeDecimalString(buyingPower, forKey: .buyingPower)
-        try c.encodeDecimalString(equity, forKey: .equity)
-        try c.encodeDecimalString(portfolioValue ?? equity, forKey: .portfolioValue)
-        try c.encodeDecimalString(lastEquity ?? equity, forKey: .lastEquity)
-        try c.encodeDecimalString(longMarketValue ?? 0, forKey: .longMarketValue)
-        try c.encodeDecimalString(shortMarketValue ?? 0, forKey: .shortMarketValue)
-        try c.encodeDecimalString(multiplier ?? 1, forKey: .multiplier)
-        try c.encode(daytradeCount ?? 0, forKey: .daytradeCount)
-        try c.encode(patternDayTrader, forKey: .patternDayTrader)
-        try c.encode(tradingBlocked, forKey: .tradingBlocked)
-        try c.encode(transfersBlocked, forKey: .transfersBlocked)
-        try c.encode(accountBlocked, forKey: .accountBlocked)
-        try c.encode(tradeSuspendedByUser, forKey: .tradeSuspendedByUser)
-        try c.encode(shortingEnabled, forKey: .shortingEnabled)
-        try c.encodeDate(createdAt, forKey: .createdAt)
-    }
 }
 
 /// GET /v2/assets/{symbol}: whether a symbol exists and can be traded.
-public struct AlpacaAsset: Codable, Sendable, Equatable {
+public struct AlpacaAsset: Decodable, Sendable, Equatable {
     public var id: String
     public var assetClass: String
     public var exchange: String
@@ -196,7 +172,8 @@ public struct OrderStatus: RawRepresentable, Codable, Hashable, Sendable, Custom
     }
 }
 
-/// An order as Alpaca returns it (POST/GET /v2/orders…).
+/// An order as Alpaca returns it (POST/GET /v2/orders…). It also encodes (AlpacaFixtureTests round-trips a
+/// fixture through it); the simulator does not use that: it writes its own `SimWire.Order`.
 public struct AlpacaOrder: Codable, Sendable, Equatable {
     public var id: String
     public var clientOrderId: String
@@ -376,7 +353,7 @@ public struct MarketOrderRequest: Codable, Sendable, Equatable {
 }
 
 /// GET /v2/positions: what the broker account holds of one symbol.
-public struct AlpacaPosition: Codable, Sendable, Equatable {
+public struct AlpacaPosition: Decodable, Sendable, Equatable {
     public var assetId: String
     public var symbol: String
     public var exchange: String
@@ -430,27 +407,10 @@ public struct AlpacaPosition: Codable, Sendable, Equatable {
         currentPrice = try c.decodeDecimalIfPresent(.currentPrice)
         lastdayPrice = try c.decodeDecimalIfPresent(.lastdayPrice)
     }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(assetId, forKey: .assetId)
-        try c.encode(symbol, forKey: .symbol)
-        try c.encode(exchange, forKey: .exchange)
-        try c.encode(assetClass, forKey: .assetClass)
-        try c.encodeDecimalString(qty, forKey: .qty)
-        try c.encodeDecimalString(qty, forKey: .qtyAvailable)
-        try c.encode(side, forKey: .side)
-        try c.encodeDecimalString(avgEntryPrice, forKey: .avgEntryPrice)
-        try c.encodeDecimalString(marketValue, forKey: .marketValue)
-        try c.encodeDecimalString(costBasis, forKey: .costBasis)
-        try c.encodeDecimalString(unrealizedPl, forKey: .unrealizedPl)
-        try c.encodeDecimalString(currentPrice, forKey: .currentPrice)
-        try c.encodeDecimalString(lastdayPrice, forKey: .lastdayPrice)
-    }
 }
 
 /// GET /v2/clock: the broker's time and whether its market is open — the clock the services follow.
-public struct AlpacaClock: Codable, Sendable, Equatable {
+public struct AlpacaClock: Decodable, Sendable, Equatable {
     public var timestamp: Date
     public var isOpen: Bool
     public var nextOpen: Date
@@ -474,23 +434,10 @@ public struct AlpacaClock: Codable, Sendable, Equatable {
         nextOpen = try c.decodeDate(.nextOpen)
         nextClose = try c.decodeDate(.nextClose)
     }
-
-    /// Written as Alpaca writes it, in New York's offset.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        let newYork = TimeZone(identifier: "America/New_York")
-        func text(_ date: Date) -> String {
-            RFC3339.format(date, offsetSeconds: newYork?.secondsFromGMT(for: date) ?? 0)
-        }
-        try c.encode(text(timestamp), forKey: .timestamp)
-        try c.encode(isOpen, forKey: .isOpen)
-        try c.encode(text(nextOpen), forKey: .nextOpen)
-        try c.encode(text(nextClose), forKey: .nextClose)
-    }
 }
 
 /// One element of GET /v2/calendar.
-public struct AlpacaCalendarDay: Codable, Sendable, Equatable {
+public struct AlpacaCalendarDay: Decodable, Sendable, Equatable {
     public var date: String
     public var open: String
     public var close: String
@@ -511,7 +458,7 @@ public struct AlpacaCalendarDay: Codable, Sendable, Equatable {
 }
 
 /// Alpaca's error body: `{"code": 40410000, "message": "order not found"}` (extra fields ignored).
-public struct AlpacaErrorBody: Codable, Sendable, Equatable {
+public struct AlpacaErrorBody: Decodable, Sendable, Equatable {
     public var code: Int?
     public var message: String
 

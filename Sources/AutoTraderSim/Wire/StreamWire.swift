@@ -1,0 +1,59 @@
+import AutoTraderCore
+import Foundation
+
+// The v2 stock stream's server messages. Shapes from ../shared/alpaca-fixtures: stream_welcome.json,
+// stream_authenticated.json, stream_errors.json, stream_subscription_ack.json,
+// stream_subscribe_unsubscribe_exchange.json, stream_data_examples.json, stream_updated_bar_u.json.
+
+extension SimWire {
+    /// One element of a stream frame. Every frame is a JSON array; control messages go one per frame,
+    /// bars are batched.
+    public enum StreamMessage: Encodable, Sendable, Equatable {
+        /// `{"T":"success","msg":"connected"}` / `"authenticated"`.
+        case success(String)
+        /// `{"T":"error","code":402,"msg":"auth failed"}`.
+        case error(code: Int, message: String)
+        /// `{"T":"subscription","trades":[…],"quotes":[…],"bars":[…],…}`: the complete current set, one array
+        /// of symbols per channel listed.
+        case subscription([String: [String]])
+        /// `{"T":"b","S":"AAPL","o":…,"h":…,"l":…,"c":…,"v":…,"t":…,"n":…,"vw":…}`: a minute bar.
+        case bar(symbol: String, Bar)
+        /// `T` `u`: a corrected minute bar, replacing the one with the same `t`.
+        case updatedBar(symbol: String, Bar)
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: SimWireKey.self)
+            switch self {
+            case .success(let message):
+                try c.encode("success", forKey: SimWireKey("T"))
+                try c.encode(message, forKey: SimWireKey("msg"))
+            case .error(let code, let message):
+                try c.encode("error", forKey: SimWireKey("T"))
+                try c.encode(code, forKey: SimWireKey("code"))
+                try c.encode(message, forKey: SimWireKey("msg"))
+            case .subscription(let channels):
+                try c.encode("subscription", forKey: SimWireKey("T"))
+                for (channel, symbols) in channels where channel != "T" {
+                    try c.encode(symbols, forKey: SimWireKey(channel))
+                }
+            case .bar(let symbol, let bar), .updatedBar(let symbol, let bar):
+                if case .bar = self { try c.encode("b", forKey: SimWireKey("T")) } else { try c.encode("u", forKey: SimWireKey("T")) }
+                try c.encode(symbol, forKey: SimWireKey("S"))
+                try c.encode(bar.t, forKey: SimWireKey("t"))
+                try c.encode(bar.o, forKey: SimWireKey("o"))
+                try c.encode(bar.h, forKey: SimWireKey("h"))
+                try c.encode(bar.l, forKey: SimWireKey("l"))
+                try c.encode(bar.c, forKey: SimWireKey("c"))
+                try c.encode(bar.v, forKey: SimWireKey("v"))
+                try c.encode(bar.n, forKey: SimWireKey("n"))
+                try c.encode(bar.vw, forKey: SimWireKey("vw"))
+            }
+        }
+
+        /// Messages as the text of one frame: a JSON array.
+        static func frame(_ messages: [StreamMessage]) -> String {
+            // Encoding plain strings, numbers and arrays cannot fail.
+            String(decoding: (try? SimWire.data(messages)) ?? Data("[]".utf8), as: UTF8.self)
+        }
+    }
+}
