@@ -23,6 +23,31 @@ import Testing
             volume: 1000, tradeCount: 42, vwap: 10.2)])
     }
 
+    @Test func readsFilesAsSpreadsheetsAndBrokersWriteThem() {
+        // CRLF line ends (Excel, most brokers), a byte-order mark, quoted fields and a quoted header.
+        let crlf = "ticker,timestamp,open,high,low,close,volume\r\nNVDA,2024-06-04T13:30:00Z,10,11,9,10.5,1000\r\nNVDA,2024-06-04T13:31:00Z,10.5,11,10,10.75,900\r\n"
+        let fromExcel = importer.parse(crlf)
+        #expect(fromExcel.errors.isEmpty, "\(fromExcel.errors)")
+        #expect(fromExcel.bars.map(\.close) == [10.5, 10.75])
+        let withBOM = importer.parse("\u{FEFF}" + crlf)
+        #expect(withBOM.errors.isEmpty && withBOM.bars.count == 2, "\(withBOM.errors)")
+        let quoted = importer.parse(
+            "\u{FEFF}\"ticker\",\"timestamp\",\"open\",\"high\",\"low\",\"close\",\"volume\"\r\n\"BRK.B\",\"2024-06-04T13:30:00Z\",\"410.5\",\"411\",\"409\",\"410.25\",\"1200\"\r\n")
+        #expect(quoted.errors.isEmpty, "\(quoted.errors)")
+        #expect(quoted.bars.first?.ticker == "BRK.B" && quoted.bars.first?.close == 410.25)
+        // Old Macs' lone CR, and a field with a comma and a doubled quote inside quotes.
+        #expect(CSVRecords.parse("a,b\rc,d\r").records.map(\.fields) == [["a", "b"], ["c", "d"]])
+        #expect(CSVRecords.parse("\"x, \"\"y\"\"\",z\n").records.map(\.fields) == [["x, \"y\"", "z"]])
+        #expect(CSVRecords.parse("a\n\"b\nc\",d\ne,f").records.map(\.line) == [1, 2, 4])
+        #expect(CSVRecords.parse("a,\"b\nc").unclosedQuote == CSVRecords.UnclosedQuote(line: 1))
+        // A bad header is one clear line that names the columns, never the file's rows echoed back.
+        let bad = importer.parse("ticker,time,open,high,low,close,volume,\(String(repeating: "x", count: 300))\r\nNVDA,2024-06-04T13:30:00Z,10,11,9,10.5,1000,1\r\n")
+        #expect(bad.errors.count == 1 && bad.bars.isEmpty)
+        let message = bad.errors.first?.description ?? ""
+        #expect(message.contains("missing column(s) timestamp") && message.contains("unknown column(s) \"time\""), "\(message)")
+        #expect(!message.contains("NVDA") && !message.contains("\n") && message.count < 200, "\(message)")
+    }
+
     @Test func reportsEveryBadRowByLineNumber() {
         let parsed = importer.parse("""
             ticker,timestamp,open,high,low,close,volume

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Reads minute bars from a CSV file (`ticker,timestamp,open,high,low,close,volume`,
-/// optionally `trade_count,vwap`), checking every row before anything is written.
+/// optionally `trade_count,vwap`), checking every row before anything is written. Files are read as
+/// spreadsheets write them (`CSVRecords`: BOM, CRLF, quoted fields).
 public struct BarCSVImport: Sendable {
     /// A row that can't be imported, by its line number in the file.
     public struct RowError: Hashable, Sendable, CustomStringConvertible {
@@ -35,14 +36,14 @@ public struct BarCSVImport: Sendable {
         var columns = Self.requiredColumns
         var seen: [String: Int] = [:] // "TICKER TIME" -> line
         var sawFirstLine = false
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let lineNumber = index + 1
-            var line = Substring(rawLine)
-            if line.hasSuffix("\r") { line = line.dropLast() }
-            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
-                $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-            }
+        let (records, unclosed) = CSVRecords.parse(text)
+        if let unclosed {
+            parsed.errors.append(RowError(line: unclosed.line, reason: "a quoted field opened here is never closed"))
+            return parsed
+        }
+        for record in records {
+            let lineNumber = record.line
+            let fields = record.fields.map { $0.trimmingCharacters(in: .whitespaces) }
             if !sawFirstLine {
                 sawFirstLine = true
                 if fields.first?.lowercased() == "ticker" || fields.contains(where: { $0.lowercased() == "timestamp" }) {
@@ -52,7 +53,11 @@ public struct BarCSVImport: Sendable {
                     if !missing.isEmpty || !unknown.isEmpty || Set(header).count != header.count {
                         var reasons: [String] = []
                         if !missing.isEmpty { reasons.append("missing column(s) \(missing.joined(separator: ", "))") }
-                        if !unknown.isEmpty { reasons.append("unknown column(s) \(unknown.joined(separator: ", "))") }
+                        if !unknown.isEmpty {
+                            // Named, not echoed: a column name is at most 40 characters here.
+                            let names = unknown.prefix(5).map { ($0.count > 40 ? String($0.prefix(40)) + "…" : $0).debugDescription }
+                            reasons.append("unknown column(s) \(names.joined(separator: ", "))\(unknown.count > 5 ? " and \(unknown.count - 5) more" : "")")
+                        }
                         if Set(header).count != header.count { reasons.append("a column is named twice") }
                         parsed.errors.append(RowError(line: lineNumber, reason: "bad header: " + reasons.joined(separator: "; ")))
                         return parsed
