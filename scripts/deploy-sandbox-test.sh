@@ -7,7 +7,8 @@
 # system.db's transactions are the same set, `autotrader reconcile` agrees, stocks.db equals the
 # simulator's bars), a silent watchdog → restarted, an upgrade that migrates system.db keeps every
 # transaction (after an online backup), a second run changes nothing, --uninstall keeps the data, and
-# without systemd as PID 1 deploy.sh runs the services in the foreground.
+# without systemd as PID 1 deploy.sh runs the services in the foreground, all of them stopped by a SIGTERM
+# to deploy.sh.
 # Exit 0: passed; 77: skipped (says why); anything else: failed.
 # Needs root. Called by Tests/AutoTraderCoreTests/DeploySandboxTests.swift.
 set -euo pipefail
@@ -128,7 +129,7 @@ same_bars || fail "stocks.db's bars differ from the simulator's"
 
 
 # Stop the card (the api, with the PIN); orders already sent are still followed to their fills.
-[ "$(post DELETE "/api/algorithms/$CARD" -H 'X-PIN: 2020')" = 200 ] || fail "stopping card $CARD failed: $(cat "$SHARE/reply")"
+[ "$(post DELETE "/api/algorithms/$CARD?keep_shares=true" -H 'X-PIN: 2020')" = 200 ] || fail "stopping card $CARD failed: $(cat "$SHARE/reply")"
 same_fills() { # the simulator's fills and system.db's transactions: the same orders, the same shares
   curl -fsS "http://127.0.0.1:$SIM_PORT/sim/fills" > "$SHARE/fills.json"
   sql "SELECT ifnull(i.client_order_id, '-'), t.shares FROM transactions t LEFT JOIN order_intents i ON i.transaction_id = t.id" > "$SHARE/tx.txt"
@@ -205,20 +206,34 @@ sb test ! -e /opt/autotrader || fail "/opt/autotrader is left"
 for s in "${SERVICES[@]}"; do [ "$(sb systemctl is-active "$s" || true)" != active ] || fail "$s still runs"; done
 sb test -f /etc/autotrader/autotrader.env || fail "the config was removed"
 [ "$(count)" = 1 ] || fail "the uninstall lost the transaction"
-step "where systemd is not PID 1: deploy.sh runs the services in the foreground (autotrader run)"
+step "where systemd is not PID 1: deploy.sh runs the services in the foreground (autotrader run); SIGTERM to deploy.sh stops them all"
 # A private mount namespace hides /run/systemd/system (sd_booted: the sign of a systemd-booted system).
 sb sh -c "unshare --mount --propagation private sh -c 'mount -t tmpfs none /run/systemd; \
   exec \"\$0\" --prebuilt \"\$1\" --no-apt --no-kiosk' '$REPO/deploy.sh' '$SHARE/upgrade' > '$SHARE/foreground.log' 2>&1 & echo \$! > '$SHARE/foreground.pid'"
-for _ in $(seq 90); do grep -q "service started.*service=autotrader-executor" "$SHARE/foreground.log" 2>/dev/null && break; sleep 1; done
+for _ in $(seq 90); do grep -q "service started.*service=autotrader-api" "$SHARE/foreground.log" 2>/dev/null && break; sleep 1; done
 cat "$SHARE/foreground.log" | grep -v "Failed to set thread priority" | head -20
 grep -q "systemd is not PID 1 here" "$SHARE/foreground.log" || fail "deploy.sh did not say systemd is not PID 1"
 grep -q "service started.*service=autotrader-executor" "$SHARE/foreground.log" || fail "autotrader run did not start the services"
-runuser_pid=$(cat "$SHARE/foreground.pid")   # deploy.sh exec'd runuser, whose child is autotrader run
-run_pid=$(sb pgrep -P "$runuser_pid" | head -n1)
-[ -n "$run_pid" ] || fail "no autotrader run process under pid $runuser_pid"
-sb kill -TERM "$run_pid"
-for _ in $(seq 30); do grep -q "autotrader-run: stopped" "$SHARE/foreground.log" && break; sleep 1; done
-grep -q "autotrader-run: stopped" "$SHARE/foreground.log" || fail "autotrader run did not stop on SIGTERM"
+deploy_pid=$(cat "$SHARE/foreground.pid")   # deploy.sh's pid: it exec'd (through setpriv) autotrader run
+[ "$(sb cat /proc/"$deploy_pid"/comm)" = autotrader ] || fail "deploy.sh's pid $deploy_pid is not autotrader run: $(sb ps -o pid,args -p "$deploy_pid")"
+running=$(sb pgrep -u autotrader -l || true)
+echo "deploy.sh (pid $deploy_pid) runs: $(tr '\n' ' ' <<<"$running")"
+for p in autotrader-sim autotrader-stre autotrader-exec autotrader-api; do   # (comm: at most 15 characters)
+  grep -q " $p\$" <<<"$running" || fail "no $p process runs under deploy.sh: $running"
+done
+# What `docker stop` or `timeout` do: SIGTERM to deploy.sh itself. README: SIGTERM to each service, SIGKILL
+# after 10 s, exit 0 — so after at most about 10 s nothing of the autotrader user may be left.
+sb kill -TERM "$deploy_pid"
+signalled=$(date +%s%N); gone_ms=
+while [ $(( ($(date +%s%N) - signalled) / 1000000 )) -lt 12000 ]; do
+  if ! sb kill -0 "$deploy_pid" 2>/dev/null && [ -z "$(sb pgrep -u autotrader || true)" ]; then
+    gone_ms=$(( ($(date +%s%N) - signalled) / 1000000 )); break
+  fi
+  sleep 0.1
+done
+[ -n "$gone_ms" ] || fail "12 s after SIGTERM to deploy.sh, still running: $(sb ps -o pid,ppid,user,args -u autotrader 2>&1; sb ps -o pid,args -p "$deploy_pid" 2>&1)"
+grep -q "autotrader-run: stopped" "$SHARE/foreground.log" || fail "autotrader run did not stop cleanly on SIGTERM: $(tail -20 "$SHARE/foreground.log")"
+echo "SIGTERM to deploy.sh: every autotrader process gone after $gone_ms ms"
 [ "$(count)" = 1 ] || fail "the foreground run lost the transaction"
 
 echo

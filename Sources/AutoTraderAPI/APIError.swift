@@ -83,7 +83,8 @@ struct APIErrorMiddleware: RouterMiddleware {
         case let error as AutoTraderError:
             switch error {
             case .unknownAlgorithm: return APIError(.notFound, error.description)
-            case .algorithmAlreadyStopped, .algorithmStopped: return APIError(.conflict, error.description)
+            case .algorithmAlreadyStopped, .algorithmStopped, .noPendingLiquidation: return APIError(.conflict, error.description)
+            case .holdsShares(_, _, let shares): return APIError(.conflict, error.description, extra: ["shares": .number(Decimal(shares))])
             case .invalidTicker, .invalidAlgorithmType, .invalidCapital, .invalidPIN, .invalidTimestamp, .invalidRange:
                 return APIError(.badRequest, error.description)
             case .databaseLockTimeout: return APIError(.serviceUnavailable, "the database is busy; try again")

@@ -30,6 +30,7 @@ struct APIRoutes: Sendable {
     static let endpoints: [(path: String, methods: [HTTPRequest.Method])] = [
         ("/api/algorithms", [.get, .post]),
         ("/api/algorithms/{id}", [.get, .delete]),
+        ("/api/algorithms/{id}/liquidation", [.delete]),
         ("/api/algorithms/{id}/transactions", [.get]),
         ("/api/algorithms/{id}/decisions", [.get]),
         ("/api/algorithms/{id}/equity", [.get]),
@@ -59,6 +60,7 @@ struct APIRoutes: Sendable {
         router.post("/api/algorithms") { request, context in try await self.createAlgorithm(request, context) }
         router.get("/api/algorithms/{id}") { _, context in try self.card(context) }
         router.delete("/api/algorithms/{id}") { request, context in try await self.stopAlgorithm(request, context) }
+        router.delete("/api/algorithms/{id}/liquidation") { request, context in try await self.cancelLiquidation(request, context) }
         router.get("/api/algorithms/{id}/transactions") { request, context in try self.transactions(request, context) }
         router.get("/api/algorithms/{id}/decisions") { request, context in try self.decisions(request, context) }
         router.get("/api/algorithms/{id}/equity") { _, context in try self.equityPoints(context) }
@@ -88,14 +90,23 @@ struct APIRoutes: Sendable {
 
     /// The list's body, written straight into one buffer around the cached cards' JSON.
     struct AlgorithmsEnvelope {
-        static func buffer(cards: String, totalAccountValue: Decimal?, marketOpen: Bool, mode: TradingMode, asOf: Timestamp) -> ByteBuffer {
+        static func buffer(
+            cards: String, totalAccountValue: Decimal?, marketOpen: Bool, nextOpen: Timestamp?, nextClose: Timestamp?, mode: TradingMode,
+            asOf: Timestamp
+        ) -> ByteBuffer {
             var buffer = ByteBuffer()
             buffer.reserveCapacity(cards.utf8.count + 160)
             buffer.writeStaticString("{\"algorithms\":")
             buffer.writeString(cards)
             buffer.writeStaticString(",\"total_account_value\":")
             buffer.writeString(totalAccountValue.map { Money.rounded($0).plainString } ?? "null")
-            buffer.writeStaticString(marketOpen ? ",\"market_open\":true,\"mode\":\"" : ",\"market_open\":false,\"mode\":\"")
+            buffer.writeStaticString(marketOpen ? ",\"market_open\":true" : ",\"market_open\":false")
+            // When the market next opens and closes, on the broker's clock (the simulator's in simulated mode).
+            buffer.writeStaticString(",\"next_open\":")
+            buffer.writeString(nextOpen.map { "\"\($0.text)\"" } ?? "null")
+            buffer.writeStaticString(",\"next_close\":")
+            buffer.writeString(nextClose.map { "\"\($0.text)\"" } ?? "null")
+            buffer.writeStaticString(",\"mode\":\"")
             buffer.writeString(mode.rawValue)
             buffer.writeStaticString("\",\"as_of\":\"")
             buffer.writeString(asOf.text)
@@ -116,7 +127,9 @@ struct APIRoutes: Sendable {
             marketOpen = (try? stocks.isMarketOpen(at: now)) ?? false
         }
         return JSONOutput.response(buffer: AlgorithmsEnvelope.buffer(
-            cards: cardsJSON, totalAccountValue: snapshot.account?.equity, marketOpen: marketOpen, mode: mode, asOf: now))
+            cards: cardsJSON, totalAccountValue: snapshot.account?.equity, marketOpen: marketOpen,
+            nextOpen: snapshot.clock.map { Timestamp($0.nextOpen) }, nextClose: snapshot.clock.map { Timestamp($0.nextClose) },
+            mode: mode, asOf: now))
     }
 
     func card(_ context: APIRequestContext) throws -> Response {
@@ -170,16 +183,11 @@ struct APIRoutes: Sendable {
     func stopAlgorithm(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         try pins.checkNotLockedOut()
         let id = try Self.algorithmID(context)
-        var liquidate = false
         let query = request.uri.queryParameters
-        try Self.onlyQueryParameters(query, allowed: ["liquidate"])
-        if let value = query.get("liquidate") {
-            switch value.lowercased() {
-            case "true", "1": liquidate = true
-            case "false", "0": liquidate = false
-            default: throw APIError.badRequest("liquidate must be true or false, not \(String(value.prefix(40)).debugDescription)")
-            }
-        }
+        try Self.onlyQueryParameters(query, allowed: ["liquidate", "keep_shares"])
+        let liquidate = try Self.flag(query, "liquidate")
+        let keepShares = try Self.flag(query, "keep_shares")
+        guard !(liquidate && keepShares) else { throw APIError.badRequest("liquidate and keep_shares contradict each other: choose one") }
         let input = try await JSONInput.read(request, allowed: ["pin"], allowEmpty: true)
         let bodyPIN = try input.string("pin", required: false)
         try pins.verify(request.headers[.xPIN] ?? bodyPIN, context: context, purpose: liquidate ? .movesMoney : .other)
@@ -187,8 +195,8 @@ struct APIRoutes: Sendable {
             try system.requestLiquidation(algorithmId: id)
             logger.info("liquidation requested", metadata: ["id": "\(id)"])
         } else {
-            try system.stopAlgorithm(id: id)
-            logger.info("algorithm stopped", metadata: ["id": "\(id)"])
+            try system.stopAlgorithm(id: id, keepingShares: keepShares)
+            logger.info("algorithm stopped", metadata: ["id": "\(id)", "kept_shares": "\(keepShares)"])
         }
         await cards.invalidate()
         return try JSONOutput.response(try reader.card(id: id))
@@ -201,6 +209,19 @@ struct APIRoutes: Sendable {
         let clientKey: String
         func asset(symbol: String) async throws -> AlpacaAsset? { try await assets.asset(symbol: symbol, client: clientKey) }
         func cash() async throws -> Decimal { try await client.account().cash }
+    }
+
+    /// Withdraws a pending sell-and-stop: the card goes on trading.
+    func cancelLiquidation(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        try pins.checkNotLockedOut()
+        let id = try Self.algorithmID(context)
+        try Self.onlyQueryParameters(request.uri.queryParameters, allowed: [])
+        let input = try await JSONInput.read(request, allowed: ["pin"], allowEmpty: true)
+        try pins.verify(request.headers[.xPIN] ?? (try input.string("pin", required: false)), context: context)
+        try system.cancelLiquidation(algorithmId: id)
+        logger.info("liquidation canceled", metadata: ["id": "\(id)"])
+        await cards.invalidate()
+        return try JSONOutput.response(try reader.card(id: id))
     }
 
     // MARK: - Catalog, cash, tickers
@@ -322,6 +343,16 @@ struct APIRoutes: Sendable {
             throw APIError.badRequest("the algorithm id must be a positive whole number, not \(String(text.prefix(40)).debugDescription)")
         }
         return id
+    }
+
+    /// A true/false query flag (absent: false).
+    static func flag(_ parameters: Parameters, _ name: String) throws -> Bool {
+        guard let value = parameters.get(name) else { return false }
+        switch value.lowercased() {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw APIError.badRequest("\(name) must be true or false, not \(String(value.prefix(40)).debugDescription)")
+        }
     }
 
     /// `?limit=` (default 100, 1…1000).

@@ -13,6 +13,8 @@ public enum AutoTraderError: Error, Equatable, Sendable, CustomStringConvertible
     case invalidShares(Int)
     case invalidPrice(String)
     case insufficientShares(id: Int64, held: Int, requested: Int)
+    case holdsShares(id: Int64, ticker: String, shares: Int)
+    case noPendingLiquidation(id: Int64)
     case invalidPIN
     case invalidTimestamp(String)
     case outsideCalendar(Timestamp)
@@ -43,6 +45,10 @@ public enum AutoTraderError: Error, Equatable, Sendable, CustomStringConvertible
             return "invalid price \(price): it must be more than 0 and below 1000000000"
         case .insufficientShares(let id, let held, let requested):
             return "algorithm \(id) holds \(held) shares and cannot sell \(requested)"
+        case .holdsShares(let id, let ticker, let shares):
+            return "algorithm \(id) holds \(shares) shares of \(ticker): sell them first (sell and stop), or stop it keeping them on purpose"
+        case .noPendingLiquidation(let id):
+            return "algorithm \(id) has no sell-and-stop waiting to be carried out"
         case .invalidPIN:
             return "the PIN must be 6 to 12 digits, not one digit repeated and not a run such as 123456"
         case .invalidTimestamp(let text):

@@ -257,7 +257,7 @@ final class SoakRun: @unchecked Sendable {
 
     private func stopEveryCard() async throws {
         for id in try await cardList().compactMap({ $0["id"] as? Int }) {
-            let (stopStatus, stopText) = try await SoakPoller.send("DELETE", apiBase + "/api/algorithms/\(id)")
+            let (stopStatus, stopText) = try await SoakPoller.send("DELETE", apiBase + "/api/algorithms/\(id)?keep_shares=true")
             guard stopStatus == 200 else { throw BenchFailure("stopping card \(id): HTTP \(stopStatus) \(stopText)") }
         }
         var configuration = Configuration()

@@ -88,7 +88,8 @@ struct AlgorithmsCommand: AsyncParsableCommand {
 
     struct Stop: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Stop an algorithm for good (its history stays; shares it holds stay in the account).")
+            abstract: "Stop an algorithm for good (its history stays).",
+            discussion: "One that holds shares needs --sell (sell them, then stop) or --keep-shares (they stay in the account, managed by nothing).")
 
         @OptionGroup var databases: DatabaseOptions
 
@@ -97,6 +98,9 @@ struct AlgorithmsCommand: AsyncParsableCommand {
 
         @Flag(help: "Sell its shares first: the executor sells them at the next market minute, then stops it.")
         var sell = false
+
+        @Flag(name: .customLong("keep-shares"), help: "Stop it even though it holds shares: they stay in the broker account, managed by nothing.")
+        var keepShares = false
 
         func run() throws {
             let system = try databases.openSystem()
@@ -108,7 +112,8 @@ struct AlgorithmsCommand: AsyncParsableCommand {
                 print("Asked the executor to sell the \(shares) shares of \(algorithm.ticker) that algorithm \(id) holds at the next market minute, and then stop it.")
                 return
             }
-            let stopped = try failing { try system.stopAlgorithm(id: id) }
+            if sell && keepShares { throw ValidationError("--sell and --keep-shares contradict each other: choose one") }
+            let stopped = try failing { try system.stopAlgorithm(id: id, keepingShares: keepShares) }
             let shares = try system.position(algorithmId: id).shares
             print("Stopped algorithm \(id) (\(stopped.displayName)) at \(stopped.stoppedAt?.text ?? "-")")
             if shares > 0 {

@@ -177,6 +177,32 @@ import Glibc
         #expect(try await api.json("GET", "/api/algorithms").1["algorithms"]?.array?.count == 1)
     }
 
+    @Test func aCardHoldingSharesIsNeverStoppedByAccidentAndASaleCanBeWithdrawn() async throws {
+        let world = try await APIWorld()
+        let api = world.api!
+        let id = try await world.create("NVDA", capital: "1000")
+        // The card bought 44 shares since the dashboard last looked.
+        try world.system.recordTrade(algorithmId: id, side: .buy, shares: 44, price: 20, at: .now())
+        let (refused, body) = try await api.json("DELETE", "/api/algorithms/\(id)", headers: ["X-PIN": "2020"])
+        #expect(refused == 409 && body["shares"]?.number == 44 && body["error"]?.string?.contains("44 shares of NVDA") == true)
+        #expect(try world.system.algorithm(id: id).status == .running)
+        #expect(try await api.json("DELETE", "/api/algorithms/\(id)?liquidate=true&keep_shares=true", headers: ["X-PIN": "2020"]).0 == 400)
+        // Sell-and-stop, then change one's mind: the card goes on trading.
+        #expect(try await api.json("DELETE", "/api/algorithms/\(id)?liquidate=true", headers: ["X-PIN": "2020"]).1["stopping"]?.bool == true)
+        #expect(try await api.json("DELETE", "/api/algorithms/\(id)/liquidation", json: [:]).0 == 401)
+        let (withdrawn, card) = try await api.json("DELETE", "/api/algorithms/\(id)/liquidation", headers: ["X-PIN": "2020"])
+        #expect(withdrawn == 200 && card["stopping"]?.bool == false && card["status"]?.string == "running")
+        #expect(try world.system.pendingStopRequests().isEmpty)
+        #expect(try await api.json("DELETE", "/api/algorithms/\(id)/liquidation", headers: ["X-PIN": "2020"]).0 == 409)
+        // Keeping the shares is an explicit choice.
+        let (kept, stopped) = try await api.json("DELETE", "/api/algorithms/\(id)?keep_shares=true", headers: ["X-PIN": "2020"])
+        #expect(kept == 200 && stopped["status"]?.string == "stopped" && stopped["current_shares"]?.number == 44)
+        // The list says when the market next opens and closes, on the broker's clock.
+        let (_, list) = try await api.json("GET", "/api/algorithms")
+        #expect(list["next_close"]?.string?.hasPrefix("2024-06-04T20:00:00Z") == true, "\(list)")
+        #expect(list["next_open"]?.string?.hasPrefix("2024-06-05T13:30:00Z") == true)
+    }
+
     @Test func wrongPINsAreCountedAcrossEveryAddressAndSurviveARestart() async throws {
         // No back-off here, only the hourly cap, so the count is what is tested.
         let world = try await APIWorld(apiArguments: ["--pin-backoff", "0", "--pin-guesses-per-hour", "10"])

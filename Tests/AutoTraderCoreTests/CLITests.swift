@@ -109,6 +109,21 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory.file("nowhere/system.db")))
     }
 
+    @Test func stoppingACardThatHoldsSharesIsAnExplicitChoice() async throws {
+        try await initialized()
+        let (sim, broker) = try await broker()
+        defer { _ = sim }
+        try await cli(["algorithms", "create", "--ticker", "AMD", "--type", "macd_signal", "--capital", "1000"] + paths, environment: broker)
+        let system = try SystemDatabase.open(path: directory.file("s/system.db"))
+        try system.recordTrade(algorithmId: 1, side: .buy, shares: 3, price: 150, at: .at("2024-06-04T14:30:00Z"))
+        let refused = try await cli(["algorithms", "stop", "1"] + paths)
+        #expect(refused.status == 1 && refused.stderr.contains("holds 3 shares of AMD"), "\(refused.stderr)")
+        #expect(try system.algorithm(id: 1).status == .running)
+        let kept = try await cli(["algorithms", "stop", "1", "--keep-shares"] + paths)
+        #expect(kept.status == 0 && kept.stdout.contains("still holds 3 shares"))
+        #expect(try system.algorithm(id: 1).status == .stopped)
+    }
+
     @Test func transactionsAreListedNewestFirst() async throws {
         try await initialized()
         let (sim, broker) = try await broker()

@@ -88,7 +88,9 @@ import Testing
         let first = try database.createAlgorithm(ticker: "AAPL", algorithmType: "sma_crossover", initialCapital: 100)
         let second = try database.createAlgorithm(ticker: "MSFT", algorithmType: "macd_signal", initialCapital: 200)
         try database.recordTrade(algorithmId: first.id, side: .buy, shares: 1, price: 10, at: .at("2024-06-04T14:31:00Z"))
-        let stopped = try database.stopAlgorithm(id: first.id, now: .at("2024-06-05T15:00:00Z"))
+        // It holds a share: stopping it must say so (its share would be managed by nothing).
+        #expect(throws: AutoTraderError.holdsShares(id: first.id, ticker: "AAPL", shares: 1)) { try database.stopAlgorithm(id: first.id) }
+        let stopped = try database.stopAlgorithm(id: first.id, keepingShares: true, now: .at("2024-06-05T15:00:00Z"))
         #expect(stopped.status == .stopped)
         #expect(stopped.stoppedAt == .at("2024-06-05T15:00:00Z"))
         #expect(try database.algorithms().map(\.id) == [first.id, second.id])

@@ -21,6 +21,16 @@ extension SystemDatabase {
         }
     }
 
+    /// Withdraws a sell-and-stop that the executor has not finished: the card goes on trading. An order
+    /// already sent for it still fills (and is recorded) as any order does.
+    public func cancelLiquidation(algorithmId: Int64) throws {
+        try pool.write { db in
+            _ = try Self.fetchAlgorithm(db, id: algorithmId)
+            try db.execute(sql: "DELETE FROM stop_requests WHERE algorithm_id = ? AND state = 'pending'", arguments: [algorithmId])
+            guard db.changesCount == 1 else { throw AutoTraderError.noPendingLiquidation(id: algorithmId) }
+        }
+    }
+
     /// Pending sell-and-stop requests of running cards.
     public func pendingStopRequests() throws -> [StopRequest] {
         try pool.read { db in

@@ -65,10 +65,13 @@ public struct SystemDatabase: Sendable {
 
     /// Stops a running algorithm for good (soft delete: the row and its history stay).
     @discardableResult
-    public func stopAlgorithm(id: Int64, now: Timestamp = .now()) throws -> AlgorithmInstance {
+    public func stopAlgorithm(id: Int64, keepingShares: Bool = false, now: Timestamp = .now()) throws -> AlgorithmInstance {
         try pool.write { db in
             let algorithm = try Self.fetchAlgorithm(db, id: id)
             guard algorithm.status == .running else { throw AutoTraderError.algorithmAlreadyStopped(id: id) }
+            // A stopped card's shares are managed by nothing: stopping one that holds shares must be asked for.
+            let held = try PositionSums.read(db, algorithmId: id, afterID: 0).shares
+            guard held == 0 || keepingShares else { throw AutoTraderError.holdsShares(id: id, ticker: algorithm.ticker, shares: held) }
             try db.execute(
                 sql: "UPDATE algorithm_instances SET status = 'stopped', stopped_at = ? WHERE id = ? AND status = 'running'",
                 arguments: [now.text, id])
