@@ -112,13 +112,17 @@ import Glibc
             // Half a request head, never finished (slowloris).
             _ = try? RawHTTP.write(fd, Array("GET /api/health HTTP/1.1\r\nHost: 127.".utf8))
         }
-        // The owner, from another address, is answered at once.
-        let started = ContinuousClock.now
-        let health = try get(api, "/api/health", from: "127.0.0.1")
-        let took = ContinuousClock.now - started
-        print("health answered in \(took) with 1,000 connections held from 127.0.0.2")
-        #expect(health.status == 200)
-        #expect(took < .seconds(3))
+        // The owner, from another address, is answered within a second (a second probe forgives one scheduling
+        // hiccup of a loaded test machine; a server that can't answer fails both).
+        var fastest: Duration = .seconds(3600)
+        for _ in 0..<2 where fastest >= .seconds(1) {
+            let started = ContinuousClock.now
+            let health = try get(api, "/api/health", from: "127.0.0.1")
+            fastest = min(fastest, ContinuousClock.now - started)
+            #expect(health.status == 200)
+        }
+        print("health answered in \(fastest) with 1,000 connections held from 127.0.0.2")
+        #expect(fastest < .seconds(1))
         // The server kept no more than 32 of them, and closes even those once they idle past the timeout.
         func closedCount() -> Int {
             held.filter { fd in
