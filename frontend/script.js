@@ -27,6 +27,8 @@
     cards: new Map(),        // id -> last card object from the api
     order: [],               // ids in api order
     marketOpen: null,
+    nextOpen: null,          // the broker's next open and close (UTC text), from the last good poll
+    nextClose: null,
     mode: null,
     lastGoodAt: null,        // Date of last successful /api/algorithms
     pollError: null,         // ApiError of the last failed poll, or null
@@ -81,6 +83,26 @@
     const d = parseUTC(text);
     if (!d) return "—";
     return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
+  // The market's next open in the viewer's local time: "09:30" today, "Wed, Jun 5, 09:30" on another day.
+  function localWhen(text) {
+    const d = parseUTC(text);
+    if (!d) return null;
+    if (sameLocalDay(d, new Date())) return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    return d.toLocaleString(undefined, { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+  // When a sell-and-stop asked for now is carried out: the executor sells at the next market minute,
+  // so at once while the market is open, else at the open (the broker's next_open from the last poll).
+  function saleAt() {
+    if (state.marketOpen === true) return "at the next market minute";
+    const when = state.marketOpen === false ? localWhen(state.nextOpen) : null;
+    return when ? "at the open, " + when : "when the market opens";
+  }
+  function saleKind() {
+    return state.marketOpen === true ? "next-minute" : state.marketOpen === false && parseUTC(state.nextOpen) ? "open" : "unknown";
+  }
+  function sharesText(n) {
+    return int(n) + " share" + (n === 1 ? "" : "s");
   }
   function duration(seconds) {
     seconds = Math.max(0, Math.round(seconds));
@@ -222,6 +244,8 @@
   function applyAlgorithms(data) {
     if (!data || !Array.isArray(data.algorithms)) throw new ApiError(200, "The api's list of algorithms is malformed.");
     state.marketOpen = data.market_open === true ? true : data.market_open === false ? false : null;
+    state.nextOpen = typeof data.next_open === "string" ? data.next_open : null;
+    state.nextClose = typeof data.next_close === "string" ? data.next_close : null;
     state.mode = typeof data.mode === "string" ? data.mode : state.mode;
     state.totalValue = data.total_account_value;
     state.asOf = data.as_of;
@@ -240,6 +264,7 @@
     renderHeader();
     if (detail.id !== null && !state.cards.has(detail.id)) closeDetail(); // stopped meanwhile
     if (stop.id !== null && !state.cards.has(stop.id) && !stop.busy) closeStop();
+    else if (stop.id !== null) renderStopWhen(); // the market may have opened or closed meanwhile
   }
 
   // ---------- header, banner ----------
@@ -421,6 +446,16 @@
     stopButton.hidden = !!c.stopping;
     stopButton.setAttribute("aria-label", "Stop " + (c.ticker || "") + " " + (c.algorithm_type || ""));
     $(".stopping-note", el).hidden = !c.stopping;
+    const cancelSale = $(".cancel-sale-button", el);
+    cancelSale.hidden = !c.stopping;
+    cancelSale.setAttribute("aria-label", "Cancel the sale of " + (c.ticker || "") + " " + (c.algorithm_type || ""));
+    const when = $(".stopping-when", el);
+    when.hidden = !c.stopping;
+    if (c.stopping) {
+      setText(when, "sells " + saleAt());
+      when.dataset.sale = saleKind();
+      when.dataset.saleAt = saleKind() === "open" ? state.nextOpen : "";
+    }
     el.setAttribute("aria-label", (c.ticker || "") + " " + (c.algorithm_type || "") + ", P&L " + pmText);
     drawSpark($(".spark", el), el.sparkPoints || [], c);
   }
@@ -483,6 +518,8 @@
     const id = card.dataset.id;
     if (event.target.closest(".stop-button")) {
       startStop(id);
+    } else if (event.target.closest(".cancel-sale-button")) {
+      startCancelSale(id);
     } else {
       openDetail(id);
     }
@@ -502,7 +539,7 @@
     stop: $("#stop-overlay"),
     detail: $("#detail-overlay"),
   };
-  function show(name) { overlays[name].hidden = false; }
+  function show(name) { overlays[name].hidden = false; hideToast(); }
   function hide(name) { overlays[name].hidden = true; }
   function topOverlay() {
     for (const name of ["pin", "stop", "add", "detail"]) if (!overlays[name].hidden) return name;
@@ -1060,11 +1097,20 @@
   });
 
   // ---------- stop ----------
+  // The dialog fetches the card fresh when it opens (the page's copy may be a poll old) and offers
+  // what fits the shares it holds now: "sell N shares, then stop" first, and keeping them only as a
+  // separate, explicit choice (?keep_shares=true); with none, one plain STOP, which the api refuses
+  // (409 with `shares`) if the card bought meanwhile, and the dialog then offers the choice again.
 
   const stopDialog = $("#stop-dialog");
   const stopKeep = $("#stop-keep");
   const stopLiquidate = $("#stop-liquidate");
-  const stop = { id: null, pin: null, busy: false };
+  const stopPlain = $("#stop-plain");
+  const stopRetry = $("#stop-retry");
+  const stopCancel = $("#stop-cancel");
+  const stopError = $("#stop-error");
+  // phase: "checking" (fetching the card), "ready" (card = the fresh card), "error" (the fetch failed).
+  const stop = { id: null, pin: null, busy: false, seq: 0, open: 0, phase: "checking", card: null };
 
   function startStop(id) {
     const card = state.cards.get(id);
@@ -1073,79 +1119,255 @@
   }
 
   function openStop(id, goodPin) {
-    const card = state.cards.get(id);
-    if (!card) return;
+    const known = state.cards.get(id);
+    if (!known) return;
+    stop.open++;
     stop.id = id;
     stop.pin = goodPin;
     stop.busy = false;
+    stop.card = null;
     stopDialog.dataset.id = id;
-    setLine($("#stop-error"), "");
-    $("#stop-title").textContent = "STOP " + (card.ticker || "") + " · " + (card.algorithm_type || "");
-    const shares = isNum(card.current_shares) ? card.current_shares : 0;
-    stopDialog.dataset.hasShares = shares > 0 ? "true" : "false";
-    const warning = $("#stop-warning");
-    if (shares > 0) {
-      const worth = isNum(card.current_price) ? " (worth about " + money(shares * card.current_price) + " at " + price(card.current_price) + ")" : "";
-      warning.textContent = "⚠ It still holds " + int(shares) + " share" + (shares === 1 ? "" : "s") + " of " + card.ticker + worth + ".";
-      warning.hidden = false;
-      $("#stop-text").textContent = "Sell them first, or stop and leave them in the broker account?";
-      stopLiquidate.hidden = false;
-      stopKeep.textContent = "STOP AND KEEP SHARES";
-    } else {
-      warning.hidden = true;
-      $("#stop-text").textContent = "It holds no shares. P&L " + signedMoney(card.pnl) + " on " + money(card.initial_capital) + ". A stopped algorithm cannot be restarted.";
-      stopLiquidate.hidden = true;
-      stopKeep.textContent = "STOP";
-    }
-    setStopBusy(false);
+    $("#stop-title").textContent = "STOP " + (known.ticker || "") + " · " + (known.algorithm_type || "");
+    setLine(stopError, "");
     show("stop");
+    loadStopCard(false);
+    pollNow(); // the market's state and next open, fresh for "when it sells"
+  }
+
+  // GET /api/algorithms/{id}: what the card holds now. quiet: keep the dialog as it is meanwhile.
+  async function loadStopCard(quiet) {
+    const id = stop.id;
+    if (id === null) return;
+    const seq = ++stop.seq;
+    if (!quiet) { stop.card = null; renderStop("checking"); }
+    try {
+      const card = await api("GET", "/api/algorithms/" + encodeURIComponent(id));
+      if (seq !== stop.seq || stop.id !== id) return;
+      stop.card = card;
+      applyCard(card);
+      renderStop("ready");
+    } catch (e) {
+      if (seq !== stop.seq || stop.id !== id) return;
+      if (quiet && stop.card) return; // the count from the api's refusal stands
+      renderStop("error");
+      const known = state.cards.get(id);
+      setLine(stopError, "COULD NOT CHECK " + ((known && known.ticker) || "THE CARD") + " NOW: " + e.message);
+      if (e.status === 404) pollNow();
+    }
+  }
+
+  // A card the api just sent (a fetch, a stop, a cancelled sale): the page's copy is replaced at once.
+  function applyCard(card) {
+    if (!card || card.id === undefined || card.id === null) return;
+    const id = String(card.id);
+    if (card.status === "stopped") {
+      if (!state.cards.has(id)) return;
+      state.cards.delete(id);
+      state.order = state.order.filter((x) => x !== id);
+    } else {
+      if (!state.cards.has(id)) return; // not on the page yet: the next poll brings it
+      state.cards.set(id, card);
+    }
+    renderCards();
+  }
+
+  function stopShares() {
+    return stop.card && isNum(stop.card.current_shares) ? stop.card.current_shares : 0;
+  }
+
+  function renderStop(phase) {
+    stop.phase = phase;
+    stopDialog.dataset.state = stop.busy ? "busy" : phase;
+    const c = stop.card || state.cards.get(stop.id) || {};
+    const ticker = c.ticker || "";
+    const shares = stopShares();
+    const ready = phase === "ready" && !!stop.card;
+    const running = ready && c.status !== "stopped";
+    const holds = running && !c.stopping && shares > 0;
+    const flat = running && !c.stopping && shares <= 0;
+    stopDialog.dataset.hasShares = ready ? String(shares > 0) : "";
+    stopDialog.dataset.shares = ready ? String(shares) : "";
+    const warning = $("#stop-warning");
+    const text = $("#stop-text");
+    const keepNote = $("#stop-keep-note");
+    warning.hidden = true;
+    keepNote.hidden = true;
+    text.dataset.tone = "";
+    if (phase === "checking") {
+      text.textContent = "Checking what " + (ticker || "it") + " holds now…";
+      text.dataset.tone = "busy";
+    } else if (phase === "error") {
+      text.textContent = "";
+    } else if (!running) {
+      text.textContent = ticker + " is already stopped.";
+    } else if (c.stopping) {
+      warning.hidden = false;
+      warning.textContent = "A SALE IS ALREADY PENDING: " + ticker + " sells " + (shares > 0 ? sharesText(shares) + " " : "") + saleAt() + ", then stops.";
+      text.textContent = "CANCEL SALE on the card withdraws it.";
+    } else if (holds) {
+      const worth = isNum(c.current_price) ? ", worth about " + money(shares * c.current_price) + " at " + price(c.current_price) : "";
+      warning.hidden = false;
+      warning.textContent = "⚠ " + ticker + " HOLDS " + sharesText(shares).toUpperCase() + " NOW" + worth + ".";
+      text.textContent = "Sell them first, then stop:";
+      keepNote.hidden = false;
+      keepNote.textContent = "Or stop without selling: the " + sharesText(shares) + " stay in the broker account, managed by nothing.";
+    } else {
+      text.textContent = ticker + " holds no shares now. P&L " + signedMoney(c.pnl) + " on " + money(c.initial_capital) + ". A stopped algorithm cannot be restarted.";
+    }
+    $("#stop-liquidate-label").textContent = "SELL " + sharesText(shares).toUpperCase() + ", THEN STOP";
+    stopKeep.textContent = "STOP AND KEEP " + sharesText(shares).toUpperCase();
+    stopLiquidate.hidden = !holds;
+    stopKeep.hidden = !holds;
+    stopPlain.hidden = !flat;
+    stopRetry.hidden = phase !== "error";
+    stopCancel.textContent = holds || flat || phase !== "ready" ? "CANCEL" : "CLOSE";
+    renderStopWhen();
+    setStopBusy(stop.busy);
+    // The default: Enter (or a tap on the highlighted button) sells, or stops a card with nothing to sell.
+    const main = holds ? stopLiquidate : flat ? stopPlain : phase === "error" ? stopRetry : null;
+    if (main && !stop.busy && document.activeElement !== main) {
+      try { main.focus({ preventScroll: true }); } catch (e) { main.focus(); }
+    }
+  }
+  function renderStopWhen() {
+    const when = $("#stop-when");
+    setText(when, "sells " + saleAt());
+    when.dataset.sale = saleKind();
+    when.dataset.saleAt = saleKind() === "open" ? state.nextOpen : "";
   }
   function closeStop() {
     hide("stop");
     stop.id = null;
     stop.pin = null;
+    stop.card = null;
+    stop.busy = false;
+    stop.seq++;
+    stopDialog.dataset.id = "";
   }
   function setStopBusy(busy) {
     stop.busy = busy;
-    stopKeep.disabled = busy;
-    stopLiquidate.disabled = busy;
+    stopDialog.dataset.state = busy ? "busy" : stop.phase;
+    for (const b of [stopKeep, stopLiquidate, stopPlain, stopRetry]) b.disabled = busy;
   }
 
-  async function doStop(liquidate) {
-    if (stop.busy || stop.id === null) return;
+  // kind: "liquidate" (?liquidate=true), "keep" (?keep_shares=true) or "plain" (no shares to keep).
+  async function doStop(kind) {
+    if (stop.busy || stop.id === null || stop.phase !== "ready" || !stop.card) return;
     const id = stop.id;
+    const opened = stop.open;
+    const ticker = stop.card.ticker || "";
+    const shares = stopShares();
+    const query = kind === "liquidate" ? "?liquidate=true" : kind === "keep" ? "?keep_shares=true" : "";
+    stop.seq++; // a quiet re-check still under way must not redraw the dialog now
     setStopBusy(true);
-    setLine($("#stop-error"), liquidate ? "Asking to sell and stop…" : "Stopping…", "busy");
+    setLine(stopError, kind === "liquidate" ? "Asking to sell " + sharesText(shares) + ", then stop…" : "Stopping…", "busy");
     try {
-      await api("DELETE", "/api/algorithms/" + encodeURIComponent(id) + "?liquidate=" + (liquidate ? "true" : "false"), {
+      const card = await api("DELETE", "/api/algorithms/" + encodeURIComponent(id) + query, {
         body: { pin: stop.pin },
         pin: stop.pin,
       });
-      closeStop();
-      if (detail.id === id && !liquidate) closeDetail();
+      if (stop.open === opened && stop.id === id) closeStop();
+      applyCard(card);
+      const n = isNum(card.current_shares) ? card.current_shares : shares;
+      if (kind === "liquidate" && card.status !== "stopped") {
+        notify(ticker + ": selling " + sharesText(n) + " " + saleAt() + ", then stopping");
+      } else if (kind === "keep") {
+        notify(ticker + ": stopped, keeping " + sharesText(n) + " in the broker account");
+        if (detail.id === id) closeDetail();
+      } else {
+        notify(ticker + ": stopped");
+        if (detail.id === id) closeDetail();
+      }
       pollNow();
     } catch (e) {
+      if (stop.open !== opened || stop.id !== id) {
+        // The dialog was closed meanwhile: say what happened where it can be seen.
+        notify(ticker + ": not stopped: " + e.message, "error");
+        pollNow();
+        return;
+      }
       setStopBusy(false);
       if (needsPinChange(e)) {
-        setLine($("#stop-error"), "REFUSED: THE FACTORY PIN IS STILL SET. CHANGE IT TO SELL IN " + modeName() + " (STOP AND KEEP SHARES NEEDS NO CHANGE).");
+        setLine(stopError, "REFUSED: THE FACTORY PIN IS STILL SET. CHANGE IT TO SELL IN " + modeName() + " (STOP AND KEEP SHARES NEEDS NO CHANGE).");
         changePin({
           old: stop.pin,
           reason: "THE FACTORY PIN IS STILL SET.\nCHANGE IT TO SELL IN " + modeName() + ".",
-          onChanged: (newPin) => { if (stop.id === id) { stop.pin = newPin; setLine($("#stop-error"), "PIN CHANGED. CHOOSE AGAIN.", "info"); } },
+          onChanged: (newPin) => { if (stop.id === id && stop.open === opened) { stop.pin = newPin; setLine(stopError, "PIN CHANGED. CHOOSE AGAIN.", "info"); } },
         });
       } else if (e.status === 403 || e.status === 429) {
-        askPin("PIN to stop", (p) => { stop.pin = p; doStop(liquidate); });
+        askPin("PIN to stop " + ticker, (p) => { if (stop.id === id && stop.open === opened) { stop.pin = p; doStop(kind); } });
         pinRefused(e);
-        setLine($("#stop-error"), "");
+        setLine(stopError, "");
+      } else if (e.status === 409 && e.body && isNum(e.body.shares) && e.body.shares > 0) {
+        // It bought since the dialog was opened: show what it holds now and ask again, never keep silently.
+        stop.card = Object.assign({}, stop.card, { current_shares: e.body.shares });
+        renderStop("ready");
+        setLine(stopError, "⚠ " + ticker + " BOUGHT SINCE: IT HOLDS " + sharesText(e.body.shares).toUpperCase() + " NOW. CHOOSE AGAIN.", "warn");
+        loadStopCard(true); // its value and price, fresh
       } else {
-        setLine($("#stop-error"), e.message);
-        if (e.status === 404 || e.status === 409) pollNow();
+        setLine(stopError, e.message);
+        if (e.status === 404 || e.status === 409) { loadStopCard(true); pollNow(); }
       }
     }
   }
-  stopKeep.addEventListener("click", () => doStop(false));
-  stopLiquidate.addEventListener("click", () => doStop(true));
-  $("#stop-cancel").addEventListener("click", closeStop);
+  stopKeep.addEventListener("click", () => doStop("keep"));
+  stopLiquidate.addEventListener("click", () => doStop("liquidate"));
+  stopPlain.addEventListener("click", () => doStop("plain"));
+  stopRetry.addEventListener("click", () => { setLine(stopError, ""); loadStopCard(false); });
+  stopCancel.addEventListener("click", closeStop);
+
+  // ---------- cancel a pending sale ----------
+
+  function startCancelSale(id) {
+    const card = state.cards.get(id);
+    if (!card || !card.stopping) return;
+    askPin("PIN to cancel the sale of " + (card.ticker || "") + " · " + (card.algorithm_type || ""), (p) => cancelSale(id, p));
+  }
+
+  async function cancelSale(id, goodPin) {
+    const known = state.cards.get(id);
+    const ticker = (known && known.ticker) || "";
+    const button = cardEls.has(id) ? $(".cancel-sale-button", cardEls.get(id)) : null;
+    if (button) button.disabled = true;
+    try {
+      const card = await api("DELETE", "/api/algorithms/" + encodeURIComponent(id) + "/liquidation", {
+        body: { pin: goodPin },
+        pin: goodPin,
+      });
+      applyCard(card);
+      notify("sale cancelled: " + (card.ticker || ticker) + " keeps trading");
+    } catch (e) {
+      if (e.status === 403 || e.status === 429) {
+        askPin("PIN to cancel the sale of " + ticker, (p) => cancelSale(id, p));
+        pinRefused(e);
+      } else {
+        notify(ticker + ": sale not cancelled: " + e.message, "error");
+      }
+    } finally {
+      if (button) button.disabled = false;
+      pollNow();
+    }
+  }
+
+  // ---------- confirmation line ----------
+  // What a stop or a cancelled sale did, at the bottom for a while (tap to dismiss). The text stays in
+  // #toast after it hides; data-seq counts the notices.
+
+  const toast = $("#toast");
+  let toastTimer = null;
+  function notify(text, tone) {
+    clearTimeout(toastTimer);
+    toast.textContent = (tone === "error" ? "✗ " : "✓ ") + text;
+    toast.dataset.tone = tone || "ok";
+    toast.dataset.seq = String(Number(toast.dataset.seq || 0) + 1);
+    toast.hidden = false;
+    toastTimer = setTimeout(hideToast, tone === "error" ? 30000 : 10000);
+  }
+  function hideToast() {
+    clearTimeout(toastTimer);
+    toast.hidden = true;
+  }
+  toast.addEventListener("click", hideToast);
 
   // ---------- detail panel ----------
 

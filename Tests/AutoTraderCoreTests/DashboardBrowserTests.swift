@@ -41,6 +41,26 @@ import Testing
         }
     }
 
+    /// Waits until the stop dialog has the card fresh from the api (`data-state="ready"`), optionally holding `shares`.
+    func stopDialogReady(_ browser: WebDriver, shares: Int? = nil, timeout: TimeInterval = 10) async throws -> Bool {
+        let sharesCheck = shares.map { " && d.dataset.shares === '\($0)'" } ?? ""
+        return try await browser.waitUntil(
+            "const d = document.querySelector('#stop-dialog'); return d.dataset.state === 'ready'\(sharesCheck) && !d.closest('[hidden]')",
+            timeout: timeout)
+    }
+
+    /// Waits until the confirmation line shows a notice containing `text` (case-insensitive).
+    func toastSays(_ browser: WebDriver, _ text: String, timeout: TimeInterval = 15) async throws -> Bool {
+        try await browser.waitUntil(
+            "const t = document.querySelector('#toast'); return !t.hidden && t.textContent.toLowerCase().includes(\(jsString(text.lowercased())))",
+            timeout: timeout)
+    }
+
+    func jsString(_ text: String) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: [text])
+        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+    }
+
     func browser(_ width: Int = 800, _ height: Int = 480) async throws -> WebDriver {
         try await WebDriver(width: width, height: height)
     }
@@ -141,9 +161,10 @@ import Testing
         _ = try await browser.waitFor("#pin-pad", visible: true)
         for digit in "2020" { try await browser.click("#pin-pad [data-digit=\"\(digit)\"]") }
         try await browser.click("#pin-ok")
-        _ = try await browser.waitFor("#stop-dialog", visible: true)
-        try await browser.click(try await browser.isVisible("#stop-keep") ? "#stop-keep" : "#stop-liquidate")
+        #expect(try await stopDialogReady(browser, shares: 0))
+        try await browser.click("#stop-plain")
         #expect(try await browser.waitUntil("return document.querySelectorAll('#cards .card').length === 0", timeout: 15))
+        #expect(try await toastSays(browser, "AAPL: stopped"))
         #expect(try world.system.algorithm(id: created[0].id).status == .stopped)
 
         // A wrong PIN: the pad says so and clears. Wrong PINs are counted for all clients together: with three an
@@ -225,7 +246,7 @@ import Testing
         try await browser.click(".card[data-id=\"\(card.id)\"] .stop-button")
         _ = try await browser.waitFor("#pin-pad", visible: true)
         try await enterPIN(browser, "2020")
-        #expect(try await browser.waitFor("#stop-dialog", visible: true) != nil)
+        #expect(try await stopDialogReady(browser, shares: 10))
         try await browser.click("#stop-cancel")
         #expect(try await browser.waitUntil("return document.querySelector('#stop-overlay').hidden", timeout: 5))
 
@@ -390,7 +411,7 @@ import Testing
         try await browser.click(".card[data-id=\"\(card.id)\"] .stop-button")
         _ = try await browser.waitFor("#pin-pad", visible: true)
         try await enterPIN(browser, "2020")
-        _ = try await browser.waitFor("#stop-dialog", visible: true)
+        #expect(try await stopDialogReady(browser, shares: 10))
         try await browser.click("#stop-liquidate")
         #expect(try await padReaches(browser, state: "notice", step: "new"))
         #expect(try await browser.text("#pin-message")?.contains("FACTORY PIN IS STILL SET") == true)
@@ -438,5 +459,169 @@ import Testing
         try await Task.sleep(for: .milliseconds(5200))
         let after = Int(try await browser.execute("return document.body.dataset.pollCount") as? String ?? "") ?? 0
         #expect(after - before >= 1 && after - before <= 3, "\(after - before) polls in 5.2 s at 2.5 s")
+    }
+
+    /// Issue 18: the page's cards may be a poll old, so the stop dialog fetches the card when it opens. A card that
+    /// bought 44 shares since the page last polled is offered "sell 44 shares, then stop" by default, keeping them only
+    /// through its own button; a plain stop of a card holding shares is refused by the api, and the page then shows
+    /// the fresh count and asks again.
+    @Test func theStopDialogShowsTheSharesHeldNowAndKeepingThemIsAnExplicitChoice() async throws {
+        if let reason = WebDriver.unavailableReason { Issue.record("browser tests need chromium: \(reason)"); return }
+        let world = try await world() // 10:00 New York: the market is open
+        let suffix = String(UUID().uuidString.filter(\.isLetter).prefix(3)).uppercased()
+        let nvda = try card(world, "ZN" + suffix, boughtAt: nil, close: 100)
+        let late = try card(world, "ZT" + suffix, boughtAt: nil, close: 50)
+        let browser = try await browser()
+        defer { Task { await browser.quit() } }
+        // A long interval: after the first poll the page's data goes stale.
+        try await open(browser, world, query: "poll_open_ms=600000")
+        let nvdaCard = ".card[data-id=\"\(nvda.id)\"]"
+        #expect(try await browser.text("\(nvdaCard) .shares") == "0")
+
+        // The card buys 44 shares; the page does not know.
+        try world.system.recordTrade(algorithmId: nvda.id, side: .buy, shares: 44, price: 100, at: .at("2024-06-04T14:00:00Z"))
+        let fresh = try await world.api.json("GET", "/api/algorithms/\(nvda.id)")
+        #expect(fresh.0 == 200 && fresh.1["current_shares"]?.number == 44)
+        #expect(try await browser.text("\(nvdaCard) .shares") == "0", "the page polled meanwhile: the test proves nothing")
+        let polls = try await browser.execute("return document.body.dataset.pollCount") as? String
+
+        // The dialog asks the api: 44 shares now, and the default is to sell them, at the next market minute.
+        try await browser.click("\(nvdaCard) .stop-button")
+        _ = try await browser.waitFor("#pin-pad", visible: true)
+        try await enterPIN(browser, "2020")
+        #expect(try await stopDialogReady(browser, shares: 44))
+        #expect(try await browser.attribute("#stop-dialog", "data-has-shares") == "true")
+        #expect(try await browser.isVisible("#stop-liquidate"))
+        #expect(try await browser.isVisible("#stop-keep"))
+        #expect(try await browser.isVisible("#stop-plain") == false)
+        let liquidate = try await browser.text("#stop-liquidate") ?? ""
+        #expect(liquidate.contains("SELL 44 SHARES, THEN STOP") && liquidate.contains("sells at the next market minute"), "\(liquidate)")
+        #expect(try await browser.attribute("#stop-when", "data-sale") == "next-minute")
+        #expect(try await browser.text("#stop-keep") == "STOP AND KEEP 44 SHARES")
+        #expect(try await browser.text("#stop-warning")?.contains("HOLDS 44 SHARES NOW") == true)
+        #expect(try await browser.execute("return document.activeElement && document.activeElement.id") as? String == "stop-liquidate",
+                "the sale is not the default")
+        // The primary action comes first and is the larger one.
+        let sizes = try await browser.execute("""
+            const a = document.querySelector('#stop-liquidate').getBoundingClientRect(), b = document.querySelector('#stop-keep').getBoundingClientRect();
+            return [a.top < b.top, a.width * a.height > b.width * b.height, a.bottom <= innerHeight, b.bottom <= innerHeight]
+            """) as? [Bool]
+        #expect(sizes == [true, true, true, true], "\(sizes ?? [])")
+        try await save(browser, "stop-dialog-shares-800x480")
+        try await browser.setViewport(width: 390, height: 844)
+        #expect(try await browser.waitUntil("const r = document.querySelector('#stop-cancel').getBoundingClientRect(); return r.right <= innerWidth && r.bottom <= innerHeight"))
+        #expect(try await browser.execute("const d = document.querySelector('#stop-dialog'); return d.scrollWidth <= d.clientWidth") as? Bool == true)
+        try await save(browser, "stop-dialog-shares-390x844")
+        try await browser.setViewport(width: 800, height: 480)
+
+        // The api refuses a plain stop of a card that holds shares, and says how many.
+        let plain = try await world.api.json("DELETE", "/api/algorithms/\(nvda.id)", json: ["pin": "2020"])
+        #expect(plain.0 == 409 && plain.1["shares"]?.number == 44, "\(plain)")
+        #expect(try world.system.algorithm(id: nvda.id).status == .running)
+
+        // Keeping them is its own button: stopped, the 44 shares still counted to the card, and the page says so.
+        try await browser.click("#stop-keep")
+        #expect(try await toastSays(browser, "ZN\(suffix): stopped, keeping 44 shares"))
+        #expect(try await browser.waitUntil("return !document.querySelector('\(nvdaCard)')", timeout: 15))
+        #expect(try await browser.execute("return document.querySelector('#stop-overlay').hidden") as? Bool == true)
+        #expect(try world.system.algorithm(id: nvda.id).status == .stopped)
+        #expect(try world.system.position(algorithmId: nvda.id).shares == 44)
+        #expect(try await browser.execute("return document.body.dataset.pollCount") as? String != polls)
+
+        // A card with nothing to sell gets one plain STOP; it buys 7 before STOP is pressed: the api refuses (409),
+        // and the dialog shows the 7 and offers the choice again, instead of stopping anything.
+        let lateCard = ".card[data-id=\"\(late.id)\"]"
+        try await browser.click("\(lateCard) .stop-button")
+        _ = try await browser.waitFor("#pin-pad", visible: true)
+        try await enterPIN(browser, "2020")
+        #expect(try await stopDialogReady(browser, shares: 0))
+        #expect(try await browser.isVisible("#stop-plain"))
+        #expect(try await browser.isVisible("#stop-liquidate") == false)
+        #expect(try await browser.isVisible("#stop-keep") == false)
+        #expect(try await browser.text("#stop-text")?.contains("holds no shares now") == true)
+        try world.system.recordTrade(algorithmId: late.id, side: .buy, shares: 7, price: 50, at: .at("2024-06-04T14:01:00Z"))
+        try await browser.click("#stop-plain")
+        #expect(try await stopDialogReady(browser, shares: 7))
+        #expect(try await browser.waitUntil("return document.querySelector('#stop-error').textContent.includes('HOLDS 7 SHARES NOW')"))
+        #expect(try await browser.attribute("#stop-error", "data-tone") == "warn")
+        #expect(try await browser.isVisible("#stop-liquidate"))
+        #expect(try await browser.isVisible("#stop-keep"))
+        #expect(try await browser.isVisible("#stop-plain") == false)
+        #expect(try await browser.text("#stop-keep") == "STOP AND KEEP 7 SHARES")
+        #expect(try world.system.algorithm(id: late.id).status == .running)
+        try await save(browser, "stop-dialog-bought-since-800x480")
+        // This time, sell: pending until the executor's next market minute, and the card says so.
+        try await browser.click("#stop-liquidate")
+        #expect(try await toastSays(browser, "ZT\(suffix): selling 7 shares at the next market minute, then stopping"))
+        #expect(try await browser.waitUntil("return document.querySelector('\(lateCard)')?.dataset.stopping === 'true'", timeout: 15))
+        #expect(try await browser.text("\(lateCard) .stopping-when") == "sells at the next market minute")
+        #expect(try await browser.isVisible("\(lateCard) .cancel-sale-button"))
+        #expect(try world.system.pendingStopRequests().map(\.algorithmId) == [late.id])
+
+        // A clean console, but for the browser's own line about the 409 the page answered.
+        let log = try await browser.browserLog()
+        #expect(log.filter { $0.source == "security" || ($0.level == "SEVERE" && !$0.message.contains("409")) }.isEmpty, "\(log)")
+    }
+
+    /// A pending sell-and-stop (the market is closed, so it waits for the open) shows when it will sell and can be
+    /// withdrawn from the card: the card goes on trading.
+    @Test func aPendingSellAndStopShowsWhenItSellsAndCanBeCancelled() async throws {
+        if let reason = WebDriver.unavailableReason { Issue.record("browser tests need chromium: \(reason)"); return }
+        // 17:00 New York: closed until the next morning's open. No executor runs here, so nothing is sold meanwhile.
+        let world = try await world(simArguments: ["--start", "2024-06-04T21:00:00Z", "--speed", "1", "--seed", "7"])
+        let suffix = String(UUID().uuidString.filter(\.isLetter).prefix(3)).uppercased()
+        let held = try card(world, "ZQ" + suffix, boughtAt: 100, close: 110)
+        let list = try await world.api.json("GET", "/api/algorithms")
+        let nextOpen = list.1["next_open"]?.string ?? ""
+        #expect(list.1["market_open"]?.bool == false && nextOpen.hasPrefix("2024-06-05T13:30:00"), "\(list.1)")
+        let browser = try await browser()
+        defer { Task { await browser.quit() } }
+        try await open(browser, world)
+        let sel = ".card[data-id=\"\(held.id)\"]"
+        #expect(try await browser.isVisible("\(sel) .cancel-sale-button") == false)
+
+        try await browser.click("\(sel) .stop-button")
+        _ = try await browser.waitFor("#pin-pad", visible: true)
+        try await enterPIN(browser, "2020")
+        #expect(try await stopDialogReady(browser, shares: 10))
+        // When: at the open, in the viewer's local time.
+        let openLocal = try await browser.execute("""
+            return new Date(arguments[0]).toLocaleString(undefined, { weekday: 'short', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
+            """, [nextOpen]) as? String ?? "?"
+        #expect(try await browser.text("#stop-when") == "sells at the open, \(openLocal)")
+        #expect(try await browser.attribute("#stop-when", "data-sale") == "open")
+        try await save(browser, "stop-dialog-closed-800x480")
+        try await browser.setViewport(width: 390, height: 844)
+        try await save(browser, "stop-dialog-closed-390x844")
+        try await browser.setViewport(width: 800, height: 480)
+
+        try await browser.click("#stop-liquidate")
+        #expect(try await toastSays(browser, "ZQ\(suffix): selling 10 shares at the open, \(openLocal), then stopping"))
+        #expect(try await browser.waitUntil("return document.querySelector('\(sel)')?.dataset.stopping === 'true'", timeout: 15))
+        #expect(try await browser.text("\(sel) .stopping-when") == "sells at the open, \(openLocal)")
+        #expect(try await browser.attribute("\(sel) .stopping-when", "data-sale-at") == nextOpen)
+        #expect(try await browser.isVisible("\(sel) .cancel-sale-button"))
+        #expect(try await browser.isVisible("\(sel) .stop-button") == false)
+        #expect(try world.system.pendingStopRequests().map(\.algorithmId) == [held.id])
+        // The card's foot and the sale's time fit the 7-inch panel.
+        #expect(try await browser.execute("""
+            const c = document.querySelector('\(sel)'), b = c.querySelector('.cancel-sale-button').getBoundingClientRect(), r = c.getBoundingClientRect();
+            return b.bottom <= r.bottom && b.right <= r.right && document.documentElement.scrollHeight <= innerHeight
+            """) as? Bool == true)
+        try await save(browser, "stopping-card-800x480")
+
+        // CANCEL SALE, with the PIN: running again, nothing pending, and the page says so.
+        try await browser.click("\(sel) .cancel-sale-button")
+        _ = try await browser.waitFor("#pin-pad", visible: true)
+        #expect(try await browser.text("#pin-purpose")?.contains("cancel the sale of ZQ\(suffix)") == true)
+        try await enterPIN(browser, "2020")
+        #expect(try await toastSays(browser, "sale cancelled: ZQ\(suffix) keeps trading"))
+        #expect(try await browser.waitUntil("return document.querySelector('\(sel)')?.dataset.stopping === 'false'", timeout: 15))
+        #expect(try await browser.isVisible("\(sel) .stop-button"))
+        #expect(try await browser.isVisible("\(sel) .cancel-sale-button") == false)
+        #expect(try world.system.pendingStopRequests().isEmpty)
+        #expect(try world.system.algorithm(id: held.id).status == .running)
+        #expect(try world.system.position(algorithmId: held.id).shares == 10)
+        try await save(browser, "sale-cancelled-800x480")
     }
 }
