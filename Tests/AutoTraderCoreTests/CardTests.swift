@@ -103,7 +103,10 @@ import Testing
         let recount = try SystemDatabase.open(path: directory.file("system.db"), cachePositions: false)
         let first = try writer.createAlgorithm(ticker: "LEDG", algorithmType: "sma_crossover", initialCapital: 100_000)
         let second = try writer.createAlgorithm(ticker: "LEDG", algorithmType: "rsi_bounce", initialCapital: 100_000)
-        var generator = SystemRandomNumberGenerator()
+        // A new seed each run (more interleavings over time), printed so a failure can be replayed.
+        let seed = ProcessInfo.processInfo.environment["AUTOTRADER_TEST_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
+        print("runningSumsAlwaysEqualAFullRecountWhileAnotherConnectionWrites: seed \(seed) (AUTOTRADER_TEST_SEED=\(seed) repeats it)")
+        var generator = SplitMix64(seed: seed)
         var held = [first.id: 0, second.id: 0]
         var minute = Timestamp.at("2024-06-04T13:30:00Z")
         for step in 0..<300 {
