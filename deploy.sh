@@ -15,7 +15,8 @@
 # data: existing databases are only migrated (after an online backup of system.db when a migration is due),
 # an existing /etc/autotrader/autotrader.env is kept. No Alpaca keys (the default) means simulated mode.
 # Where systemd is not PID 1 (a container, CI) it installs the same way, then runs `autotrader run` in the
-# foreground: the services as supervised child processes, restarted when they die, stopped by Ctrl-C.
+# foreground: the services as supervised child processes, restarted when they die, stopped by Ctrl-C (or a
+# SIGTERM or SIGHUP to this script's pid, which becomes `autotrader run`'s).
 set -euo pipefail
 
 PREFIX=/opt/autotrader
@@ -281,7 +282,12 @@ if [ $SYSTEMD = no ] || [ $FOREGROUND = yes ]; then
   fi
   say "mode: $TRADING_MODE; dashboard: http://localhost:$API_PORT  (Ctrl-C stops everything)"
   cd "$STATE"
-  exec runuser -u "$USER_NAME" -- env AUTOTRADER_CONFIG="$CONFIG" "$PREFIX/bin/autotrader" run --frontend "$PREFIX/frontend"
+  # setpriv, not runuser: runuser stays in between as a parent that ignores SIGINT and SIGHUP and SIGKILLs its
+  # child 2 s after a SIGTERM. With setpriv this script's pid becomes `autotrader run`'s own, so a SIGTERM,
+  # SIGINT or SIGHUP to it (docker stop, timeout, Ctrl-C, a closed terminal) stops every service it started.
+  exec setpriv --reuid="$USER_NAME" --regid="$USER_NAME" --init-groups -- \
+    env HOME="$STATE" USER="$USER_NAME" LOGNAME="$USER_NAME" AUTOTRADER_CONFIG="$CONFIG" \
+    "$PREFIX/bin/autotrader" run --frontend "$PREFIX/frontend"
 fi
 
 systemctl daemon-reload

@@ -82,9 +82,10 @@ public enum APIServer {
                 searchForIndexHtml: true, logger: logger)))
         routes.add(to: router)
 
-        let heartbeat = APIHeartbeatService(
+        let status = APIStatus(
             writer: HeartbeatWriter(system: system, service: serviceName), interval: options.heartbeatInterval,
-            notifier: notifier, statistics: statistics, mode: alpaca.mode, logger: logger)
+            statistics: statistics, mode: alpaca.mode)
+        let heartbeat = HeartbeatService(reporting: status, interval: options.heartbeatInterval, notifier: notifier, logger: logger)
         let host = options.host
         return Application(
             router: router,
@@ -93,7 +94,7 @@ public enum APIServer {
             services: [heartbeat],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? options.port
-                heartbeat.listening(host: host, port: port)
+                status.listening(host: host, port: port)
                 onListening(host, port)
             },
             logger: logger)
@@ -154,8 +155,9 @@ final class RequestStatistics: Sendable {
     var snapshot: (requests: Int, serverErrors: Int) { counts.withLock { $0 } }
 }
 
-/// The api's heartbeat row (service "api") and systemd's READY/WATCHDOG/STATUS/STOPPING.
-final class APIHeartbeatService: Service, Sendable {
+/// What the api's heartbeat (service "api") says: `starting` until it listens (then it is ready), the
+/// requests answered so far.
+final class APIStatus: HeartbeatReporting {
     struct Detail: Encodable {
         let mode: String
         let listening: String?
@@ -167,73 +169,35 @@ final class APIHeartbeatService: Service, Sendable {
         }
     }
 
-    let writer: HeartbeatWriter
+    let heartbeatWriter: HeartbeatWriter
+    let readiness = ServiceReadiness()
     let interval: Duration
-    let notifier: SystemdNotifier
     let statistics: RequestStatistics
     let mode: TradingMode
-    let logger: Logger
     private let address = Mutex<String?>(nil)
-    private let wake = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
 
-    init(writer: HeartbeatWriter, interval: Duration, notifier: SystemdNotifier, statistics: RequestStatistics, mode: TradingMode, logger: Logger) {
-        self.writer = writer
+    init(writer: HeartbeatWriter, interval: Duration, statistics: RequestStatistics, mode: TradingMode) {
+        self.heartbeatWriter = writer
         self.interval = interval
-        self.notifier = notifier
         self.statistics = statistics
         self.mode = mode
-        self.logger = logger
     }
 
     /// Called once the socket is bound: the first "running" beat and READY=1 follow at once.
     func listening(host: String, port: Int) {
-        address.withLock { $0 = "http://\(host):\(port)" }
-        wake.continuation.yield()
+        let address = "http://\(host):\(port)"
+        self.address.withLock { $0 = address }
+        readiness.ready(status: "listening on \(address)")
     }
 
-    func run() async throws {
-        await beat(.starting)
-        let every = notifier.watchdogInterval.map { min($0, interval) } ?? interval
-        var ready = false
-        await withGracefulShutdownHandler {
-            var iterator = wake.stream.makeAsyncIterator()
-            // Wait for the server to listen (or shutdown).
-            _ = await iterator.next()
-            while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                await beat(.running)
-                if !ready {
-                    ready = true
-                    notifier.ready(status: "listening on \(address.withLock { $0 } ?? "?")")
-                } else {
-                    notifier.watchdog()
-                }
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: every) }
-            }
-        } onGracefulShutdown: {
-            self.notifier.stopping()
-            self.wake.continuation.finish()
-            // Whatever is still under way, the process ends within a few seconds of SIGTERM.
-            let watchdog = Thread {
-                Thread.sleep(forTimeInterval: 4)
-                FileHandle.standardError.write(Data("autotrader-api: shutdown took too long; exiting\n".utf8))
-                Foundation.exit(0)
-            }
-            watchdog.start()
-        }
-        await beat(.stopped)
-        logger.info("api stopped")
-    }
-
-    private func beat(_ state: ServiceHeartbeat.State) async {
+    func heartbeatReport() -> HeartbeatReport {
         let counts = statistics.snapshot
-        let detail = Detail(
-            mode: mode.rawValue, listening: address.withLock { $0 }, requests: counts.requests, serverErrors: counts.serverErrors,
-            heartbeatInterval: interval.seconds)
-        do {
-            try await writer.beat(state: state, detail: detail)
-            if state == .running { notifier.status("\(counts.requests) requests; \(mode.rawValue)") }
-        } catch {
-            logger.warning("cannot write the heartbeat to system.db", metadata: ["error": "\(APIErrorMiddleware.loggable(error))"])
-        }
+        let address = self.address.withLock { $0 }
+        return HeartbeatReport(
+            state: address == nil ? .starting : .running,
+            detail: Detail(
+                mode: mode.rawValue, listening: address, requests: counts.requests, serverErrors: counts.serverErrors,
+                heartbeatInterval: interval.seconds),
+            status: "\(counts.requests) requests; \(mode.rawValue)")
     }
 }

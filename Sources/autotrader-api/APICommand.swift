@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 
 /// `autotrader-api`: the dashboard's HTTP API. A thin layer over `AutoTraderAPI`.
+@main
 struct APICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "autotrader-api",
@@ -28,17 +29,7 @@ struct APICommand: AsyncParsableCommand {
     @Option(help: "Folder of the dashboard's files (default: frontend under AUTOTRADER_HOME, else the current folder).")
     var frontend: String?
 
-    @Option(name: .customLong("system-db"), help: "Path of system.db (default: AUTOTRADER_SYSTEM_DB or the AUTOTRADER_HOME layout).")
-    var systemDatabase: String?
-
-    @Option(name: .customLong("stocks-db"), help: "Path of stocks.db (default: AUTOTRADER_STOCKS_DB or the AUTOTRADER_HOME layout).")
-    var stocksDatabase: String?
-
-    @Option(help: "Configuration file (default: $AUTOTRADER_CONFIG, else /etc/autotrader/autotrader.env when present).")
-    var config: String?
-
-    @Option(name: .customLong("heartbeat-interval"), help: "Seconds between heartbeat rows.")
-    var heartbeatInterval: Double = 5
+    @OptionGroup var service: ServiceOptions
 
     @Option(name: .customLong("broker-cache"), help: "Seconds every reader reuses the broker's clock and account (at most one refresh per period).")
     var brokerCache: Double = 5
@@ -55,28 +46,19 @@ struct APICommand: AsyncParsableCommand {
     @Option(name: .customLong("connections-per-address"), help: "Simultaneous connections kept from one address; more are closed at once.")
     var connectionsPerAddress = 32
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
-
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be 0…65535") }
-        guard heartbeatInterval > 0, brokerCache >= 0, pinBackoff >= 0, (1...100).contains(pinGuessesPerHour) else {
-            throw ValidationError("--heartbeat-interval must be positive, --broker-cache and --pin-backoff not negative, --pin-guesses-per-hour 1…100")
+        guard brokerCache >= 0, pinBackoff >= 0, (1...100).contains(pinGuessesPerHour) else {
+            throw ValidationError("--broker-cache and --pin-backoff must not be negative, --pin-guesses-per-hour 1…100")
         }
         guard idleTimeout > 0, (1...10_000).contains(connectionsPerAddress) else {
             throw ValidationError("--idle-timeout must be positive, --connections-per-address 1…10000")
         }
-        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
-        ServiceLogging.bootstrap(level: level) // one line per event; syslog priorities when stderr is the journal
-        var logger = Logger(label: "autotrader-api")
-        logger.logLevel = level
-        let settings = try Settings.load(configPath: config)
+        let logger = service.logging.bootstrap(label: "autotrader-api")
+        let settings = try service.settings()
         let alpaca = try AlpacaConfiguration.resolve(settings)
 
         var resolvedPort = 5001
@@ -94,12 +76,12 @@ struct APICommand: AsyncParsableCommand {
         if (0..<2048).contains(descriptors) {
             logger.warning("few file descriptors: the connection caps need more (LimitNOFILE=8192 in the unit)", metadata: ["limit": "\(descriptors)"])
         }
-        let system = try SystemDatabase.open(path: systemDatabase ?? settings.systemDatabasePath)
-        let stocks = try StocksDatabase.open(path: stocksDatabase ?? settings.stocksDatabasePath)
+        let system = try SystemDatabase.open(path: service.systemPath(settings))
+        let stocks = try StocksDatabase.open(path: service.stocksPath(settings))
         var options = APIOptions(frontendPath: frontend ?? settings.home + "/frontend")
         options.host = host
         options.port = resolvedPort
-        options.heartbeatInterval = .milliseconds(Int64(heartbeatInterval * 1000))
+        options.heartbeatInterval = service.heartbeatInterval
         options.brokerCacheFor = .milliseconds(Int64(brokerCache * 1000))
         options.limits.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
         options.limits.perAddress = connectionsPerAddress
@@ -126,22 +108,9 @@ struct APICommand: AsyncParsableCommand {
             // Tests read this line to learn the port; written unbuffered.
             FileHandle.standardOutput.write(Data("autotrader-api listening on \(scheme)://\(host):\(port)\n".utf8))
         }
-        try await app.runService()
-    }
-}
-
-extension APICommand {
-    /// Parses and runs (top-level code can't use `@main` with an async command in a file named main.swift).
-    static func launch() async {
-        do {
-            var command = try parseAsRoot()
-            if let api = command as? APICommand {
-                try await api.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
+        // SIGTERM / SIGINT: the server finishes the requests under way, then the heartbeat marks the row
+        // stopped; exit 0 at most 4 s later whatever is left.
+        try await ServiceRunner(logger: logger, exitDeadline: .seconds(4)).run([app])
+        logger.info("api stopped")
     }
 }

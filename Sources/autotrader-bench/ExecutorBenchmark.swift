@@ -83,11 +83,10 @@ struct ExecutorLatencyBenchmark: AsyncParsableCommand {
         for index in 0..<count {
             _ = try system.createAlgorithm(ticker: tickers[index % tickers.count], algorithmType: "trades_every_minute", initialCapital: 1_000_000, brokerCash: BenchCash.unlimited)
         }
-        var options = ExecutorOptions()
-        options.heartbeatInterval = .seconds(60)
+        // Started without its heartbeat (no `HeartbeatService`): nothing but the trading runs.
         let executor = try ExecutorService(
             configuration: configuration, system: system, stocksPath: stocksPath, calendar: try MarketCalendar(),
-            catalog: AlgorithmCatalog([.init(name: "trades_every_minute", type: TradesEveryMinute.self)]), options: options,
+            catalog: AlgorithmCatalog([.init(name: "trades_every_minute", type: TradesEveryMinute.self)]),
             logger: Logger(label: "bench-executor"))
         let clock = try await SimClockMapping.measure(sim.baseURL, speed: speed)
         await executor.start()

@@ -3,8 +3,10 @@ import AutoTraderCore
 import AutoTraderSim
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// `autotrader-sim`: the command line, turned into a `SimulatorConfiguration` for the library.
+@main
 struct SimulatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "autotrader-sim",
@@ -117,8 +119,7 @@ struct SimulatorCommand: AsyncParsableCommand {
             help: "Fraction of orders that fill only part of their qty (the rest is canceled at the day's end or by DELETE).")
     var partialFillRate: Double = 0
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @OptionGroup var logging: LogLevelOption
 
     func makeConfiguration() throws -> SimulatorConfiguration {
         let environment = ProcessInfo.processInfo.environment
@@ -164,29 +165,22 @@ struct SimulatorCommand: AsyncParsableCommand {
         return configuration
     }
 
+    /// Runs until SIGTERM or SIGINT, printing `autotrader-sim listening on http://HOST:PORT` once listening.
     func run() async throws {
         let configuration = try makeConfiguration()
-        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        let logger = logging.bootstrap(label: "autotrader-sim")
+        logger.info("starting", metadata: [
+            "start": "\(RFC3339.format(configuration.start ?? Date()))", "speed": "\(configuration.speed)",
+            "seed": "\(configuration.seed)", "skip_closed": "\(configuration.skipClosed)",
+            "fill_price": "\(configuration.fillPrice.rawValue)", "key_id": "\(configuration.keyID)",
+        ])
+        let app = try Simulator.buildApplication(configuration, logger: logger) { host, port in
+            // Tests read this line to learn the port; a pipe or file would otherwise hold it in a buffer.
+            FileHandle.standardOutput.write(Data("autotrader-sim listening on http://\(host):\(port)\n".utf8))
+            SystemdNotifier().ready(status: "listening on http://\(host):\(port)") // Type=notify under systemd
         }
-        ServiceLogging.bootstrap(level: level) // one line per event; syslog priorities when stderr is the journal
-        try await Simulator.run(configuration, logger: Logger(label: "autotrader-sim"))
-    }
-}
-
-extension SimulatorCommand {
-    /// Parses the command line and runs. (Top-level code would pick ParsableCommand's synchronous `main()`.)
-    static func launch() async {
-        do {
-            var command = try parseAsRoot()
-            if let simulator = command as? SimulatorCommand {
-                try await simulator.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
+        // No forced exit: the exchange closes its connections itself (`autotrader run` and systemd wait).
+        try await ServiceRunner(logger: logger, exitDeadline: nil).run([app])
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import AutoTraderCore
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// `autotrader run`: the services as supervised foreground children, where systemd can't supervise them.
 struct RunCommand: AsyncParsableCommand {
@@ -13,8 +14,8 @@ struct RunCommand: AsyncParsableCommand {
             autotrader-streamer, autotrader-executor and autotrader-api as child processes, sharing this \
             terminal's output (one log line per event, each naming its service). A child that dies is started \
             again after a pause that doubles from 1 s up to 30 s (back to 1 s once it ran for a minute). \
-            Ctrl-C or SIGTERM: SIGTERM to every child, SIGKILL to any still running after --stop-timeout seconds, \
-            exit 0. Each service's extra options come from AUTOTRADER_SIM_ARGS, AUTOTRADER_STREAMER_ARGS, \
+            Ctrl-C, SIGTERM or SIGHUP: SIGTERM to every child, SIGKILL to any still running after --stop-timeout \
+            seconds, exit 0. Each service's extra options come from AUTOTRADER_SIM_ARGS, AUTOTRADER_STREAMER_ARGS, \
             AUTOTRADER_EXECUTOR_ARGS and AUTOTRADER_API_ARGS (split at spaces), as under systemd. \
             Where systemd is PID 1, use `systemctl start autotrader.target` instead.
             """)
@@ -30,19 +31,14 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("stop-timeout"), help: "Seconds the children get to exit after SIGTERM.")
     var stopTimeout: Double = 10
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @OptionGroup var logging: LogLevelOption
 
     func validate() throws {
-        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
         guard stopTimeout > 0 else { throw ValidationError("--stop-timeout must be positive") }
     }
 
     func run() async throws {
-        ServiceLogging.bootstrap(level: Logger.Level(rawValue: logLevel.lowercased()) ?? .info)
-        let logger = Logger(label: "autotrader-run")
+        let logger = logging.bootstrap(label: "autotrader-run")
         let settings = try databases.settings()
         let mode: TradingMode
         do { mode = try AlpacaConfiguration.resolve(settings).mode } catch { throw CommandFailure(description: "\(error)") }
@@ -72,15 +68,11 @@ struct RunCommand: AsyncParsableCommand {
         }
         guard !specs.isEmpty else { throw CommandFailure(description: "no service executables in \(binaries.path)") }
 
-        let signals = ShutdownSignals()
         logger.info("starting", metadata: ["mode": "\(mode.rawValue)", "services": "\(specs.map(\.name).joined(separator: ","))"])
-        let supervisor = Supervisor(directory: binaries, children: specs, logger: logger)
-        let supervising = Task { await supervisor.supervise() }
-        let signal = await signals.next()
-        logger.info("signal received; stopping every service", metadata: ["signal": "\(signal.name)"])
-        supervising.cancel()
-        _ = await supervising.value
-        await supervisor.stopAll(timeout: stopTimeout)
+        let supervisor = Supervisor(directory: binaries, children: specs, stopTimeout: stopTimeout, logger: logger)
+        // SIGHUP too: a closed terminal, or deploy.sh's foreground run told to stop, must not orphan the children.
+        // No forced exit: the supervisor itself kills what outlives --stop-timeout.
+        try await ServiceRunner(logger: logger, signals: [.sigterm, .sigint, .sighup], exitDeadline: nil).run([supervisor])
         logger.info("stopped")
     }
 
@@ -92,8 +84,8 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// Starts children, restarts any that exits (with backoff), and stops them all.
-actor Supervisor {
+/// Starts children, restarts any that exits (with backoff), and stops them all at the graceful shutdown.
+actor Supervisor: Service {
     struct Child: Sendable {
         let name: String
         let arguments: [String]
@@ -111,12 +103,20 @@ actor Supervisor {
 
     let directory: URL
     let slots: [Slot]
+    let stopTimeout: Double
     let logger: Logger
 
-    init(directory: URL, children: [Child], logger: Logger) {
+    init(directory: URL, children: [Child], stopTimeout: Double, logger: Logger) {
         self.directory = directory
         self.slots = children.map(Slot.init(child:))
+        self.stopTimeout = stopTimeout
         self.logger = logger
+    }
+
+    /// Supervises until the graceful shutdown (a signal), then stops every child.
+    func run() async {
+        await cancelWhenGracefulShutdown { await self.supervise() }
+        await stopAll(timeout: stopTimeout)
     }
 
     /// Polls the children every 100 ms until cancelled.

@@ -3,7 +3,7 @@ import Logging
 
 /// How the executor paces itself. The defaults suit Alpaca; tests and benchmarks shorten some.
 public struct ExecutorOptions: Sendable {
-    /// How often stocks.db's `data_version` is looked at for new bars.
+    /// How often stocks.db's `data_version` is looked at for new bars (a tick when it changed).
     public var pollInterval: Duration = .milliseconds(10)
     /// A tick runs at least this often even when no bar arrives (to notice a new minute, new cards, requests).
     public var idleTick: Duration = .milliseconds(250)
@@ -15,7 +15,6 @@ public struct ExecutorOptions: Sendable {
     public var decisionTimeLimit: Duration = .seconds(2)
     /// How long an intent unknown to the broker may be in flight before it is taken as never received.
     public var notFoundGrace: Duration = .seconds(5)
-    public var heartbeatInterval: Duration = .seconds(5)
     /// Cards decided (and orders sent) at the same time.
     public var concurrency = 8
     /// Days (on the broker's clock) the decision log keeps its `hold` rows, pruned once a day while the market is closed;
@@ -46,8 +45,9 @@ public struct ExecutorStatus: Codable, Sendable, Equatable {
 
 /// The executor: each market minute, as soon as that minute's bars are in stocks.db, runs every
 /// running card's algorithm and trades what the guards allow, crash-safely (see `OrderDesk`).
-/// Carries out "sell everything, then stop" requests, and reports itself in system.db and to systemd.
-public actor ExecutorService {
+/// Carries out "sell everything, then stop" requests, and reports itself for its heartbeat
+/// (`HeartbeatService`: system.db's row and systemd). A `Service`: `start()` on run, `shutdown()` on SIGTERM.
+public actor ExecutorService: StartStopService, HeartbeatReporting {
     public static let serviceName = "executor"
 
     let configuration: AlpacaConfiguration
@@ -57,12 +57,13 @@ public actor ExecutorService {
     let catalog: AlgorithmCatalog
     let options: ExecutorOptions
     let logger: Logger
-    let notifier: SystemdNotifier
     let clock: BrokerClock
     let desk: OrderDesk
     let runner: DecisionRunner
-    let heartbeat: HeartbeatWriter
     let decider: CardDecider
+    public nonisolated let heartbeatWriter: HeartbeatWriter
+    /// Ready once every open order intent is reconciled with the broker.
+    public nonisolated let readiness = ServiceReadiness()
 
     private var tasks: [Task<Void, Never>] = []
     private var stopped = false
@@ -85,7 +86,7 @@ public actor ExecutorService {
     public init(
         configuration: AlpacaConfiguration, system: SystemDatabase, stocksPath: String, calendar: MarketCalendar,
         catalog: AlgorithmCatalog, options: ExecutorOptions = ExecutorOptions(), logger: Logger = Logger(label: "executor"),
-        notifier: SystemdNotifier = SystemdNotifier(), client: AlpacaClient? = nil
+        client: AlpacaClient? = nil
     ) throws {
         self.configuration = configuration
         self.system = system
@@ -95,24 +96,22 @@ public actor ExecutorService {
         self.catalog = catalog
         self.options = options
         self.logger = logger
-        self.notifier = notifier
         let client = client ?? AlpacaClient(configuration: configuration, logger: logger)
         self.clock = BrokerClock(client: client, refresh: options.clockRefresh)
         let desk = OrderDesk(client: client, system: system, logger: logger, notFoundGrace: options.notFoundGrace)
         self.desk = desk
         let runner = DecisionRunner(timeLimit: options.decisionTimeLimit)
         self.runner = runner
-        self.heartbeat = HeartbeatWriter(system: system, service: Self.serviceName)
+        self.heartbeatWriter = HeartbeatWriter(system: system, service: Self.serviceName)
         self.decider = CardDecider(
             catalog: catalog, watch: watch, system: system, runner: runner, logger: logger)
     }
 
-    /// Reconciles every open intent with the broker, then starts the loops and returns.
+    /// Reconciles every open intent with the broker (then it is ready), starts the loops and returns.
     public func start() async {
         logger.info("executor starting", metadata: [
             "alpaca": "\(configuration.description)", "algorithms": "\(catalog.names.joined(separator: ","))",
         ])
-        await beat(state: .starting)
         let open = (try? system.openIntents()) ?? []
         if !open.isEmpty {
             logger.info("reconciling open order intents with the broker", metadata: ["count": "\(open.count)"])
@@ -123,7 +122,8 @@ public actor ExecutorService {
         } catch {
             note(error: "reading the decision log: \(error)")
         }
-        notifier.ready(status: "reconciled \(open.count) open orders")
+        guard !Task.isCancelled else { return } // stopped while reconciling
+        readiness.ready(status: "reconciled \(open.count) open orders")
         tasks.append(Task { [weak self] in await self?.tradeLoop() })
         tasks.append(Task { [weak self] in
             while !Task.isCancelled {
@@ -132,23 +132,14 @@ public actor ExecutorService {
                 await self.followOrders()
             }
         })
-        let beatEvery = notifier.watchdogInterval.map { min($0, options.heartbeatInterval) } ?? options.heartbeatInterval
-        tasks.append(Task { [weak self] in
-            while !Task.isCancelled {
-                guard let self else { return }
-                await self.beat(state: nil)
-                try? await Task.sleep(for: beatEvery)
-            }
-        })
     }
 
+    /// Stops the loops (an order in flight is reconciled on the next start).
     public func shutdown() async {
         guard !stopped else { return }
         stopped = true
-        notifier.stopping()
         logger.info("executor stopping")
         for task in tasks { task.cancel() }
-        await beat(state: .stopped)
         logger.info("executor stopped", metadata: ["orders_sent": "\(ordersSent)"])
     }
 
@@ -177,131 +168,171 @@ public actor ExecutorService {
         await desk.follow(currentMinute: currentMinute, paced: true)
     }
 
-    /// One look at the world: which minute it is, which cards have that minute's bar, and trade them.
+    // MARK: - One tick, in steps
+
+    /// The running cards as the databases see them at one tick.
+    struct Cards {
+        let running: [AlgorithmInstance]
+        /// Cards asked to sell everything, then stop.
+        let stopping: Set<Int64>
+        /// The minute of the newest bar of each running card's ticker.
+        let latest: [String: Timestamp]
+    }
+
+    /// An order written down, to be sent.
+    typealias Outgoing = (intent: OrderIntent, symbol: String)
+
+    /// One look at the world: which minute it is, which cards are ready for it, what they decide, the orders
+    /// written down, then sent.
     func tick() async {
-        var brokerNow: Timestamp
+        guard let brokerNow = await brokerTime(), let cards = readCards(),
+              let minute = await whichMinute(brokerNow: brokerNow, newestBar: cards.latest.values.max()) else { return }
+        if currentMinute != minute { await begin(minute, cards: cards) }
+        let ready = readyCards(cards, minute: minute)
+        guard !ready.isEmpty else { return }
+        let results = await decide(ready, minute: minute)
+        let (outgoing, refused) = writeIntents(results.compactMap(\.order), cards: ready, minute: minute)
+        await send(outgoing)
+        logDecisions(results.compactMap(\.entry) + refused)
+    }
+
+    /// The broker's time (extrapolated between reads); nil while the broker can't be reached.
+    private func brokerTime() async -> Timestamp? {
         do {
             let (time, _) = try await clock.now()
-            brokerNow = Timestamp(secondsSinceEpoch: Int64(time.rounded(.down)))
+            return Timestamp(secondsSinceEpoch: Int64(time.rounded(.down)))
         } catch {
-            // Broker unreachable: nothing can be traded; say so, but not on every 20 ms tick.
+            // Broker unreachable: nothing can be traded; say so, but not on every tick.
             if lastClockError.map({ ContinuousClock.now - $0 > .seconds(30) }) ?? true {
                 lastClockError = ContinuousClock.now
                 note(error: "cannot read the broker's clock: \(error)")
             }
-            return
+            return nil
         }
-        let running: [AlgorithmInstance]
-        let stopping: Set<Int64>
-        let latest: [String: Timestamp]
+    }
+
+    private func readCards() -> Cards? {
         do {
-            running = try system.algorithms(status: .running)
-            stopping = Set(try system.pendingStopRequests().map(\.algorithmId))
-            latest = try watch.latestMinutes(tickers: Set(running.map(\.ticker)))
+            let running = try system.algorithms(status: .running)
+            let cards = Cards(
+                running: running, stopping: Set(try system.pendingStopRequests().map(\.algorithmId)),
+                latest: try watch.latestMinutes(tickers: Set(running.map(\.ticker))))
+            runningCount = running.count
+            return cards
         } catch {
             note(error: "reading the databases: \(error)")
-            return
+            return nil
         }
-        runningCount = running.count
-        let newest = latest.values.max()
-        // A bar of a minute that by our clock hasn't begun: the extrapolated clock lags (the simulator
-        // skipped a night, or the machine was suspended). Read the broker's again.
-        // Or it runs ahead: the newest bar of all is over two minutes behind its minute. Bars can
-        // also just be late (a feed outage), so this re-read comes at most every 5 s (the rate budget).
-        if let newest, newest > brokerNow.minuteStart
-               || (newest < brokerNow.minuteStart.adding(minutes: -2) && ContinuousClock.now - lastAheadCheck > .seconds(5)) {
-            if newest < brokerNow.minuteStart { lastAheadCheck = ContinuousClock.now }
-            await clock.invalidate()
-            if let sample = try? await clock.now() { brokerNow = Timestamp(secondsSinceEpoch: Int64(sample.time.rounded(.down))) }
-        }
+    }
 
-        // The newest complete minute: by the broker's clock, or by the bars when they run slightly ahead of it.
+    /// Which minute to trade: the newest complete market minute, by the broker's clock or by the bars when
+    /// they run slightly ahead of it. Nil while the market is closed (the decision log is pruned then).
+    private func whichMinute(brokerNow: Timestamp, newestBar: Timestamp?) async -> Timestamp? {
+        let brokerNow = await checkedAgainstBars(brokerNow, newestBar: newestBar)
         var target = brokerNow.minuteStart.adding(minutes: -1)
-        if let newest, newest > target, newest <= brokerNow.minuteStart { target = newest }
-        guard (try? calendar.isOpen(at: target)) == true else {
-            marketOpen = false
+        if let newestBar, newestBar > target, newestBar <= brokerNow.minuteStart { target = newestBar }
+        marketOpen = (try? calendar.isOpen(at: target)) == true
+        guard marketOpen else {
             pruneDecisionLog(brokerNow: brokerNow)
-            return
+            return nil
         }
-        marketOpen = true
+        return target
+    }
 
-        if currentMinute != target {
-            if let previous = currentMinute, previous < target {
-                await logSkips(minute: previous, running: running, stopping: stopping, latest: latest)
-            }
-            currentMinute = target
-            // Orders of earlier minutes are read back (and those still open canceled) before this minute trades.
-            await desk.follow(currentMinute: target)
-            await liquidate(running.filter { stopping.contains($0.id) }, minute: target, latest: latest)
-        }
+    /// A bar of a minute that by our clock hasn't begun: the extrapolated clock lags (the simulator skipped a
+    /// night, or the machine was suspended), so the broker's is read again. Or it runs ahead: the newest bar of
+    /// all is over two minutes behind its minute. Bars can also just be late (a feed outage), so that re-read
+    /// comes at most every 5 s (the rate budget).
+    private func checkedAgainstBars(_ brokerNow: Timestamp, newestBar: Timestamp?) async -> Timestamp {
+        guard let newestBar, newestBar > brokerNow.minuteStart
+            || (newestBar < brokerNow.minuteStart.adding(minutes: -2) && ContinuousClock.now - lastAheadCheck > .seconds(5))
+        else { return brokerNow }
+        if newestBar < brokerNow.minuteStart { lastAheadCheck = ContinuousClock.now }
+        await clock.invalidate()
+        guard let sample = try? await clock.now() else { return brokerNow }
+        return Timestamp(secondsSinceEpoch: Int64(sample.time.rounded(.down)))
+    }
 
-        let ready = running.filter { card in
-            !stopping.contains(card.id) && latest[card.ticker] == target
-                && (decidedMinute[card.id].map { $0 < target } ?? true)
+    /// A new minute: cards that got no bar for the previous one are logged as skipped, orders of earlier
+    /// minutes are read back (those still open canceled) before this one trades, and "sell everything, then
+    /// stop" requests are carried out.
+    private func begin(_ minute: Timestamp, cards: Cards) async {
+        if let previous = currentMinute, previous < minute { logSkips(minute: previous, cards: cards) }
+        currentMinute = minute
+        await desk.follow(currentMinute: minute)
+        await liquidate(cards.running.filter { cards.stopping.contains($0.id) }, minute: minute)
+    }
+
+    /// The cards to decide for `minute`: not stopping, their ticker's bar for it in, not decided for it yet.
+    private func readyCards(_ cards: Cards, minute: Timestamp) -> [AlgorithmInstance] {
+        cards.running.filter { card in
+            !cards.stopping.contains(card.id) && cards.latest[card.ticker] == minute
+                && (decidedMinute[card.id].map { $0 < minute } ?? true)
         }
-        guard !ready.isEmpty else { return }
-        for card in ready { decidedMinute[card.id] = target }
+    }
+
+    /// Runs the cards' algorithms side by side (`concurrency` at a time); each card is decided once a minute.
+    private func decide(_ cards: [AlgorithmInstance], minute: Timestamp) async -> [CardDecider.CardResult] {
+        for card in cards { decidedMinute[card.id] = minute }
         let openCards = (try? await desk.cardsWithOpenIntents()) ?? []
         openOrders = openCards.count
-
-        let concurrency = options.concurrency
-        let minute = target
         let decider = self.decider
-        let results = await withTaskGroup(of: CardDecider.CardResult.self) { group in
-            var results: [CardDecider.CardResult] = []
-            var started = 0
-            for card in ready {
-                if started >= concurrency, let result = await group.next() { results.append(result) }
-                started += 1
-                let hasOpenOrder = openCards.contains(card.id)
-                group.addTask { await decider.decide(card, minute: minute, hasOpenOrder: hasOpenOrder) }
-            }
-            for await result in group { results.append(result) }
-            return results
+        let results = await cards.concurrentMap(limit: options.concurrency) { card in
+            await decider.decide(card, minute: minute, hasOpenOrder: openCards.contains(card.id))
         }
         for error in results.compactMap(\.error) { lastError = error }
-        var entries = results.compactMap(\.entry)
+        return results
+    }
 
-        // Every order of the minute is written down in one transaction (one fsync), then all are sent at once.
-        let requests = results.compactMap(\.order)
-        if !requests.isEmpty {
-            do {
-                let written = try system.createIntents(requests)
-                var intents: [(OrderIntent, String)] = []
-                for (request, result) in zip(requests, written) {
-                    let ticker = ready.first { $0.id == request.algorithmId }?.ticker ?? ""
-                    switch result {
-                    case .success(let intent):
-                        intents.append((intent, ticker))
-                    case .failure(let refusal):
-                        logger.notice("decision refused by the guards", metadata: [
-                            "card": "\(request.algorithmId)", "ticker": "\(ticker)", "minute": "\(target)",
-                            "side": "\(request.side.rawValue)", "shares": "\(request.shares)", "reason": "\(refusal)",
-                        ])
-                        entries.append(DecisionEntry(
-                            algorithmId: request.algorithmId, minute: target, decision: .refused, shares: request.shares,
-                            reason: "\(request.side.rawValue) \(request.shares): \(request.reason)", outcome: refusal.description))
-                    }
-                }
-                let desk = self.desk
-                await withTaskGroup(of: Void.self) { group in
-                    var started = 0
-                    for (intent, ticker) in intents {
-                        if started >= 16 { await group.next() }
-                        started += 1
-                        group.addTask { _ = await desk.submit(intent, symbol: ticker) }
-                    }
-                }
-                ordersSent += intents.count
-            } catch {
-                note(error: "writing the minute's order intents: \(error)")
-                for request in requests {
-                    entries.append(DecisionEntry(
-                        algorithmId: request.algorithmId, minute: target, decision: .error, shares: request.shares,
-                        reason: "could not write the order intent: \(error)"))
-                }
+    /// Writes every order of the minute down in one transaction (one fsync) before any is sent. Returns the
+    /// intents to send and the decision-log entries of the orders refused (by the guards, or all of them
+    /// when the write failed).
+    private func writeIntents(
+        _ requests: [SystemDatabase.IntentRequest], cards: [AlgorithmInstance], minute: Timestamp
+    ) -> (outgoing: [Outgoing], refused: [DecisionEntry]) {
+        guard !requests.isEmpty else { return ([], []) }
+        let written: [Result<OrderIntent, OrderRefusal>]
+        do {
+            written = try system.createIntents(requests)
+        } catch {
+            note(error: "writing the minute's order intents: \(error)")
+            return ([], requests.map { request in
+                DecisionEntry(
+                    algorithmId: request.algorithmId, minute: minute, decision: .error, shares: request.shares,
+                    reason: "could not write the order intent: \(error)")
+            })
+        }
+        var outgoing: [Outgoing] = []
+        var refused: [DecisionEntry] = []
+        for (request, result) in zip(requests, written) {
+            let ticker = cards.first { $0.id == request.algorithmId }?.ticker ?? ""
+            switch result {
+            case .success(let intent):
+                outgoing.append((intent, ticker))
+            case .failure(let refusal):
+                logger.notice("decision refused by the guards", metadata: [
+                    "card": "\(request.algorithmId)", "ticker": "\(ticker)", "minute": "\(minute)",
+                    "side": "\(request.side.rawValue)", "shares": "\(request.shares)", "reason": "\(refusal)",
+                ])
+                refused.append(DecisionEntry(
+                    algorithmId: request.algorithmId, minute: minute, decision: .refused, shares: request.shares,
+                    reason: "\(request.side.rawValue) \(request.shares): \(request.reason)", outcome: refusal.description))
             }
         }
+        return (outgoing, refused)
+    }
+
+    /// Sends the written orders side by side (`concurrency` at a time).
+    private func send(_ outgoing: [Outgoing]) async {
+        guard !outgoing.isEmpty else { return }
+        let desk = self.desk
+        _ = await outgoing.concurrentMap(limit: options.concurrency) { order in
+            await desk.submit(order.intent, symbol: order.symbol)
+        }
+        ordersSent += outgoing.count
+    }
+
+    private func logDecisions(_ entries: [DecisionEntry]) {
         do {
             try system.logDecisions(entries)
             decisionsLogged += entries.count
@@ -329,7 +360,7 @@ public actor ExecutorService {
     }
 
     /// Carries out "sell everything, then stop" for cards that asked.
-    private func liquidate(_ cards: [AlgorithmInstance], minute: Timestamp, latest: [String: Timestamp]) async {
+    private func liquidate(_ cards: [AlgorithmInstance], minute: Timestamp) async {
         guard !cards.isEmpty else { return }
         let openCards = (try? await desk.cardsWithOpenIntents()) ?? []
         for card in cards where !openCards.contains(card.id) {
@@ -361,27 +392,22 @@ public actor ExecutorService {
     }
 
     /// Cards that got no bar for `minute` before the next minute began: skipped, and logged.
-    private func logSkips(minute: Timestamp, running: [AlgorithmInstance], stopping: Set<Int64>, latest: [String: Timestamp]) async {
+    private func logSkips(minute: Timestamp, cards: Cards) {
         var entries: [DecisionEntry] = []
-        for card in running where !stopping.contains(card.id) && card.createdAt <= minute.adding(minutes: 1) {
+        for card in cards.running where !cards.stopping.contains(card.id) && card.createdAt <= minute.adding(minutes: 1) {
             guard decidedMinute[card.id].map({ $0 < minute }) ?? true else { continue }
             decidedMinute[card.id] = minute
-            let newest = latest[card.ticker].map { "newest bar \($0)" } ?? "no bar at all"
+            let newest = cards.latest[card.ticker].map { "newest bar \($0)" } ?? "no bar at all"
             logger.info("skipped: no fresh bar", metadata: [
                 "card": "\(card.id)", "ticker": "\(card.ticker)", "minute": "\(minute)", "newest": "\(newest)",
             ])
             entries.append(DecisionEntry(
                 algorithmId: card.id, minute: minute, decision: .skip, reason: "no bar for \(minute) (\(newest))"))
         }
-        do {
-            try system.logDecisions(entries)
-            decisionsLogged += entries.count
-        } catch {
-            note(error: "writing the decision log: \(error)")
-        }
+        logDecisions(entries)
     }
 
-    // MARK: - Status
+    // MARK: - Heartbeat
 
     public var status: ExecutorStatus {
         ExecutorStatus(
@@ -394,20 +420,32 @@ public actor ExecutorService {
         "\(marketOpen ? "market open" : "market closed"); minute \(currentMinute?.text ?? "none"); \(runningCount) cards; \(ordersSent) orders sent"
     }
 
-    func beat(state: ServiceHeartbeat.State?) async {
+    /// `starting` until the open intents are reconciled; `degraded` while a decision hangs.
+    public func heartbeatReport() async -> HeartbeatReport {
         if let deskError = await desk.lastError, deskError != lastError { lastError = deskError }
-        let state = state ?? (runner.busyCards.isEmpty ? .running : .degraded)
-        do {
-            try await heartbeat.beat(state: state, detail: status)
-        } catch {
-            logger.warning("cannot write the heartbeat to system.db", metadata: ["error": "\(error)"])
-        }
-        if state != .stopped { notifier.send(["WATCHDOG=1", "STATUS=\(statusLine())"]) }
+        let state: ServiceHeartbeat.State = !readiness.isReady ? .starting : runner.busyCards.isEmpty ? .running : .degraded
+        return HeartbeatReport(state: state, detail: status, status: statusLine())
     }
 
     private func note(error text: String) {
         lastError = text
         logger.warning("\(text)")
+    }
+}
+
+extension Array where Element: Sendable {
+    /// `transform` of every element, at most `limit` at a time; the results in the order they finish.
+    func concurrentMap<T: Sendable>(limit: Int, _ transform: @escaping @Sendable (Element) async -> T) async -> [T] {
+        await withTaskGroup(of: T.self) { group in
+            var results: [T] = []
+            results.reserveCapacity(count)
+            for (index, element) in enumerated() {
+                if index >= limit, let result = await group.next() { results.append(result) }
+                group.addTask { await transform(element) }
+            }
+            for await result in group { results.append(result) }
+            return results
+        }
     }
 }
 

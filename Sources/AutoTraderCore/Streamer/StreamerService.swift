@@ -6,8 +6,6 @@ import Synchronization
 public struct StreamerOptions: Sendable {
     /// How often system.db is read for running cards.
     public var pollInterval: Duration = .seconds(1)
-    /// How often the heartbeat row (and systemd's STATUS) is written.
-    public var heartbeatInterval: Duration = .seconds(5)
     /// How often the broker's clock is asked whether the market is open (for the quiet-connection watchdog).
     public var clockInterval: Duration = .seconds(5)
     /// Sessions of history before today's (at least two).
@@ -59,8 +57,9 @@ final class MarketOpenFlag: Sendable {
 
 /// The streamer: keeps the bar stream subscribed to exactly the tickers of running cards, writes every
 /// regular-hours bar to stocks.db as it arrives, backfills and repairs over REST after every (re)connect,
-/// and reports itself in system.db (and to systemd).
-public actor StreamerService {
+/// and reports itself for its heartbeat (`HeartbeatService`: system.db's row and systemd). A `Service`:
+/// `start()` on run, `shutdown()` on SIGTERM.
+public actor StreamerService: StartStopService, HeartbeatReporting {
     public static let serviceName = "streamer"
 
     let configuration: AlpacaConfiguration
@@ -71,8 +70,9 @@ public actor StreamerService {
     let stream: AlpacaBarStream
     let options: StreamerOptions
     let logger: Logger
-    let notifier: SystemdNotifier
-    let heartbeat: HeartbeatWriter
+    public nonisolated let heartbeatWriter: HeartbeatWriter
+    /// Ready once the stream is authenticated (and subscribed, when cards run).
+    public nonisolated let readiness = ServiceReadiness()
     let marketOpen = MarketOpenFlag()
     let arrivals = StreamArrivals()
 
@@ -92,18 +92,15 @@ public actor StreamerService {
     private var tasks: [Task<Void, Never>] = []
     private var consumer: Task<Void, Never>?
     private var stopped = false
-    private var readySent = false
 
     public init(
         configuration: AlpacaConfiguration, system: SystemDatabase, stocks: StocksDatabase, calendar: MarketCalendar,
-        options: StreamerOptions = StreamerOptions(), logger: Logger = Logger(label: "streamer"),
-        notifier: SystemdNotifier = SystemdNotifier()
+        options: StreamerOptions = StreamerOptions(), logger: Logger = Logger(label: "streamer")
     ) {
         self.configuration = configuration
         self.system = system
         self.options = options
         self.logger = logger
-        self.notifier = notifier
         let client = AlpacaClient(configuration: configuration, logger: logger)
         self.client = client
         let ingest = BarIngest(stocks: stocks, calendar: calendar, logger: logger)
@@ -115,13 +112,12 @@ public actor StreamerService {
         self.stream = AlpacaBarStream(
             configuration: configuration, logger: logger, backoff: options.backoff, idleTimeout: options.idleTimeout,
             expectsData: { flag.isOpen })
-        self.heartbeat = HeartbeatWriter(system: system, service: Self.serviceName)
+        self.heartbeatWriter = HeartbeatWriter(system: system, service: Self.serviceName)
     }
 
     /// Starts everything and returns at once; `shutdown()` stops it.
     public func start() async {
         logger.info("streamer starting", metadata: ["alpaca": "\(configuration.description)"])
-        await beat(state: .starting)
         // Subscriptions first, from system.db alone, so the first connection subscribes them at once.
         await poll()
         let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -157,21 +153,13 @@ public actor StreamerService {
                 try? await Task.sleep(for: self.options.clockInterval)
             }
         })
-        let beatEvery = notifier.watchdogInterval.map { min($0, options.heartbeatInterval) } ?? options.heartbeatInterval
-        tasks.append(Task { [weak self] in
-            while !Task.isCancelled {
-                guard let self else { return }
-                await self.beat(state: nil)
-                try? await Task.sleep(for: beatEvery)
-            }
-        })
     }
 
-    /// Stops the stream and the loops, writes what is still pending, and marks the heartbeat stopped.
+    /// Stops the stream and the loops and writes what is still pending. (Its heartbeat, stopped after it,
+    /// then marks the row stopped.)
     public func shutdown() async {
         guard !stopped else { return }
         stopped = true
-        notifier.stopping()
         logger.info("streamer stopping")
         for task in tasks { task.cancel() }
         repairWake?.finish()
@@ -184,7 +172,6 @@ public actor StreamerService {
             consumer.cancel()
         }
         await flushPending()
-        await beat(state: .stopped)
         logger.info("streamer stopped", metadata: ["bars_written": "\(barsWritten)"])
     }
 
@@ -224,14 +211,14 @@ public actor StreamerService {
         case .authenticated:
             connected = true
             // No running card: nothing to subscribe, so no subscription reply will come; ready now.
-            if !readySent, subscriptions.tickers.isEmpty { readySent = true; notifier.ready(status: statusLine()) }
+            if subscriptions.tickers.isEmpty { readiness.ready() }
         case .subscribed(let subscription):
             // Everything from here on arrives on the stream: fill what it missed before. Only for symbols new
             // to this connection: one added to a live subscription leaves the others' bars uninterrupted.
             let newlyConfirmed = Set(subscription.bars).subtracting(confirmed)
             confirmed = Set(subscription.bars)
             requestRepair(newlyConfirmed.intersection(subscriptions.tickers))
-            if !readySent { readySent = true; notifier.ready(status: statusLine()) }
+            readiness.ready()
         case .bars(let streamBars):
             let bars = streamBars.map(\.minuteBar).filter { subscriptions.tickers.contains($0.ticker) }
             arrivals.record(bars)
@@ -344,16 +331,10 @@ public actor StreamerService {
         return "\(connected ? "connected" : "disconnected"); \(tickers.count) tickers\(tickers.isEmpty ? "" : " (\(tickers.prefix(10).joined(separator: ","))\(tickers.count > 10 ? ",…" : ""))"); newest bar \(newestBar?.text ?? "none")"
     }
 
-    func beat(state: ServiceHeartbeat.State?) async {
-        let state = state ?? ((connected || subscriptions.tickers.isEmpty) && pending.isEmpty ? .running : .degraded)
-        do {
-            try await heartbeat.beat(state: state, detail: status)
-        } catch {
-            logger.warning("cannot write the heartbeat to system.db", metadata: ["error": "\(error)"])
-        }
-        if state != .stopped {
-            notifier.send(["WATCHDOG=1", "STATUS=\(statusLine())"])
-        }
+    public func heartbeatReport() -> HeartbeatReport {
+        HeartbeatReport(
+            state: (connected || subscriptions.tickers.isEmpty) && pending.isEmpty ? .running : .degraded,
+            detail: status, status: statusLine())
     }
 
     private func note(error text: String) {
