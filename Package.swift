@@ -159,6 +159,8 @@ let package = Package(
                 "AutoTraderCore", "TradingAlgorithms", "autotrader", "autotrader-bench", "autotrader-sim", "autotrader-streamer",
                 "autotrader-executor", "autotrader-api", "AutoTraderAPI",
                 .product(name: "Yams", package: "Yams"),
+                // The simulator's stream, read frame by frame by the wire-contract test.
+                .product(name: "WSClient", package: "swift-websocket"),
                 // The WebDriver client: chromedriver writes "Name:value" headers, which FoundationNetworking refuses.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -87,22 +87,6 @@ public enum Simulator {
             },
             logger: logger)
     }
-
-    /// Runs until SIGTERM or SIGINT, printing `autotrader-sim listening on http://HOST:PORT` once listening.
-    public static func run(_ configuration: SimulatorConfiguration, logger: Logger) async throws {
-        let start = configuration.start ?? Date()
-        logger.info("starting", metadata: [
-            "start": "\(RFC3339.format(start))", "speed": "\(configuration.speed)", "seed": "\(configuration.seed)",
-            "skip_closed": "\(configuration.skipClosed)", "fill_price": "\(configuration.fillPrice.rawValue)",
-            "key_id": "\(configuration.keyID)",
-        ])
-        let app = try buildApplication(configuration, logger: logger) { host, port in
-            // Tests read this line to learn the port; a pipe or file would otherwise hold it in a buffer.
-            FileHandle.standardOutput.write(Data("autotrader-sim listening on http://\(host):\(port)\n".utf8))
-            SystemdNotifier().ready(status: "listening on http://\(host):\(port)") // Type=notify under systemd
-        }
-        try await app.runService()
-    }
 }
 
 /// A configuration the simulator can't run with.

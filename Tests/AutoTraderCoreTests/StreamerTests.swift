@@ -285,7 +285,9 @@ import Glibc
         for ticker in Self.symbols {
             _ = try setup.system.createAlgorithm(ticker: ticker, algorithmType: "sma_crossover", initialCapital: 1000)
         }
-        var generator = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
+        let seed = ProcessInfo.processInfo.environment["AUTOTRADER_TEST_SEED"].flatMap(UInt64.init) ?? UInt64(Date().timeIntervalSince1970)
+        print("sigkillAtRandomMomentsAndRestartsLoseNothing: seed \(seed) (AUTOTRADER_TEST_SEED=\(seed) repeats it)")
+        var generator = SplitMix64(seed: seed)
         for _ in 0..<3 {
             let streamer = try startStreamer(setup, sim)
             try await Task.sleep(for: .milliseconds(Int64.random(in: 700...3500, using: &generator)))
