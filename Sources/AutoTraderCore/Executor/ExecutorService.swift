@@ -15,8 +15,11 @@ public struct ExecutorOptions: Sendable {
     public var decisionTimeLimit: Duration = .seconds(2)
     /// How long an intent unknown to the broker may be in flight before it is taken as never received.
     public var notFoundGrace: Duration = .seconds(5)
-    /// Cards decided (and orders sent) at the same time.
+    /// Cards decided at the same time (each decision on a thread of its own).
     public var concurrency = 8
+    /// Orders in flight to the broker at once. Measured with 100 cards (release, quiet machine): tick-to-trade
+    /// p99 111 ms at 8, 88 ms at 16 — each order is one round trip, so the minute's orders leave in fewer waves.
+    public var sendConcurrency = 16
     /// Days (on the broker's clock) the decision log keeps its `hold` rows, pruned once a day while the market is closed;
     /// nil keeps them for good.
     public var keepHoldDays: Int? = 7
@@ -322,11 +325,11 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
         return (outgoing, refused)
     }
 
-    /// Sends the written orders side by side (`concurrency` at a time).
+    /// Sends the written orders side by side (`sendConcurrency` at a time).
     private func send(_ outgoing: [Outgoing]) async {
         guard !outgoing.isEmpty else { return }
         let desk = self.desk
-        _ = await outgoing.concurrentMap(limit: options.concurrency) { order in
+        _ = await outgoing.concurrentMap(limit: options.sendConcurrency) { order in
             await desk.submit(order.intent, symbol: order.symbol)
         }
         ordersSent += outgoing.count
