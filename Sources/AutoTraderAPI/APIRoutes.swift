@@ -207,7 +207,8 @@ struct APIRoutes: Sendable {
         let assets: AssetLookups
         let client: AlpacaClient
         let clientKey: String
-        func asset(symbol: String) async throws -> AlpacaAsset? { try await assets.asset(symbol: symbol, client: clientKey) }
+        // Asked after the PIN passed: the owner's look-up is not held to the unauthenticated budget.
+        func asset(symbol: String) async throws -> AlpacaAsset? { try await assets.asset(symbol: symbol, client: clientKey, limited: false) }
         func cash() async throws -> Decimal { try await client.account().cash }
     }
 

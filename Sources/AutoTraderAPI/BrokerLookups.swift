@@ -69,11 +69,13 @@ actor AssetLookups {
     }
 
     /// The broker's asset, nil when it doesn't know the symbol. Throws `Throttled` or the broker's error.
-    func asset(symbol: String, client clientKey: String) async throws -> AlpacaAsset? {
+    /// `limited: false` is for requests that passed the PIN (a create): the owner's, never throttled; they are
+    /// bounded by the PIN's own rules instead.
+    func asset(symbol: String, client clientKey: String, limited: Bool = true) async throws -> AlpacaAsset? {
         let now = ContinuousClock.now
         if let cached = cache[symbol], cached.until > now { return cached.asset }
         if let running = inFlight[symbol] { return try await running.value }
-        try spend(clientKey, now: now)
+        if limited { try spend(clientKey, now: now) }
         let client = self.client
         let task = Task { try await client.asset(symbol: symbol) }
         inFlight[symbol] = task

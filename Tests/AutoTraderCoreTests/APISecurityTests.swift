@@ -218,6 +218,26 @@ import Glibc
         _ = await sim.terminate()
     }
 
+    @Test func theOwnersCreatesAreNotHeldToTheLookupBudget() async throws {
+        let world = try await APIWorld()
+        let api = world.api!
+        // Twelve cards on twelve tickers in a row (the soak makes twenty): each asks the broker for a new asset,
+        // more than any client's budget of look-ups, but each passed the PIN first.
+        let tickers = ["AAPL", "MSFT", "NVDA", "AMD", "KO", "GOOG", "AMZN", "META", "TSLA", "JPM", "XOM", "PEP"]
+        for ticker in tickers {
+            let (status, body) = try await api.json(
+                "POST", "/api/algorithms", json: ["ticker": ticker, "algorithm_type": "sma_crossover", "initial_capital": 100, "pin": "2020"])
+            #expect(status == 201, "\(ticker): \(body)")
+        }
+        #expect(try world.system.algorithms().count == tickers.count)
+        // Unauthenticated look-ups of as many new symbols are held to it.
+        var statuses: [Int] = []
+        for ticker in ["IBM", "ORCL", "INTC", "CSCO", "QCOM", "TXN", "ADBE", "CRM", "NFLX", "DIS", "NKE", "SBUX"] {
+            statuses.append(try await api.request("GET", "/api/validate-ticker?symbol=\(ticker)").status)
+        }
+        #expect(statuses.contains(429) && statuses.filter { $0 == 200 }.count >= 5, "\(statuses)")
+    }
+
     @Test func servesHTTPSWithTheOwnersCertificate() async throws {
         let directory = TemporaryDirectory("tls")
         let key = directory.file("key.pem"), certificate = directory.file("cert.pem")
