@@ -324,7 +324,7 @@ import Glibc
         let now = try await simNow(sim)
         try await waitForBars(setup, sim, tickers: ["AAPL", "MSFT"], through: now.minuteStart.adding(minutes: -2), timeout: 25)
         // Wait for the repairs in flight to finish (nothing pending in the heartbeat).
-        _ = try await sim.waitFor(timeout: 45) { // 30 % 500s and 429 pauses: repairs drain slowly under load
+        _ = try await sim.waitFor(timeout: 90) { // 30 % 500s and 429 pauses: repairs drain slowly under load (the whole suite runs in parallel on 2 cores)
             let beat = try heartbeat(setup)
             return (beat?.detailObject["pending_repairs"] as? [String])?.isEmpty == true ? true : nil
         }
