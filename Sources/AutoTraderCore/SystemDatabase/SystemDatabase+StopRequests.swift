@@ -54,12 +54,17 @@ extension SystemDatabase {
         else { return false }
         let held = try PositionSums.read(db, algorithmId: algorithmId, afterID: 0).shares
         guard held == 0 else { return false }
+        try markStopped(db, id: algorithmId, now: now, detail: "sold everything and stopped")
+        return true
+    }
+
+    /// Stops a running card and closes its pending sell-and-stop (if any) with `detail`.
+    static func markStopped(_ db: Database, id: Int64, now: Timestamp, detail: String) throws {
         try db.execute(
             sql: "UPDATE algorithm_instances SET status = 'stopped', stopped_at = ? WHERE id = ? AND status = 'running'",
-            arguments: [now.text, algorithmId])
+            arguments: [now.text, id])
         try db.execute(
-            sql: "UPDATE stop_requests SET state = 'done', done_at = ?, detail = 'sold everything and stopped' WHERE algorithm_id = ?",
-            arguments: [now.text, algorithmId])
-        return true
+            sql: "UPDATE stop_requests SET state = 'done', done_at = ?, detail = ? WHERE algorithm_id = ? AND state = 'pending'",
+            arguments: [now.text, detail, id])
     }
 }

@@ -72,13 +72,8 @@ public struct SystemDatabase: Sendable {
             // A stopped card's shares are managed by nothing: stopping one that holds shares must be asked for.
             let held = try PositionSums.read(db, algorithmId: id, afterID: 0).shares
             guard held == 0 || keepingShares else { throw AutoTraderError.holdsShares(id: id, ticker: algorithm.ticker, shares: held) }
-            try db.execute(
-                sql: "UPDATE algorithm_instances SET status = 'stopped', stopped_at = ? WHERE id = ? AND status = 'running'",
-                arguments: [now.text, id])
             // A pending "sell, then stop" is overtaken: the user chose to keep the shares.
-            try db.execute(
-                sql: "UPDATE stop_requests SET state = 'done', done_at = ?, detail = 'stopped without selling' WHERE algorithm_id = ? AND state = 'pending'",
-                arguments: [now.text, id])
+            try Self.markStopped(db, id: id, now: now, detail: "stopped without selling")
             return try Self.fetchAlgorithm(db, id: id)
         }
     }

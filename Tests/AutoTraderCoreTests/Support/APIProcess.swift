@@ -84,16 +84,13 @@ final class APIProcess: @unchecked Sendable {
         guard let url = URL(string: baseURL + path) else { throw SimulatorProcessError("bad path \(path)") }
         var request = URLRequest(url: url)
         request.httpMethod = method
-        request.timeoutInterval = 30
+        // The hang guard: a request with no answer in 45 s fails with URLSession's timeout (generous for a loaded machine).
+        request.timeoutInterval = 45
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let json { request.httpBody = try JSONSerialization.data(withJSONObject: json) }
         if let body { request.httpBody = body }
         if request.httpBody != nil, let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
-        let started = ContinuousClock.now
         let (data, response) = try await URLSession.shared.data(for: request)
-        let elapsed = ContinuousClock.now - started
-        // A guard against a hung request, not a timing test: generous for a loaded CI machine.
-        #expect(elapsed < .seconds(45), "\(method) \(path) took \(elapsed)", sourceLocation: sourceLocation)
         guard let http = response as? HTTPURLResponse else { throw SimulatorProcessError("no HTTP response for \(path)") }
         var fields: [String: String] = [:]
         for (name, value) in http.allHeaderFields {
