@@ -492,7 +492,8 @@ import Glibc
             apiArguments: ["--heartbeat-interval", "0.5"], environment: ["NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "1000000"])
         var messages: [String] = []
         let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline, !messages.contains(where: { $0.contains("WATCHDOG=1") }) {
+        // Both must come, in whatever order a loaded machine delivers them.
+        while Date() < deadline, !messages.contains(where: { $0.contains("WATCHDOG=1") }) || !messages.contains(where: { $0.hasPrefix("READY=1") }) {
             messages += socket.receiveAll()
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -92,7 +92,7 @@ final class TradingSystem: @unchecked Sendable {
     }
 
     /// Waits until no order intent is open (every order closed and recorded).
-    func waitForNoOpenIntents(timeout: TimeInterval = 30) async throws {
+    func waitForNoOpenIntents(timeout: TimeInterval = 90) async throws { // a deadline, not a stopwatch: generous under load
         _ = try await sim.waitFor(timeout: timeout) { () async throws -> Bool? in
             try self.system.openIntents().isEmpty ? true : nil
         }
