@@ -153,20 +153,35 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .testTarget(
-            name: "AutoTraderCoreTests",
-            dependencies: [
-                "AutoTraderCore", "TradingAlgorithms", "autotrader", "autotrader-bench", "autotrader-sim", "autotrader-streamer",
-                "autotrader-executor", "autotrader-api", "AutoTraderAPI",
-                .product(name: "Yams", package: "Yams"),
-                // The simulator's stream, read frame by frame by the wire-contract test.
-                .product(name: "WSClient", package: "swift-websocket"),
-                // The WebDriver client: chromedriver writes "Name:value" headers, which FoundationNetworking refuses.
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
-            ]
-        ),
+        // Three test targets, one folder of shared helpers (Tests/AutoTraderTestSupport, linked into each
+        // as Support/ so the helpers keep `@testable` access to the core): see the README's "Tests".
+        // Unit tests start no process and finish within a minute of the build.
+        .testTarget(name: "AutoTraderUnitTests", dependencies: testDependencies),
+        // Tests that start the real executables (simulator, streamer, executor, api, CLI) as processes.
+        .testTarget(name: "AutoTraderProcessTests", dependencies: testDependencies + executables),
+        // The long ones: the soak, the systemd sandbox, the browser, schemathesis, the full trading day.
+        .testTarget(name: "AutoTraderLongTests", dependencies: testDependencies + executables),
     ]
 )
+
+/// What every test target (and the shared helpers compiled into each) needs.
+var testDependencies: [Target.Dependency] {
+    [
+        "AutoTraderCore", "TradingAlgorithms", "AutoTraderAPI", "AutoTraderSim",
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Yams", package: "Yams"),
+        // The simulator's stream, read frame by frame by the wire-contract test.
+        .product(name: "WSClient", package: "swift-websocket"),
+        // The WebDriver client: chromedriver writes "Name:value" headers, which FoundationNetworking refuses.
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOFoundationCompat", package: "swift-nio"),
+    ]
+}
+
+/// Built before the process tests so they can start them (the tests never link their code).
+var executables: [Target.Dependency] {
+    ["autotrader", "autotrader-bench", "autotrader-sim", "autotrader-streamer", "autotrader-executor", "autotrader-api"]
+}

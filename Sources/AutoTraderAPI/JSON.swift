@@ -282,7 +282,7 @@ struct JSONInput {
         return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
     }
 
-    /// Reads the body as an object. An empty body is an empty object when `allowEmpty`.
+    /// Reads the body as an object. A missing (zero-byte) body is an empty object when `allowEmpty`.
     static func read(_ request: Request, allowed: Set<String>, allowEmpty: Bool = false) async throws -> JSONInput {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > APIServer.maxBodyBytes {
             throw APIError(.contentTooLarge, "the request body is \(length) bytes; at most \(APIServer.maxBodyBytes) are accepted")
@@ -298,7 +298,8 @@ struct JSONInput {
             throw APIError(.contentTooLarge, "the request body is larger than \(APIServer.maxBodyBytes) bytes")
         }
         let bytes = Array(buffer.readableBytesView)
-        if bytes.allSatisfy({ [0x20, 0x09, 0x0A, 0x0D].contains($0) }) {
+        // No body at all is "no fields"; a body of only whitespace is not JSON and is refused like any other.
+        if bytes.isEmpty {
             guard allowEmpty else { throw APIError.badRequest("the request needs a JSON object body") }
             return JSONInput(fields: [:])
         }

@@ -30,6 +30,19 @@ struct ProcessResult {
     let stderr: String
 }
 
+/// Where the checkout is: the first folder above this file holding Package.swift (the same from every test target).
+enum Repository {
+    static let root: URL = {
+        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path), url.path != "/" {
+            url = url.deletingLastPathComponent()
+        }
+        return url
+    }()
+
+    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+}
+
 /// Finds and runs the package's executables (built beside the test bundle).
 enum Executables {
     static var directory: URL {

@@ -17,7 +17,7 @@ import Glibc
         ["1", "true", "yes"].contains(ProcessInfo.processInfo.environment["AUTOTRADER_SKIP_SCHEMATHESIS"]?.lowercased() ?? "")
     }
 
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = Repository.root
         .deletingLastPathComponent()
 
     /// `$SCHEMATHESIS`, the venv `scripts/install-schemathesis.sh` makes, or `schemathesis` on PATH.

@@ -18,9 +18,7 @@ import WSClient
 ///   or without a fraction), dates, `HH:MM`, and decimals written as strings (money, quantities);
 /// - objects keyed by symbol (`bars`) by their values, arrays by their elements, stream messages by `T`.
 @Suite struct SimulatorWireContractTests {
-    static let fixtures = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/alpaca-fixtures")
+    static let fixtures = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/alpaca-fixtures")
     static let present = FileManager.default.fileExists(atPath: fixtures.path)
     static let absent = "../shared/alpaca-fixtures is absent: the simulator's answers cannot be compared with Alpaca's real payloads"
 

@@ -36,8 +36,7 @@ enum JSONAny: Decodable, Equatable {
 /// a known path's other methods — must be `{"error": …}` with the headers of `x-security-headers`.
 final class OpenAPIValidator: @unchecked Sendable {
     static let shared: OpenAPIValidator = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
+        let root = Repository.root
         let text = try! String(contentsOf: root.appendingPathComponent("openapi.yaml"), encoding: .utf8)
         return OpenAPIValidator(document: try! Yams.load(yaml: text) as! [String: Any])
     }()

@@ -76,8 +76,7 @@ import Testing
     }
 
     @Test func theRegistryIsExactlyTheAlgorithmFolder() throws {
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("algorithm")
+        let folder = Repository.root.appendingPathComponent("algorithm")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
             .filter { $0.hasSuffix(".swift") }.map { String($0.dropLast(6)) }.sorted()
         #expect(AlgorithmRegistry.catalog.names == files)

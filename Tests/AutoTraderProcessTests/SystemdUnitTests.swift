@@ -5,7 +5,7 @@ import Testing
 /// The unit files in systemd/, checked by systemd itself. `systemd-analyze verify` wants every ExecStart
 /// program to exist, so it checks copies whose /opt/autotrader/bin/ paths point at the built executables.
 @Suite struct SystemdUnitTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = Repository.root
         .deletingLastPathComponent()
     static let unitNames = [
         "autotrader.target", "autotrader-sim.service", "autotrader-streamer.service", "autotrader-executor.service",

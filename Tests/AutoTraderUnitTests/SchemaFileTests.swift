@@ -6,8 +6,7 @@ import Testing
 /// system_databse/schema.sql and database/schema.sql are what the migrations produce;
 /// these tests fail when the two drift apart (refresh with AUTOTRADER_UPDATE_SCHEMA=1).
 @Suite struct SchemaFileTests {
-    static let repository = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = Repository.root
     static let designPath = repository.deletingLastPathComponent().appendingPathComponent("shared/DESIGN.md").path
 
     static func dump(_ pool: DatabasePool) throws -> String {

@@ -25,7 +25,7 @@ import Testing
         .timeLimit(.minutes(20)),
         .disabled(if: unavailableReason != nil, Comment(rawValue: unavailableReason ?? ""))
     ) func deployInstallsRestartsUpgradesAndUninstallsUnderSystemd() async throws {
-        let script = SystemdUnitTests.repository.appendingPathComponent("scripts/deploy-sandbox-test.sh").path
+        let script = Repository.root.appendingPathComponent("scripts/deploy-sandbox-test.sh").path
         let directory = TemporaryDirectory("deploy")
         let output = directory.file("output")
         FileManager.default.createFile(atPath: output, contents: nil)

@@ -4,9 +4,7 @@ import Testing
 
 /// Every real Alpaca payload in ../shared/alpaca-fixtures decodes with the client's models.
 @Suite struct AlpacaFixtureTests {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/alpaca-fixtures")
+    static let directory = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/alpaca-fixtures")
     static let present = FileManager.default.fileExists(atPath: directory.path)
 
     func data(_ name: String) throws -> Data { try Data(contentsOf: Self.directory.appendingPathComponent(name)) }

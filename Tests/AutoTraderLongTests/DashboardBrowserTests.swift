@@ -6,7 +6,7 @@ import Testing
 /// The dashboard in a real Chromium (WebDriver), served by the real api with real databases and the
 /// simulator as the broker. Screenshots at 800×480 and 1920×1080 go to artifacts/screenshots/.
 @Suite(.serialized) struct DashboardBrowserTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = Repository.root
         .deletingLastPathComponent()
     static let frontend = repository.appendingPathComponent("frontend").path
     static let artifacts = repository.appendingPathComponent("artifacts/screenshots")

@@ -3,8 +3,7 @@ import Testing
 
 /// The layout's promises, checked on the source tree so they can't quietly erode.
 @Suite struct HouseRulesTests {
-    static let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Sources")
+    static let sources = Repository.root.appendingPathComponent("Sources")
 
     /// Every Swift file under Sources, by path relative to it.
     static func files() throws -> [(path: String, text: String)] {
