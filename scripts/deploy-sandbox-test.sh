@@ -10,7 +10,7 @@
 # without systemd as PID 1 deploy.sh runs the services in the foreground, all of them stopped by a SIGTERM
 # to deploy.sh.
 # Exit 0: passed; 77: skipped (says why); anything else: failed.
-# Needs root. Called by Tests/AutoTraderCoreTests/DeploySandboxTests.swift.
+# Needs root. Called by Tests/AutoTraderLongTests/DeploySandboxTests.swift.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$(cd "${1:?usage: deploy-sandbox-test.sh BIN_DIR}" && pwd)
