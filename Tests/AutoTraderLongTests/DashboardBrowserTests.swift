@@ -7,7 +7,6 @@ import Testing
 /// simulator as the broker. Screenshots at 800×480 and 1920×1080 go to artifacts/screenshots/.
 @Suite(.serialized) struct DashboardBrowserTests {
     static let repository = Repository.root
-        .deletingLastPathComponent()
     static let frontend = repository.appendingPathComponent("frontend").path
     static let artifacts = repository.appendingPathComponent("artifacts/screenshots")
 

@@ -18,7 +18,6 @@ import Glibc
     }
 
     static let repository = Repository.root
-        .deletingLastPathComponent()
 
     /// `$SCHEMATHESIS`, the venv `scripts/install-schemathesis.sh` makes, or `schemathesis` on PATH.
     static func executable() -> String? {

@@ -6,7 +6,6 @@ import Testing
 /// program to exist, so it checks copies whose /opt/autotrader/bin/ paths point at the built executables.
 @Suite struct SystemdUnitTests {
     static let repository = Repository.root
-        .deletingLastPathComponent()
     static let unitNames = [
         "autotrader.target", "autotrader-sim.service", "autotrader-streamer.service", "autotrader-executor.service",
         "autotrader-api.service", "autotrader-kiosk.service",
