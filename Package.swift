@@ -171,6 +171,11 @@ var testDependencies: [Target.Dependency] {
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Yams", package: "Yams"),
+        // The api's own application driven in-process (`app.test(.router)`) by the unit tests.
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         // The simulator's stream, read frame by frame by the wire-contract test.
         .product(name: "WSClient", package: "swift-websocket"),
         // The WebDriver client: chromedriver writes "Name:value" headers, which FoundationNetworking refuses.
