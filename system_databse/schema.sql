@@ -1,4 +1,4 @@
--- Generated from the migrations (schema version 6); a test checks it.
+-- Generated from the migrations (schema version 7); a test checks it.
 CREATE TABLE algorithm_instances (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     display_name TEXT NOT NULL,         -- "NVDA_sma_crossover_20240604_143022"
@@ -77,3 +77,15 @@ CREATE TABLE pin_attempts (
     outcome TEXT NOT NULL CHECK(outcome IN ('right', 'wrong'))
 );
 CREATE INDEX pin_attempts_by_time ON pin_attempts (at);
+CREATE TABLE algorithm_catalog (
+    name TEXT NOT NULL,                 -- the algorithm_type a card names
+    kind TEXT NOT NULL CHECK(kind IN ('swift', 'script')),
+    summary TEXT NOT NULL DEFAULT '',
+    bars_needed INTEGER,
+    status TEXT NOT NULL CHECK(status IN ('ok', 'error')),
+    error TEXT,                         -- why it can't run (status 'error')
+    path TEXT,                          -- the script's file
+    file_hash TEXT,                     -- FNV-1a 64 of the file, hex
+    updated_at TEXT NOT NULL,           -- UTC, when the row last changed
+    PRIMARY KEY (name, kind)
+);

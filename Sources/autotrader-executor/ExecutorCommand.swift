@@ -31,6 +31,12 @@ struct ExecutorCommand: AsyncParsableCommand {
     @Option(name: .customLong("keep-holds"), help: "Days the decision log keeps its 'hold' rows (0: for good); orders, refusals and errors are always kept.")
     var keepHolds = 7
 
+    @Option(name: .customLong("algorithm-dir"), help: "The folder of script algorithms (default: AUTOTRADER_ALGORITHM_DIR, else algorithm/ under AUTOTRADER_HOME).")
+    var algorithmDirectory: String?
+
+    @Option(name: .customLong("script-memory-mb"), help: "Each script worker's address-space limit in MiB (0: none).")
+    var scriptMemory = 1024
+
     func validate() throws {
         guard decisionTimeout > 0, notFoundGrace >= 0, keepHolds >= 0 else {
             throw ValidationError("--decision-timeout must be positive, --not-found-grace and --keep-holds not negative")
@@ -49,9 +55,14 @@ struct ExecutorCommand: AsyncParsableCommand {
         options.decisionTimeLimit = .seconds(decisionTimeout)
         options.notFoundGrace = .seconds(notFoundGrace)
         options.keepHoldDays = keepHolds == 0 ? nil : keepHolds
+        var scriptOptions = ScriptAlgorithms.Options(directory: algorithmDirectory ?? settings.algorithmDirectory)
+        scriptOptions.timeLimit = options.decisionTimeLimit
+        scriptOptions.memoryLimitBytes = scriptMemory > 0 ? UInt64(scriptMemory) << 20 : nil
+        let scripts = ScriptAlgorithms(options: scriptOptions, compiled: AlgorithmRegistry.catalog, system: system, logger: logger)
         let executor = try ExecutorService(
             configuration: alpaca, system: system, stocksPath: stocksPath,
-            calendar: try MarketCalendar(), catalog: AlgorithmRegistry.catalog, options: options, logger: logger)
+            calendar: try MarketCalendar(), catalog: AlgorithmRegistry.catalog, options: options, logger: logger,
+            scripts: scripts)
         // SIGTERM / SIGINT: the executor stops, then its heartbeat marks the row stopped; exit 0 within 2 s.
         try await ServiceRunner(logger: logger).run([
             HeartbeatService(reporting: executor, interval: service.heartbeatInterval, logger: logger), executor,

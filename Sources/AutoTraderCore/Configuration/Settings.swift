@@ -78,6 +78,7 @@ public struct Settings: Sendable, CustomStringConvertible {
         "ALPACA_PAPER", "ALPACA_FEED", "ALPACA_TRADING_URL", "ALPACA_DATA_URL", "ALPACA_STREAM_URL",
         "AUTOTRADER_API_PORT", "AUTOTRADER_API_BIND", "AUTOTRADER_API_ALLOWED_HOSTS", "AUTOTRADER_API_TLS_CERT", "AUTOTRADER_API_TLS_KEY",
         "AUTOTRADER_SIM_URL", "AUTOTRADER_SIM_KEY_ID", "AUTOTRADER_SIM_SECRET_KEY",
+        "AUTOTRADER_ALGORITHM_DIR",
     ]
 
     static let secretKeys: Set<String> = [
@@ -89,6 +90,12 @@ public struct Settings: Sendable, CustomStringConvertible {
 
     public var systemDatabasePath: String {
         values["AUTOTRADER_SYSTEM_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/system_databse/system.db"
+    }
+
+    /// The folder of script algorithms: `AUTOTRADER_ALGORITHM_DIR`, else `algorithm/` under the home (so a
+    /// checkout behaves as the original design did).
+    public var algorithmDirectory: String {
+        values["AUTOTRADER_ALGORITHM_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/algorithm"
     }
 
     public var stocksDatabasePath: String {

@@ -64,6 +64,8 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
     let desk: OrderDesk
     let runner: DecisionRunner
     let decider: CardDecider
+    /// The script algorithms of the algorithm folder (nil: compiled Swift algorithms only).
+    let scripts: ScriptAlgorithms?
     public nonisolated let heartbeatWriter: HeartbeatWriter
     /// Ready once every open order intent is reconciled with the broker.
     public nonisolated let readiness = ServiceReadiness()
@@ -89,7 +91,7 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
     public init(
         configuration: AlpacaConfiguration, system: SystemDatabase, stocksPath: String, calendar: MarketCalendar,
         catalog: AlgorithmCatalog, options: ExecutorOptions = ExecutorOptions(), logger: Logger = Logger(label: "executor"),
-        client: AlpacaClient? = nil
+        client: AlpacaClient? = nil, scripts: ScriptAlgorithms? = nil
     ) throws {
         self.configuration = configuration
         self.system = system
@@ -106,8 +108,9 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
         let runner = DecisionRunner(timeLimit: options.decisionTimeLimit)
         self.runner = runner
         self.heartbeatWriter = HeartbeatWriter(system: system, service: Self.serviceName)
+        self.scripts = scripts
         self.decider = CardDecider(
-            catalog: catalog, watch: watch, system: system, runner: runner, logger: logger)
+            catalog: catalog, watch: watch, system: system, runner: runner, logger: logger, scripts: scripts)
     }
 
     /// Reconciles every open intent with the broker (then it is ready), starts the loops and returns.
@@ -124,6 +127,11 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
             decidedMinute = try system.lastDecidedMinutes()
         } catch {
             note(error: "reading the decision log: \(error)")
+        }
+        if let scripts {
+            // The folder's scripts are described before the first minute, so their cards aren't skipped as unknown.
+            await scripts.refresh()
+            tasks.append(Task { await scripts.run() })
         }
         guard !Task.isCancelled else { return } // stopped while reconciling
         readiness.ready(status: "reconciled \(open.count) open orders")
@@ -143,6 +151,7 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
         stopped = true
         logger.info("executor stopping")
         for task in tasks { task.cancel() }
+        await scripts?.shutdown()
         logger.info("executor stopped", metadata: ["orders_sent": "\(ordersSent)"])
     }
 
@@ -193,6 +202,17 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
         if currentMinute != minute { await begin(minute, cards: cards) }
         let ready = readyCards(cards, minute: minute)
         guard !ready.isEmpty else { return }
+        // The compiled algorithms' cards, and each script algorithm's, go through on their own: a slow or hung
+        // script holds up only its own cards' orders, never another algorithm's.
+        let groups = Dictionary(grouping: ready) { catalog.entry(named: $0.algorithmType) == nil ? $0.algorithmType : "" }
+        if groups.count == 1 { return await trade(ready, minute: minute) }
+        await withTaskGroup(of: Void.self) { group in
+            for cards in groups.values { group.addTask { await self.trade(cards, minute: minute) } }
+        }
+    }
+
+    /// Decides `ready`, writes their orders down, sends them and logs the rest.
+    private func trade(_ ready: [AlgorithmInstance], minute: Timestamp) async {
         let results = await decide(ready, minute: minute)
         let (outgoing, refused) = writeIntents(results.compactMap(\.order), cards: ready, minute: minute)
         await send(outgoing)
@@ -280,7 +300,9 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
         let openCards = (try? await desk.cardsWithOpenIntents()) ?? []
         openOrders = openCards.count
         let decider = self.decider
-        let results = await cards.concurrentMap(limit: options.concurrency) { card in
+        // A script's cards all go at once: its worker pipelines the minute's decisions (threads are for compiled ones).
+        let limit = cards.contains { catalog.entry(named: $0.algorithmType) == nil } ? max(1, cards.count) : options.concurrency
+        let results = await cards.concurrentMap(limit: limit) { card in
             await decider.decide(card, minute: minute, hasOpenOrder: openCards.contains(card.id))
         }
         for error in results.compactMap(\.error) { lastError = error }
@@ -460,6 +482,8 @@ struct CardDecider: Sendable {
     let system: SystemDatabase
     let runner: DecisionRunner
     let logger: Logger
+    /// The folder's script algorithms, for cards whose algorithm isn't compiled in.
+    var scripts: ScriptAlgorithms? = nil
 
     /// What deciding one card came to.
     struct CardResult: Sendable {
@@ -484,8 +508,7 @@ struct CardDecider: Sendable {
             return result
         }
         guard let algorithm = catalog.entry(named: card.algorithmType) else {
-            logger.error("card's algorithm is not in this build", metadata: metadata.merging(["algorithm": "\(card.algorithmType)"]) { $1 })
-            return entry(.error, "algorithm \(card.algorithmType) is not in this build (algorithm/ has \(catalog.names.joined(separator: ", ")))")
+            return await decideScript(card, minute: minute, hasOpenOrder: hasOpenOrder, metadata: metadata)
         }
         if hasOpenOrder {
             logger.info("skipped: the previous order is still open", metadata: metadata)

@@ -122,6 +122,24 @@ public enum SystemSchema {
                 CREATE INDEX pin_attempts_by_time ON pin_attempts (at);
                 """)
         },
+        Migration(version: 7, name: "algorithm catalog") { db in
+            try db.execute(sql: """
+                -- What the executor can run: its compiled Swift algorithms and the scripts in the algorithm
+                -- folder, with each one's status. Written by the executor only; the api and the CLI read it.
+                CREATE TABLE algorithm_catalog (
+                    name TEXT NOT NULL,                 -- the algorithm_type a card names
+                    kind TEXT NOT NULL CHECK(kind IN ('swift', 'script')),
+                    summary TEXT NOT NULL DEFAULT '',
+                    bars_needed INTEGER,
+                    status TEXT NOT NULL CHECK(status IN ('ok', 'error')),
+                    error TEXT,                         -- why it can't run (status 'error')
+                    path TEXT,                          -- the script's file
+                    file_hash TEXT,                     -- FNV-1a 64 of the file, hex
+                    updated_at TEXT NOT NULL,           -- UTC, when the row last changed
+                    PRIMARY KEY (name, kind)
+                );
+                """)
+        },
     ]
 
     public static let schema = DatabaseSchema(

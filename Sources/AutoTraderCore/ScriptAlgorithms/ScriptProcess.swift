@@ -1,0 +1,190 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// glibc has these (2.29+), but Swift's Glibc module doesn't declare them (they need _GNU_SOURCE).
+@_silgen_name("pipe2") private func pipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
+@_silgen_name("posix_spawn_file_actions_addchdir_np")
+private func spawnAddChdir(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>) -> Int32
+@_silgen_name("prlimit")
+private func setLimit(_ pid: pid_t, _ resource: Int32, _ new: UnsafePointer<rlimit>?, _ old: UnsafeMutablePointer<rlimit>?) -> Int32
+
+/// One running worker process: spawned in a process group of its own with close-on-exec pipes (so no
+/// worker holds another's pipe open, and killing the group takes the script's own children too), its
+/// output read line by line on threads of its own (a blocking read never occupies Swift's small
+/// cooperative pool), its input written on a serial queue (a worker that stops reading can't block
+/// the executor).
+final class ScriptProcess: @unchecked Sendable {
+    /// What the process did, in order.
+    enum Event: Sendable {
+        case stdout(Data)
+        case stderr(String)
+        /// Its stdout closed (it exited, or closed it).
+        case closed
+        /// It has exited: the wait status text ("exit 1", "signal 9").
+        case exited(String)
+    }
+
+    let pid: pid_t
+    let events: AsyncStream<Event>
+    private let input: Int32
+    private let writes: DispatchQueue
+    /// The longest line read; a longer one is cut there (and so is not the protocol).
+    static let maximumLine = 8 << 20
+
+    /// Starts `arguments[0]` (looked up on the environment's PATH when it has no slash) in `directory`.
+    init(arguments: [String], directory: String, environment: [String: String], memoryLimitBytes: UInt64?) throws {
+        var stdinPipe: [Int32] = [-1, -1], stdoutPipe: [Int32] = [-1, -1], stderrPipe: [Int32] = [-1, -1]
+        guard pipe2(&stdinPipe, O_CLOEXEC) == 0 else { throw ScriptLaunchError("pipe: \(String(cString: strerror(errno)))") }
+        guard pipe2(&stdoutPipe, O_CLOEXEC) == 0 else {
+            close(stdinPipe[0]); close(stdinPipe[1])
+            throw ScriptLaunchError("pipe: \(String(cString: strerror(errno)))")
+        }
+        guard pipe2(&stderrPipe, O_CLOEXEC) == 0 else {
+            [stdinPipe, stdoutPipe].flatMap { $0 }.forEach { close($0) }
+            throw ScriptLaunchError("pipe: \(String(cString: strerror(errno)))")
+        }
+        defer { [stdinPipe[0], stdoutPipe[1], stderrPipe[1]].forEach { close($0) } }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        _ = spawnAddChdir(&actions, directory)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Its own process group (killed as one); default signal handling (the executor ignores SIGPIPE).
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        sigaddset(&defaults, SIGTERM)
+        sigaddset(&defaults, SIGINT)
+        var noMask = sigset_t()
+        sigemptyset(&noMask)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setsigmask(&attributes, &noMask)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var child: pid_t = 0
+        // posix_spawnp searches the PATH of the executor, so look the program up on the worker's own PATH first.
+        let program = Self.lookUp(arguments[0], path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+        let status = posix_spawn(&child, program, &actions, &attributes, argv, envp)
+        guard status == 0 else {
+            [stdinPipe[1], stdoutPipe[0], stderrPipe[0]].forEach { close($0) }
+            throw ScriptLaunchError("cannot start \(arguments[0]): \(String(cString: strerror(status)))")
+        }
+        pid = child
+        let spawned = child
+        if let memoryLimitBytes {
+            // Applied just after the start: a script can't allocate much in the moment before.
+            var limit = rlimit(rlim_cur: rlim_t(memoryLimitBytes), rlim_max: rlim_t(memoryLimitBytes))
+            _ = setLimit(child, Int32(RLIMIT_AS.rawValue), &limit, nil)
+        }
+        input = stdinPipe[1]
+        writes = DispatchQueue(label: "script-input-\(child)")
+        let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
+        events = stream
+        let out = stdoutPipe[0], err = stderrPipe[0]
+        let group = DispatchGroup()
+        group.enter()
+        Self.readLines(out, name: "script-out-\(child)") { continuation.yield(.stdout($0)) } done: {
+            continuation.yield(.closed)
+            group.leave()
+        }
+        group.enter()
+        Self.readLines(err, name: "script-err-\(child)") {
+            continuation.yield(.stderr(String(decoding: $0, as: UTF8.self)))
+        } done: { group.leave() }
+        // Reaps the child once both streams are closed (it exited, or was killed), then ends the events.
+        let waiter = Thread {
+            group.wait()
+            var status: Int32 = 0
+            while waitpid(spawned, &status, 0) < 0 && errno == EINTR {}
+            let exited = status & 0x7f == 0
+            continuation.yield(.exited(exited ? "exit status \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"))
+            continuation.finish()
+        }
+        waiter.name = "script-wait-\(child)"
+        waiter.start()
+    }
+
+    /// Queues bytes for the worker's stdin. A dead worker's pipe fails quietly: its closed stdout says so.
+    func write(_ text: String) {
+        let fd = input
+        writes.async {
+            var data = Array(text.utf8)
+            var offset = 0
+            while offset < data.count {
+                let written = data.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+            data.removeAll()
+        }
+    }
+
+    /// SIGKILL to the whole group (the script and anything it started).
+    func kill() {
+        _ = Glibc.kill(-pid, SIGKILL)
+        _ = Glibc.kill(pid, SIGKILL)
+    }
+
+    deinit {
+        let fd = input
+        writes.async { close(fd) }
+    }
+
+    private static func readLines(_ fd: Int32, name: String, line: @escaping @Sendable (Data) -> Void, done: @escaping @Sendable () -> Void) {
+        let thread = Thread {
+            var pending = Data()
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                pending.append(contentsOf: buffer[0..<count])
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    line(Data(pending[pending.startIndex..<newline]))
+                    pending = Data(pending[(newline + 1)...])
+                }
+                if pending.count > maximumLine {
+                    line(pending.prefix(4096))
+                    pending = Data()
+                }
+            }
+            if !pending.isEmpty { line(pending) }
+            close(fd)
+            done()
+        }
+        thread.name = name
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    private static func lookUp(_ program: String, path: String) -> String {
+        guard !program.contains("/") else { return program }
+        for folder in path.split(separator: ":") where !folder.isEmpty {
+            let candidate = "\(folder)/\(program)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return program
+    }
+}
+
+/// A worker that could not be started.
+struct ScriptLaunchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

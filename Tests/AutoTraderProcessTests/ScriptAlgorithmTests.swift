@@ -1,0 +1,251 @@
+import Foundation
+import Logging
+import Testing
+@testable import AutoTraderCore
+
+/// Script algorithms (issue 15): files in the algorithm folder, in any language, run by long-lived
+/// worker processes over the JSON-line protocol; Python files in the original design's form run as
+/// they are. Real processes throughout (the workers, and for the system tests the simulator, streamer,
+/// executor and api); every wait is for a condition with a deadline.
+@Suite(.serialized) struct ScriptAlgorithmTests {
+    // MARK: - Scripts the tests write
+
+    /// The original design's form: a class Algorithm with on_data, buying one share a minute until it holds three.
+    static let buysToThree = """
+        \"\"\"Buys one share a minute until it holds three (original design's form).\"\"\"
+
+        class Algorithm:
+            def __init__(self, ticker, initial_capital):
+                self.ticker = ticker
+                self.initial_capital = initial_capital
+
+            def get_data_requirements(self, current_time):
+                return {'bars': 5}
+
+            def on_data(self, bars, transaction_history):
+                # The original design's shapes, checked: a wrong shape raises, and the card errors instead of trading.
+                assert 1 <= len(bars) <= 5, len(bars)
+                assert all(set(bar['ohlcv']) == {'o', 'h', 'l', 'c', 'v'} for bar in bars)
+                assert all(bars[i]['timestamp'] < bars[i + 1]['timestamp'] for i in range(len(bars) - 1))
+                assert isinstance(self.initial_capital, float)
+                for t in transaction_history:
+                    assert set(t) == {'id', 'algorithm_id', 'type', 'shares', 'price', 'timestamp'}, t
+                held = sum(t['shares'] if t['type'] == 'buy' else -t['shares'] for t in transaction_history)
+                print('held', held, 'of', self.ticker)  # goes to the log, not into the protocol
+                if held < 3:
+                    return ('buy', 1)
+                return ('hold', 0)
+        """
+
+    /// The protocol spoken by a POSIX sh script: it buys one share every minute.
+    static let shBuysOne = """
+        #!/bin/sh
+        # Buys one share every minute: the protocol in POSIX sh, to show it is language-neutral.
+        while IFS= read -r line; do
+          id=$(printf '%s\\n' "$line" | sed -n 's/^{"v":1,"type":"[a-z]*","id":\\([0-9]*\\).*/\\1/p')
+          case "$line" in
+            *'"type":"describe"'*) printf '{"v":1,"id":%s,"summary":"buys one share a minute (POSIX sh)","bars_needed":1}\\n' "$id" ;;
+            *) printf '{"v":1,"id":%s,"action":"buy","shares":1,"reason":"sh says buy"}\\n' "$id" ;;
+          esac
+        done
+        """
+
+    static let hangs = """
+        import time
+
+        class Algorithm:
+            def __init__(self, ticker, initial_capital):
+                pass
+
+            def on_data(self, bars, transaction_history):
+                time.sleep(3600)
+                return ('buy', 1)
+        """
+
+    static let crashes = """
+        import os, sys
+
+        class Algorithm:
+            def __init__(self, ticker, initial_capital):
+                pass
+
+            def on_data(self, bars, transaction_history):
+                print('about to crash', file=sys.stderr)
+                os._exit(3)
+        """
+
+    static let garbage = """
+        #!/bin/sh
+        # Describes itself properly, then prints what is not the protocol.
+        while IFS= read -r line; do
+          case "$line" in
+            *'"type":"describe"'*) printf '{"v":1,"id":1,"summary":"prints garbage","bars_needed":1}\\n' ;;
+            *) echo 'hello, this is not JSON' ;;
+          esac
+        done
+        """
+
+    static let oversells = """
+        class Algorithm:
+            def __init__(self, ticker, initial_capital):
+                pass
+
+            def on_data(self, bars, transaction_history):
+                return ('sell', 1000)
+        """
+
+    /// Nonsense by the minute: ('buy', 1.5), ('buy', -3), ('short', 1).
+    static let nonsense = """
+        class Algorithm:
+            def __init__(self, ticker, initial_capital):
+                pass
+
+            def on_data(self, bars, transaction_history):
+                minute = int(bars[-1]['timestamp'][14:16])
+                return [('buy', 1.5), ('buy', -3), ('short', 1)][minute % 3]
+        """
+
+    static func write(_ text: String, to path: String, executable: Bool = false) throws {
+        // Written beside and renamed, so the scanner never reads half a file.
+        let temporary = (path as NSString).deletingLastPathComponent + "/.writing-\(UUID().uuidString)"
+        try text.write(toFile: temporary, atomically: false, encoding: .utf8)
+        if executable { chmod(temporary, 0o755) }
+        try FileManager.default.moveItem(atPath: temporary, toPath: path)
+    }
+
+    static func input(closes: [Double], transactions: [Trade] = [], capital: Decimal = 1000) -> AlgorithmInput {
+        let start = Timestamp.at("2024-06-04T14:00:00Z")
+        let bars = closes.enumerated().map { index, close in
+            MinuteBar(ticker: "NVDA", timestamp: start.adding(minutes: index), open: close, high: close + 0.5, low: close - 0.5,
+                      close: close, volume: 1000 + Int64(index))
+        }
+        return AlgorithmInput(ticker: "NVDA", initialCapital: capital, bars: bars, transactions: transactions, now: bars.last!.timestamp)
+    }
+
+    static func worker(_ file: ScriptFile, limit: Duration = .seconds(5)) -> ScriptWorker {
+        ScriptWorker(
+            name: file.name, path: file.path, arguments: file.arguments, environment: ScriptAlgorithms.workerEnvironment(name: file.name),
+            timeLimit: limit, logger: Logger(label: "script-test"))
+    }
+
+    // MARK: - The worker and the protocol
+
+    /// The shipped Python algorithm (original form) and a POSIX sh script speak the protocol through one
+    /// long-lived worker each; many decisions pipelined through one worker all come back, each to its card.
+    @Test func pythonAndShWorkersDescribeAndDecide() async throws {
+        let shipped = try #require(ScriptFolder.scan(Repository.path("algorithm")).first { $0.name == "bollinger_reversion" })
+        #expect(shipped.runner == .python)
+        let python = Self.worker(shipped)
+        defer { Task { await python.stop() } }
+        let description = try await python.describe().get()
+        #expect(description.barsNeeded == 21)
+        #expect(description.summary.hasPrefix("Bollinger reversion"))
+
+        // 20 quiet closes, then a drop far below the lower band: buy; holding, and back above the middle: sell.
+        let drop = Self.input(closes: Array(repeating: 100.0, count: 19).enumerated().map { 100 + Double($0.offset % 3) } + [80])
+        guard case .decided(let buy) = await python.decide(card: 1, input: drop) else { Issue.record("no decision"); return }
+        #expect(buy.action == .buy(12), "1000 / (80 × 1.005) = 12.4: \(buy)")
+        let held = [Trade(id: 1, algorithmId: 1, side: .buy, shares: 12, price: 80, timestamp: .at("2024-06-04T14:19:00Z"))]
+        let rise = Self.input(closes: Array(repeating: 100.0, count: 19) + [120], transactions: held)
+        guard case .decided(let sell) = await python.decide(card: 1, input: rise) else { Issue.record("no decision"); return }
+        #expect(sell.action == .sell(12))
+
+        // Pipelined: 50 cards' decisions at once through the one worker.
+        let answers = await withTaskGroup(of: Bool.self) { group in
+            for card in 1...50 {
+                group.addTask {
+                    if case .decided(let decision) = await python.decide(card: Int64(card), input: card % 2 == 0 ? drop : rise) {
+                        return decision.action == (card % 2 == 0 ? .buy(12) : .sell(12))
+                    }
+                    return false
+                }
+            }
+            var all: [Bool] = []
+            for await answer in group { all.append(answer) }
+            return all
+        }
+        #expect(answers.count == 50 && answers.allSatisfy { $0 })
+        let pid = await python.pid
+        #expect(pid != nil)
+
+        let folder = TemporaryDirectory("scripts")
+        try Self.write(Self.shBuysOne, to: folder.file("sh_buys_one.sh"), executable: true)
+        let sh = try #require(ScriptFolder.scan(folder.path).first)
+        #expect(sh.runner == .executable && sh.name == "sh_buys_one")
+        let shWorker = Self.worker(sh)
+        defer { Task { await shWorker.stop() } }
+        #expect(try await shWorker.describe().get() == ScriptDescription(summary: "buys one share a minute (POSIX sh)", barsNeeded: 1))
+        guard case .decided(let shDecision) = await shWorker.decide(card: 7, input: drop) else { Issue.record("sh gave no decision"); return }
+        #expect(shDecision == .buy(1, "sh says buy"))
+    }
+
+    /// Each way a script can misbehave gives its documented outcome, and none is a decision.
+    @Test func misbehavingWorkersGiveClearFailures() async throws {
+        let folder = TemporaryDirectory("scripts")
+        try Self.write(Self.hangs, to: folder.file("hangs.py"))
+        try Self.write(Self.crashes, to: folder.file("crashes.py"))
+        try Self.write(Self.garbage, to: folder.file("garbage.sh"), executable: true)
+        try Self.write(Self.nonsense, to: folder.file("nonsense.py"))
+        try Self.write("def broken(:\n", to: folder.file("syntax_error.py"))
+        let files = Dictionary(uniqueKeysWithValues: ScriptFolder.scan(folder.path).map { ($0.name, $0) })
+        let input = Self.input(closes: [100, 101, 102])
+
+        let hang = Self.worker(files["hangs"]!, limit: .milliseconds(500))
+        _ = try await hang.describe().get()
+        guard case .failed(.timedOut) = await hang.decide(card: 1, input: input) else { Issue.record("expected a time-out"); return }
+        // Killed; the next request, within the backoff, is told it restarts later (never blocks).
+        guard case .failed(.restarting(let seconds, _)) = await hang.decide(card: 1, input: input) else { Issue.record("expected the backoff"); return }
+        #expect(seconds >= 1)
+        await hang.stop()
+
+        let crash = Self.worker(files["crashes"]!)
+        _ = try await crash.describe().get()
+        guard case .failed(.exited(let why)) = await crash.decide(card: 1, input: input) else { Issue.record("expected an exit"); return }
+        #expect(why.contains("about to crash"), "stderr's tail is in the reason: \(why)")
+        await crash.stop()
+
+        let garbage = Self.worker(files["garbage"]!)
+        _ = try await garbage.describe().get()
+        guard case .failed(.notProtocol(let line)) = await garbage.decide(card: 1, input: input) else { Issue.record("expected not-protocol"); return }
+        #expect(line.contains("hello"))
+        await garbage.stop()
+
+        let nonsense = Self.worker(files["nonsense"]!)
+        _ = try await nonsense.describe().get()
+        var problems: [String] = []
+        for minute in 0..<3 {
+            let shifted = Self.input(closes: Array(repeating: 100, count: minute + 1))
+            guard case .nonsense(let problem) = await nonsense.decide(card: 1, input: shifted) else { Issue.record("expected nonsense"); return }
+            problems.append(problem)
+        }
+        #expect(problems.contains { $0.contains("whole number") } && problems.contains { $0.contains("negative") }
+            && problems.contains { $0.contains("unknown action") }, "\(problems)")
+        await nonsense.stop()
+
+        let broken = Self.worker(files["syntax_error"]!)
+        guard case .failure(let problem) = await broken.describe() else { Issue.record("a syntax error must not describe"); return }
+        #expect(problem.description.contains("SyntaxError"), "\(problem)")
+        await broken.stop()
+    }
+
+    /// Protocol answers are parsed strictly: booleans aren't shares, and an answer without an id is not the protocol.
+    @Test func answersAreCheckedForSense() throws {
+        func verdict(_ json: String) -> String {
+            guard let answer = ScriptAnswer(line: Data(json.utf8)) else { return "not protocol" }
+            switch ScriptVerdict.decision(from: answer) {
+            case .success(let decision): return "\(decision.action)"
+            case .failure(let problem): return problem.description
+            }
+        }
+        #expect(verdict(#"{"id":1,"action":"buy","shares":3}"#) == "buy(3)")
+        #expect(verdict(#"{"id":1,"action":"SELL","shares":2.0}"#) == "sell(2)")
+        #expect(verdict(#"{"id":1,"action":"hold"}"#) == "hold")
+        #expect(verdict(#"{"id":1,"action":"buy","shares":true}"#).contains("whole number"))
+        #expect(verdict(#"{"id":1,"action":"buy","shares":"3"}"#).contains("whole number"))
+        #expect(verdict(#"{"id":1,"action":"buy"}"#).contains("without a share count"))
+        #expect(verdict(#"{"id":1,"error":"ZeroDivisionError"}"#).contains("ZeroDivisionError"))
+        #expect(verdict(#"{"action":"buy","shares":1}"#) == "not protocol")
+        #expect(verdict("hello") == "not protocol")
+        #expect(ScriptProtocol.price(187.123456) == "187.123456" && ScriptProtocol.price(100) == "100" && ScriptProtocol.price(0.5) == "0.5")
+    }
+}
