@@ -28,24 +28,41 @@ public struct SimFill: Encodable, Sendable, Equatable {
     }
 }
 
-/// A POST /v2/orders body that passed validation: a whole-share market day order.
+/// The order types the simulator matches (Alpaca's stop, stop-limit and trailing-stop are refused).
+public enum SimOrderType: String, Sendable { case market, limit }
+
+/// The times in force the simulator honours: `day` ends with the session, `gtc` stays until filled or
+/// canceled, `ioc` gets the first bar it may fill on and is canceled if that bar doesn't reach its limit.
+public enum SimTimeInForce: String, Sendable { case day, gtc, ioc }
+
+/// A POST /v2/orders body that passed validation: a whole-share market or limit order.
 public struct OrderSubmission: Sendable, Equatable {
     public var symbol: String
     public var qty: Int
     public var side: OrderSide
     /// Nil when the client sent none (one is generated, as Alpaca does).
     public var clientOrderID: String?
+    public var type: SimOrderType
+    public var timeInForce: SimTimeInForce
+    /// Set exactly when `type` is `.limit`.
+    public var limitPrice: Decimal?
 
-    public init(symbol: String, qty: Int, side: OrderSide, clientOrderID: String?) {
+    public init(
+        symbol: String, qty: Int, side: OrderSide, clientOrderID: String?, type: SimOrderType = .market,
+        timeInForce: SimTimeInForce = .day, limitPrice: Decimal? = nil
+    ) {
         self.symbol = symbol
         self.qty = qty
         self.side = side
         self.clientOrderID = clientOrderID
+        self.type = type
+        self.timeInForce = timeInForce
+        self.limitPrice = limitPrice
     }
 }
 
-/// An order as the book keeps it (`SimWire.Order` is how it goes on the wire): a whole-share market day
-/// order of a US equity, the only kind the simulator takes.
+/// An order as the book keeps it (`SimWire.Order` is how it goes on the wire): a whole-share market or
+/// limit order of a US equity.
 public struct SimOrder: Sendable, Equatable {
     public var id: String
     public var clientOrderID: String
@@ -63,6 +80,9 @@ public struct SimOrder: Sendable, Equatable {
     public var filledAvgPrice: Decimal?
     public var side: OrderSide
     public var status: OrderStatus
+    public var type: SimOrderType = .market
+    public var timeInForce: SimTimeInForce = .day
+    public var limitPrice: Decimal?
 }
 
 /// GET /v2/orders filters.
@@ -101,8 +121,12 @@ public actor Exchange {
         var lastClosePrice: Decimal?
         /// Price used to hold buying power for a buy.
         var reservePrice: Decimal
-        /// The bar the order fills on, once found (bars are deterministic, so it never changes).
-        var fillBar: SimBar?
+        /// The next bar the order may fill on, once found (bars are deterministic, so it never changes).
+        var nextBar: SimBar?
+        /// Where to look for the bar after `nextBar` (a limit order that a bar didn't reach waits for later ones).
+        var searchFrom: Timestamp?
+        /// An IOC order whose first bar didn't reach its limit: canceled.
+        var missedImmediately = false
     }
 
     private let configuration: SimulatorConfiguration
@@ -163,10 +187,12 @@ public actor Exchange {
                                  "client_order_id must be unique")
         }
         let estimate = currentPrice(asset.symbol, now: now) ?? Self.decimal(asset.basePrice)
+        // A limit buy holds buying power at its limit (it can't cost more); a market buy at the last price.
+        let reserve = submission.side == .buy ? (submission.limitPrice ?? estimate) : estimate
         let quantity = Decimal(submission.qty)
         switch submission.side {
         case .buy:
-            guard quantity * estimate <= buyingPower(now: now) else {
+            guard quantity * reserve <= buyingPower(now: now) else {
                 stats.add(.ordersRefused)
                 throw AlpacaAPIError(.forbidden, code: 40310000, "insufficient buying power")
             }
@@ -186,22 +212,26 @@ public actor Exchange {
 
         let nowInstant = Timestamp(secondsSinceEpoch: Int64(now.rounded(.down)))
         let state: Working
+        // A GTC order outlives sessions: no close ends it.
+        let endsWithSession = submission.timeInForce != .gtc
         if let session = hours.regularSession(containing: nowInstant) {
-            state = Working(eligibleFrom: now, sessionClose: session.close, fate: faults.orderFate(quantity: submission.qty),
-                            lastClosePrice: configuration.fillPrice == .lastClose ? estimate : nil, reservePrice: estimate)
+            state = Working(eligibleFrom: now, sessionClose: endsWithSession ? session.close : nil,
+                            fate: faults.orderFate(quantity: submission.qty),
+                            lastClosePrice: configuration.fillPrice == .lastClose ? estimate : nil, reservePrice: reserve)
         } else {
             // Sent while the market is closed: waits (accepted) for the next session's first bar.
             let next = hours.nextSession(openingAtOrAfter: nowInstant)
             state = Working(eligibleFrom: next.map { Double($0.open.secondsSinceEpoch) } ?? .infinity,
-                            sessionClose: next?.close, fate: faults.orderFate(quantity: submission.qty),
-                            lastClosePrice: nil, reservePrice: estimate)
+                            sessionClose: endsWithSession ? next?.close : nil, fate: faults.orderFate(quantity: submission.qty),
+                            lastClosePrice: nil, reservePrice: reserve)
         }
         let id = faults.nextOrderID()
         let submitted = Date(timeIntervalSince1970: now)
         let order = SimOrder(
             id: id, clientOrderID: submission.clientOrderID ?? faults.nextOrderID(), createdAt: submitted,
             updatedAt: submitted, submittedAt: submitted, assetID: asset.id, symbol: asset.symbol, qty: submission.qty,
-            filledQty: 0, side: submission.side, status: .accepted)
+            filledQty: 0, side: submission.side, status: .accepted, type: submission.type,
+            timeInForce: submission.timeInForce, limitPrice: submission.limitPrice)
         indexByID[id] = orders.count
         indexByClientID[order.clientOrderID] = orders.count
         orders.append(order)
@@ -211,6 +241,8 @@ public actor Exchange {
         logger.info("order accepted", metadata: [
             "id": "\(id)", "client_order_id": "\(order.clientOrderID)", "symbol": "\(asset.symbol)",
             "side": "\(submission.side.rawValue)", "qty": "\(submission.qty)", "at": "\(RFC3339.format(submitted))",
+            "type": "\(submission.type.rawValue)", "time_in_force": "\(submission.timeInForce.rawValue)",
+            "limit_price": "\(submission.limitPrice?.plainString ?? "-")",
         ])
         return order
     }
@@ -400,24 +432,56 @@ public actor Exchange {
             close(id: id)
             return
         }
+        if state.missedImmediately {
+            // Immediate-or-cancel: the first bar it could trade on didn't reach its limit.
+            finish(index: index, status: .canceled, at: Date(timeIntervalSince1970: max(now, submitted)))
+            return
+        }
         if let end = state.sessionClose, now >= Double(end.secondsSinceEpoch) {
             // A day order's life ends with the session: what filled stays filled.
             finish(index: index, status: order.filledQty > 0 ? .canceled : .expired, at: end.date)
         }
     }
 
+    /// Where and when an order fills, if it does by `now`. A market order fills at the open of the first
+    /// bar it may trade on. A limit order fills at that open when the open is within its limit (a
+    /// marketable limit); otherwise it rests, and fills at its limit on the first later bar whose low (buy)
+    /// or high (sell) reaches it — stamped mid-minute, once that minute's bar is complete. So a buy never
+    /// pays more than its limit and a sell never gets less.
     private func fillPoint(order: SimOrder, state: inout Working, now: Double) -> (Decimal, Date)? {
         if let price = state.lastClosePrice {
-            return (price, order.submittedAt)
+            if order.limitPrice.map({ Self.reaches(price, limit: $0, side: order.side) }) ?? true {
+                return (price, order.submittedAt)
+            }
+            state.lastClosePrice = nil // a limit the last close doesn't meet waits for the bars that follow
         }
-        guard let end = state.sessionClose else { return nil }
-        if state.fillBar == nil {
-            let from = Timestamp(secondsSinceEpoch: Int64(state.eligibleFrom.rounded(.up)))
-            state.fillBar = generator.firstRegularBar(symbol: order.symbol, atOrAfter: from, before: end)
+        let end = state.sessionClose ?? Timestamp(secondsSinceEpoch: Int64(MarketDataGenerator.farFuture))
+        while true {
+            if state.nextBar == nil {
+                let from = state.searchFrom ?? Timestamp(secondsSinceEpoch: Int64(state.eligibleFrom.rounded(.up)))
+                state.nextBar = generator.firstRegularBar(symbol: order.symbol, atOrAfter: from, before: end)
+            }
+            // The open is the first trade of the bar's minute: known once the minute has begun.
+            guard let bar = state.nextBar, Double(bar.t.secondsSinceEpoch) <= now else { return nil }
+            let open = Self.decimal(bar.o)
+            guard let limit = order.limitPrice else { return (open, bar.t.date) }
+            if Self.reaches(open, limit: limit, side: order.side) { return (open, bar.t.date) }
+            if order.timeInForce == .ioc {
+                state.missedImmediately = true
+                return nil
+            }
+            // The bar's low and high are known only once its minute is over.
+            guard Double(bar.t.secondsSinceEpoch + 60) <= now else { return nil }
+            let extreme = Self.decimal(order.side == .buy ? bar.l : bar.h)
+            if Self.reaches(extreme, limit: limit, side: order.side) { return (limit, bar.t.adding(seconds: 30).date) }
+            state.searchFrom = bar.t.adding(minutes: 1)
+            state.nextBar = nil
         }
-        // The open is the first trade of the bar's minute: known once the minute has begun.
-        guard let bar = state.fillBar, Double(bar.t.secondsSinceEpoch) <= now else { return nil }
-        return (Self.decimal(bar.o), bar.t.date)
+    }
+
+    /// Whether a trade at `price` is within a limit: at or below it for a buy, at or above it for a sell.
+    static func reaches(_ price: Decimal, limit: Decimal, side: OrderSide) -> Bool {
+        side == .buy ? price <= limit : price >= limit
     }
 
     private func settle(symbol: String, side: OrderSide, quantity: Int, price: Decimal) {

@@ -179,14 +179,26 @@ enum OrderRequestParser {
         guard let type = (value("type") ?? value("order_type")) as? String else {
             throw AlpacaAPIError.unprocessable("type is required")
         }
-        guard type == "market" else {
-            throw AlpacaAPIError.unprocessable("order type \"\(type)\" is not supported by this simulator (market orders only)")
+        guard let orderType = SimOrderType(rawValue: type) else {
+            if ["stop", "stop_limit", "trailing_stop"].contains(type) {
+                throw AlpacaAPIError.unprocessable("order type \"\(type)\" is not supported by this simulator (market and limit orders)")
+            }
+            throw AlpacaAPIError.unprocessable("invalid order type \"\(type)\"")
         }
-        guard let timeInForce = value("time_in_force") as? String else {
+        var limitPrice: Decimal?
+        if orderType == .limit {
+            guard let raw = value("limit_price") else { throw AlpacaAPIError.unprocessable("limit_price is required") }
+            limitPrice = try price(raw, name: "limit_price")
+        }
+        if value("stop_price") != nil { throw AlpacaAPIError.unprocessable("stop_price is only for stop orders, which this simulator does not take") }
+        guard let timeInForceText = value("time_in_force") as? String else {
             throw AlpacaAPIError.unprocessable("time_in_force is required")
         }
-        guard timeInForce == "day" else {
-            throw AlpacaAPIError.unprocessable("time_in_force \"\(timeInForce)\" is not supported by this simulator (day only)")
+        guard let timeInForce = SimTimeInForce(rawValue: timeInForceText) else {
+            if ["opg", "cls", "fok"].contains(timeInForceText) {
+                throw AlpacaAPIError.unprocessable("time_in_force \"\(timeInForceText)\" is not supported by this simulator (day, gtc, ioc)")
+            }
+            throw AlpacaAPIError.unprocessable("invalid time_in_force \"\(timeInForceText)\"")
         }
         if let extended = value("extended_hours") as? Bool, extended {
             throw AlpacaAPIError.unprocessable("extended hours order must be DAY limit orders")
@@ -203,6 +215,20 @@ enum OrderRequestParser {
             clientOrderID = text.isEmpty ? nil : text
         }
         return OrderSubmission(symbol: symbol, qty: NSDecimalNumber(decimal: quantity).intValue, side: side,
-                               clientOrderID: clientOrderID)
+                               clientOrderID: clientOrderID, type: orderType, timeInForce: timeInForce, limitPrice: limitPrice)
+    }
+
+    /// A limit price: a positive number (string or JSON number) in whole cents from $1, at most four decimals below.
+    static func price(_ raw: Any, name: String) throws -> Decimal {
+        let parsed: Decimal?
+        if let text = raw as? String { parsed = Money.parse(text) } else { parsed = (raw as? NSNumber)?.decimalValue }
+        guard let price = parsed, price > 0 else { throw AlpacaAPIError.unprocessable("\(name) must be a number > 0") }
+        let places = price >= 1 ? 2 : 4
+        guard Money.rounded(price, scale: places) == price else {
+            throw AlpacaAPIError(
+                .unprocessableContent, code: 42210000,
+                "invalid \(name) \(price.plainString). sub-penny increment does not fulfill minimum pricing criteria")
+        }
+        return price
     }
 }

@@ -160,10 +160,10 @@ extension SimWire {
             filledQty = String(order.filledQty)
             filledAvgPrice = order.filledAvgPrice.map(SimWire.decimal)
             orderClass = ""
-            type = "market"
+            type = order.type.rawValue
             side = order.side.rawValue
-            timeInForce = "day"
-            limitPrice = nil
+            timeInForce = order.timeInForce.rawValue
+            limitPrice = order.limitPrice.map(SimWire.decimal)
             stopPrice = nil
             status = order.status.rawValue
             extendedHours = false
