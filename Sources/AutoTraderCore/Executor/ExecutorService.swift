@@ -538,20 +538,9 @@ struct CardDecider: Sendable {
             return entry(.skip, "the algorithm's previous decision is still running")
         }
 
-        let side: TradeSide
-        let shares: Int
-        switch decision.action {
-        case .hold:
-            return entry(.hold, decision.reason)
-        case .buy(let count):
-            side = .buy
-            shares = count
-        case .sell(let count):
-            side = .sell
-            shares = count
-        }
-        let price = input.lastPrice ?? 0
+        // The same mapping the backtest uses; the guards run where the intent is written (`createIntents`).
+        guard let plan = OrderPlan(decision, lastPrice: input.lastPrice) else { return entry(.hold, decision.reason) }
         return CardResult(order: SystemDatabase.IntentRequest(
-            algorithmId: card.id, minute: minute, side: side, shares: shares, price: price, reason: decision.reason))
+            algorithmId: card.id, minute: minute, side: plan.side, shares: plan.shares, price: plan.price, reason: plan.reason))
     }
 }

@@ -1,0 +1,251 @@
+import Foundation
+
+/// A ticker's bars for a backtest: the warm-up before the range (what the algorithm looks back on at
+/// the range's first minute, as live it would find in stocks.db) followed by the range's own bars.
+public struct BacktestBars: Sendable {
+    /// Oldest first, one ticker, regular-hours minutes only.
+    public let bars: [MinuteBar]
+    /// The index of the range's first bar; the bars before it are the warm-up.
+    public let firstIndex: Int
+
+    public init(bars: [MinuteBar], firstIndex: Int) {
+        precondition(firstIndex >= 0 && firstIndex <= bars.count)
+        self.bars = bars
+        self.firstIndex = firstIndex
+    }
+
+    public var rangeCount: Int { bars.count - firstIndex }
+}
+
+/// Replays bars through an algorithm exactly as the executor runs it: the same `decide`, the same
+/// input (the last `barsNeeded` bars, the card's whole transaction history, the minute), the same
+/// decision-to-order mapping (`OrderPlan`) and guards (`OrderGuards`), one order at a time, filled
+/// as the live order fills (`BacktestFillRule`). Money is exact: every amount has at most six decimals.
+public struct Backtester: Sendable {
+    public let calendar: MarketCalendar
+
+    public init(calendar: MarketCalendar) {
+        self.calendar = calendar
+    }
+
+    /// Runs `entry` over `bars`' range for `ticker`.
+    public func run(_ entry: AlgorithmCatalog.Entry, ticker: String, bars series: BacktestBars, settings: BacktestSettings) -> BacktestResult {
+        var run = Run(algorithm: entry.type.init(), barsNeeded: max(1, entry.barsNeeded), ticker: ticker, settings: settings, calendar: calendar)
+        return run.replay(series, name: entry.name)
+    }
+}
+
+/// One backtest's state as it walks the bars: the card's books and the figures.
+private struct Run {
+    let algorithm: any TradingAlgorithm
+    let barsNeeded: Int
+    let ticker: String
+    let settings: BacktestSettings
+    let calendar: MarketCalendar
+
+    // The card's books, as system.db would hold them (what the algorithm and the guards see).
+    var trades: [Trade] = []
+    var shares = 0
+    var invested: Decimal = 0
+    // What the account holds at a bar's close (the equity): a fill counts from its own bar on. Live, the
+    // executor records a fill at M+2's open before the card decides M+1, so the books run a minute ahead.
+    var heldShares = 0
+    var cashMicros: Int64 = 0
+    var commissionMicros: Int64 = 0
+    /// Fills recorded in the books but not yet at their bar: (bar index, shares, cash), in order.
+    var unvalued: [(index: Int, shares: Int, cash: Int64)] = []
+    let commissionEach: Int64
+    let slippage: Decimal
+
+    // The order in flight: the decision's bar index and what it asked for.
+    var pending: (index: Int, plan: OrderPlan)?
+
+    var fills: [BacktestFill] = []
+    var refused = 0
+    var unfilled = 0
+    var errors = 0
+    // Round trips: from flat to flat.
+    var tripCostMicros: Int64 = 0
+    var tripProceedsMicros: Int64 = 0
+    var roundTrips = 0
+    var wins = 0
+
+    init(algorithm: any TradingAlgorithm, barsNeeded: Int, ticker: String, settings: BacktestSettings, calendar: MarketCalendar) {
+        self.algorithm = algorithm
+        self.barsNeeded = barsNeeded
+        self.ticker = ticker
+        self.settings = settings
+        self.calendar = calendar
+        cashMicros = Self.micros(settings.capital)
+        commissionEach = Self.micros(settings.commission)
+        slippage = settings.slippageBps / 10_000
+    }
+
+    static func micros(_ value: Decimal) -> Int64 {
+        NSDecimalNumber(decimal: value * Decimal(Money.microsPerDollar)).int64Value
+    }
+
+    static func micros(stored value: Double) -> Int64 {
+        Int64((value * Double(Money.microsPerDollar)).rounded())
+    }
+
+    mutating func replay(_ series: BacktestBars, name: String) -> BacktestResult {
+        let bars = series.bars
+        let first = series.firstIndex
+        var equity = MinuteEquity()
+        equity.times.reserveCapacity(series.rangeCount)
+        equity.micros.reserveCapacity(series.rangeCount)
+        let startMicros = cashMicros
+        var peak = startMicros
+        var deepest = 0.0
+        var drawdown: (peak: Int64, trough: Int64) = (startMicros, startMicros)
+        var holding = 0
+        var curve: [EquityPoint] = []
+        if first < bars.count {
+            curve.append(EquityPoint(time: bars[first].timestamp, equity: settings.capital))
+        }
+        var session: MarketSession?
+
+        for index in first..<bars.count {
+            let bar = bars[index]
+            // Live, an order is over (filled, or canceled as the next minute begins) before the card decides again.
+            if let order = pending {
+                pending = nil
+                settle(order, before: index, in: bars)
+            }
+            decide(at: index, in: bars)
+            while let first = unvalued.first, first.index <= index {
+                unvalued.removeFirst()
+                heldShares += first.shares
+                cashMicros += first.cash
+            }
+
+            let value = cashMicros + Int64(heldShares) * Self.micros(stored: bar.close) - commissionMicros
+            equity.times.append(bar.timestamp.secondsSinceEpoch)
+            equity.micros.append(value)
+            if heldShares > 0 { holding += 1 }
+            if value > peak { peak = value }
+            if peak > 0 {
+                let fall = Double(peak - value) / Double(peak)
+                if fall > deepest {
+                    deepest = fall
+                    drawdown = (peak, value)
+                }
+            }
+            // The summary curve: the equity at each session's last bar.
+            if session.map({ !$0.contains(bar.timestamp) }) ?? true { session = calendar.session(containing: bar.timestamp) }
+            if index + 1 == bars.count || !(session?.contains(bars[index + 1].timestamp) ?? false) {
+                curve.append(EquityPoint(time: bar.timestamp, equity: Money.decimal(micros: value)))
+            }
+        }
+        if pending != nil { unfilled += 1 } // still waiting for a bar when the range ended
+
+        let lastClose = bars.last.map { Money.decimal(fromStored: $0.close) } ?? 0
+        let firstOpen = first < bars.count ? Money.decimal(fromStored: bars[first].open) : 0
+        let final = equity.micros.last.map { Money.decimal(micros: $0) } ?? settings.capital
+        return BacktestResult(
+            algorithm: name, ticker: ticker, settings: settings,
+            firstBar: first < bars.count ? bars[first].timestamp : nil, lastBar: first < bars.count ? bars.last?.timestamp : nil,
+            bars: bars.count - first, fills: fills, refused: refused, unfilled: unfilled, errors: errors,
+            finalEquity: final, sharesHeld: shares, roundTrips: roundTrips, wins: wins,
+            maxDrawdown: BacktestResult.ratio(Decimal(drawdown.peak - drawdown.trough), Decimal(drawdown.peak)),
+            buyAndHoldReturn: BacktestResult.ratio(lastClose - firstOpen, firstOpen),
+            barsHolding: holding, equityCurve: curve, minuteEquity: equity)
+    }
+
+    /// Runs the algorithm on the bar at `index` as the executor would at that minute, and writes down the order the guards allow.
+    mutating func decide(at index: Int, in bars: [MinuteBar]) {
+        let window = Array(bars[max(0, index - barsNeeded + 1)...index])
+        let input = AlgorithmInput(
+            ticker: ticker, initialCapital: settings.capital, bars: window, transactions: trades, now: bars[index].timestamp)
+        let decision: AlgorithmDecision
+        do {
+            decision = try algorithm.decide(input)
+        } catch {
+            errors += 1
+            return
+        }
+        // A hold costs nothing more: no price, no Decimal.
+        if case .hold = decision.action { return }
+        guard let plan = OrderPlan(decision, lastPrice: input.lastPrice) else { return }
+        let position = Position(
+            tradeCount: trades.count, shares: shares, invested: invested,
+            lastTradeAt: trades.last?.timestamp, lastTradePrice: trades.last?.price)
+        if plan.refusal(initialCapital: settings.capital, position: position) != nil {
+            refused += 1
+            return
+        }
+        switch settings.fill {
+        case .close:
+            fill(plan, decidedAt: bars[index].timestamp, at: index, in: bars, base: bars[index].close)
+        case .nextOpen:
+            pending = (index, plan)
+        }
+    }
+
+    /// The order decided on bar `order.index` meets the market: at the open of the bar that begins after
+    /// it reached the broker, if the ticker has one before the executor would cancel it.
+    mutating func settle(_ order: (index: Int, plan: OrderPlan), before next: Int, in bars: [MinuteBar]) {
+        let decided = bars[order.index].timestamp
+        guard let session = calendar.session(containing: decided) else {
+            unfilled += 1
+            return
+        }
+        let sent = decided.adding(minutes: 1)
+        var fillAt: Int?
+        if sent < session.close {
+            // Sent during minute M+1: the bar of M+2, in this session, or nothing (canceled as M+1 begins).
+            let target = decided.adding(minutes: 2)
+            var probe = order.index + 1
+            while probe < bars.count, bars[probe].timestamp < target { probe += 1 }
+            if probe < bars.count, bars[probe].timestamp == target, target < session.close { fillAt = probe }
+        } else if next < bars.count, let following = try? calendar.nextMarketMinute(after: decided),
+            let nextSession = calendar.session(containing: following), nextSession.contains(bars[next].timestamp)
+        {
+            // Sent after the close: it waits for the next session's first bar.
+            fillAt = next
+        }
+        guard let fillAt else {
+            unfilled += 1
+            return
+        }
+        fill(order.plan, decidedAt: decided, at: fillAt, in: bars, base: bars[fillAt].open)
+    }
+
+    mutating func fill(_ plan: OrderPlan, decidedAt: Timestamp, at fillIndex: Int, in bars: [MinuteBar], base stored: Double) {
+        let time = bars[fillIndex].timestamp
+        var price = Money.decimal(fromStored: stored)
+        if slippage > 0 {
+            price = Money.rounded(price * (plan.side == .buy ? 1 + slippage : 1 - slippage), scale: Money.priceScale)
+        }
+        let priceMicros = Self.micros(price)
+        let amount = Int64(plan.shares) * priceMicros
+        if shares == 0 {
+            tripCostMicros = 0
+            tripProceedsMicros = 0
+        }
+        switch plan.side {
+        case .buy:
+            unvalued.append((fillIndex, plan.shares, -amount))
+            shares += plan.shares
+            invested += Decimal(plan.shares) * price
+            tripCostMicros += amount
+        case .sell:
+            unvalued.append((fillIndex, -plan.shares, amount))
+            shares -= plan.shares
+            invested -= Decimal(plan.shares) * price
+            tripProceedsMicros += amount
+        }
+        commissionMicros += commissionEach
+        tripCostMicros += commissionEach
+        if shares == 0, plan.side == .sell {
+            roundTrips += 1
+            if tripProceedsMicros > tripCostMicros { wins += 1 }
+        }
+        trades.append(Trade(
+            id: Int64(trades.count + 1), algorithmId: 0, side: plan.side, shares: plan.shares, price: price, timestamp: time))
+        fills.append(BacktestFill(
+            time: time, decidedAt: decidedAt, side: plan.side, shares: plan.shares, price: price,
+            commission: settings.commission, reason: plan.reason))
+    }
+}

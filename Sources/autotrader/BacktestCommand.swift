@@ -1,0 +1,149 @@
+import ArgumentParser
+import AutoTraderCore
+import Foundation
+import Logging
+import TradingAlgorithms
+
+/// `autotrader backtest`: an algorithm (or all of them) replayed over a ticker's stored minute bars,
+/// with the executor's own decision code, guards and fill rule.
+struct BacktestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backtest",
+        abstract: "Replay an algorithm over a ticker's minute bars as the executor would have traded it.",
+        discussion: """
+            The range is whole New York sessions: --from and --to (both included), or the last --sessions N \
+            that have ended. Bars stocks.db lacks for the range (and the session before it, the warm-up) are \
+            first fetched from the broker with the streamer's backfill and stored, unless --no-fetch. A \
+            decision on minute M's bar fills by default as the live market order does against the simulator: \
+            at the open of the bar of M+2 (the order reaches the broker during M+1), not at all when the ticker \
+            has no bar then, and at the next session's first bar for a decision on a session's last minute. \
+            --fill close fills at the decision bar's close instead. Ratios in --json are fractions with six \
+            decimals; money is exact decimal strings.
+            """)
+
+    @OptionGroup var databases: DatabaseOptions
+
+    @Option(name: .customLong("type"), help: "The algorithm (a name in algorithm/), or all for a ranked leaderboard.")
+    var type: String
+
+    @Option(help: "The ticker.")
+    var ticker: String
+
+    @Option(help: "First session's date, YYYY-MM-DD (New York).")
+    var from: String?
+
+    @Option(help: "Last session's date, YYYY-MM-DD (New York), included.")
+    var to: String?
+
+    @Option(help: "The last N sessions that have ended (instead of --from/--to).")
+    var sessions: Int?
+
+    @Option(help: "The card's initial capital, in dollars (whole cents).")
+    var capital: String
+
+    @Option(help: "next-open (as live, the default) or close.")
+    var fill: String = BacktestFillRule.nextOpen.rawValue
+
+    @Option(name: .customLong("slippage-bps"), help: "Basis points added to buys' and taken off sells' fill prices.")
+    var slippageBps: String = "0"
+
+    @Option(help: "Dollars charged per fill (taken off the result's equity).")
+    var commission: String = "0"
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @Option(help: "Write every fill to this CSV file.")
+    var trades: String?
+
+    @Option(help: "Write the equity at every bar's close to this CSV file.")
+    var equity: String?
+
+    @Flag(name: .customLong("no-fetch"), help: "Use only the bars stocks.db holds; never ask the broker.")
+    var noFetch = false
+
+    func validate() throws {
+        guard (from == nil) == (to == nil) else { throw ValidationError("--from and --to go together") }
+        guard (from != nil) != (sessions != nil) else { throw ValidationError("give either --from and --to, or --sessions") }
+    }
+
+    func run() async throws {
+        let catalog = AlgorithmRegistry.catalog
+        let entries: [AlgorithmCatalog.Entry]
+        if type == "all" {
+            entries = catalog.entries
+        } else if let entry = catalog.entry(named: type) {
+            entries = [entry]
+        } else {
+            throw CommandFailure(description: BacktestError.unknownAlgorithm(type, known: catalog.names).description)
+        }
+        let symbol = ticker.trimmingCharacters(in: .whitespaces).uppercased()
+        guard Validation.isValidTicker(symbol) else { throw CommandFailure(description: BacktestError.invalidTicker(ticker).description) }
+        guard let fillRule = BacktestFillRule(rawValue: fill) else { throw ValidationError("--fill must be next-open or close") }
+        guard let capitalValue = Money.parse(capital) else { throw CommandFailure(description: "capital \(capital.debugDescription) is not a number") }
+        guard let slippage = Money.parse(slippageBps) else { throw CommandFailure(description: "--slippage-bps \(slippageBps.debugDescription) is not a number") }
+        guard let commissionValue = Money.parse(commission) else { throw CommandFailure(description: "--commission \(commission.debugDescription) is not a number") }
+        let settings = BacktestSettings(capital: capitalValue, fill: fillRule, slippageBps: slippage, commission: commissionValue)
+        if let problem = settings.problem { throw CommandFailure(description: problem) }
+
+        let calendar = try MarketCalendar()
+        let period: BacktestPeriod
+        do {
+            if let from, let to {
+                period = try BacktestPeriod.dates(from, to, calendar: calendar)
+            } else {
+                period = try BacktestPeriod.last(sessions ?? 0, calendar: calendar)
+            }
+        } catch let error as BacktestError {
+            throw CommandFailure(description: error.description)
+        }
+
+        let stocks = try databases.openStocks()
+        let history = BacktestHistory(stocks: stocks, calendar: calendar)
+        try await fetchWhatIsMissing(history, ticker: symbol, period: period)
+
+        let warmUp = entries.map(\.barsNeeded).max() ?? 0
+        let bars = try history.bars(ticker: symbol, period: period, warmUp: warmUp)
+        let backtester = Backtester(calendar: calendar)
+        let results = entries.map { backtester.run($0, ticker: symbol, bars: bars, settings: settings) }
+        let report = BacktestReport(period: period, results: results)
+
+        if let trades {
+            try write(results.count == 1 ? BacktestReport.tradesCSV(results[0]) : "", to: trades, what: "--trades", single: results.count == 1)
+        }
+        if let equity {
+            try write(results.count == 1 ? BacktestReport.equityCSV(results[0]) : "", to: equity, what: "--equity", single: results.count == 1)
+        }
+        FileHandle.standardOutput.write(Data((json ? try report.json() : report.text()).utf8))
+    }
+
+    /// Fetches what stocks.db lacks with the streamer's backfill; a range the broker can't serve is an error naming its minutes.
+    func fetchWhatIsMissing(_ history: BacktestHistory, ticker: String, period: BacktestPeriod) async throws {
+        var why = "--no-fetch kept the broker out of it"
+        if !noFetch, !(try history.missingMinutes(ticker: ticker, period: period, warmUp: true)).isEmpty {
+            do {
+                let settings = try databases.settings()
+                var logger = Logger(label: "backtest")
+                logger.logLevel = .warning
+                let client = AlpacaClient(configuration: try AlpacaConfiguration.resolve(settings), logger: logger)
+                let repair = GapRepair(client: client, ingest: BarIngest(stocks: history.stocks, calendar: history.calendar, logger: logger), logger: logger)
+                let written = try await history.fetchMissing(ticker: ticker, period: period, repair: repair)
+                if written > 0 { FileHandle.standardError.write(Data("fetched \(written) bars of \(ticker) from the broker\n".utf8)) }
+                why = "the broker has none for them"
+            } catch {
+                why = "the broker could not be asked: \(error)"
+            }
+        }
+        let unserved = try history.unservedMinutes(ticker: ticker, period: period)
+        if !unserved.isEmpty {
+            throw CommandFailure(description: BacktestError.missingBars(ticker: ticker, minutes: unserved, why: why).description)
+        }
+    }
+
+    func write(_ text: String, to path: String, what: String, single: Bool) throws {
+        guard single else { throw CommandFailure(description: "\(what) needs one algorithm, not all") }
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            throw CommandFailure(description: "cannot write \(path)")
+        }
+    }
+}
