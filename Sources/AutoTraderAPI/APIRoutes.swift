@@ -230,15 +230,35 @@ struct APIRoutes: Sendable {
     struct AlgorithmInfo: Encodable {
         let name: String
         let description: String
-        let barsNeeded: Int
-        enum CodingKeys: String, CodingKey { case name, description, barsNeeded = "bars_needed" }
+        let summary: String
+        let barsNeeded: Int?
+        let kind: String
+        let status: String
+        let error: String?
+        enum CodingKeys: String, CodingKey { case name, description, summary, barsNeeded = "bars_needed", kind, status, error }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            try container.encode(description, forKey: .description)
+            try container.encode(summary, forKey: .summary)
+            try container.encode(barsNeeded, forKey: .barsNeeded) // null, not absent
+            try container.encode(kind, forKey: .kind)
+            try container.encode(status, forKey: .status)
+            try container.encode(error, forKey: .error)
+        }
     }
 
     struct AvailableAlgorithmsBody: Encodable { let algorithms: [AlgorithmInfo] }
 
+    /// The executor's published catalog (this build's compiled algorithms until it has published): never user code.
     func availableAlgorithms() throws -> Response {
-        try JSONOutput.response(AvailableAlgorithmsBody(algorithms: AlgorithmRegistry.catalog.entries.map {
-            AlgorithmInfo(name: $0.name, description: $0.summary, barsNeeded: $0.barsNeeded)
+        try JSONOutput.response(AvailableAlgorithmsBody(algorithms: try AvailableAlgorithms.list(
+            system: system, compiled: AlgorithmRegistry.catalog
+        ).map {
+            AlgorithmInfo(
+                name: $0.name, description: $0.summary, summary: $0.summary, barsNeeded: $0.barsNeeded, kind: $0.kind.rawValue,
+                status: $0.status.rawValue, error: $0.error)
         }))
     }
 

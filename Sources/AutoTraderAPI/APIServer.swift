@@ -67,7 +67,7 @@ public enum APIServer {
             assets: AssetLookups(client: client),
             client: client, mode: alpaca.mode,
             pins: PINGuard(system: system, policy: options.pinPolicy, mode: alpaca.mode, logger: logger),
-            creation: CardCreation(system: system, algorithms: AlgorithmRegistry.catalog.names),
+            creation: CardCreation(system: system, compiled: AlgorithmRegistry.catalog),
             heartbeatInterval: max(1, Int64(options.heartbeatInterval.seconds.rounded(.up))), logger: logger)
 
         let router = Router(context: APIRequestContext.self, options: .autoGenerateHeadEndpoints)

@@ -6,7 +6,48 @@ import TradingAlgorithms
 struct AlgorithmsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "algorithms", abstract: "List, create and stop algorithms.",
-        subcommands: [List.self, Create.self, Stop.self])
+        subcommands: [List.self, Available.self, Create.self, Stop.self])
+
+    struct Available: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The algorithms a card can be created for, with their status.",
+            discussion: """
+                Reads the catalog the executor publishes in system.db: the compiled Swift algorithms and the \
+                scripts of the algorithm folder (AUTOTRADER_ALGORITHM_DIR, default algorithm/ under AUTOTRADER_HOME). \
+                A broken script or a name clash is listed with status error and the reason. Until an executor has \
+                published, this build's compiled algorithms are listed.
+                """)
+
+        @OptionGroup var databases: DatabaseOptions
+
+        @Flag(help: "Print JSON: one object per algorithm with name, kind, summary, bars_needed, status, error.")
+        var json = false
+
+        struct Row: Encodable {
+            let entry: CatalogEntry
+            enum CodingKeys: String, CodingKey { case name, kind, summary, barsNeeded = "bars_needed", status, error }
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(entry.name, forKey: .name)
+                try container.encode(entry.kind.rawValue, forKey: .kind)
+                try container.encode(entry.summary, forKey: .summary)
+                try container.encode(entry.barsNeeded, forKey: .barsNeeded)
+                try container.encode(entry.status.rawValue, forKey: .status)
+                try container.encode(entry.error, forKey: .error)
+            }
+        }
+
+        func run() throws {
+            let entries = try AvailableAlgorithms.list(system: try databases.openSystem(), compiled: AlgorithmRegistry.catalog)
+            if json { return try printJSON(entries.map(Row.init(entry:))) }
+            printTable(
+                ["NAME", "KIND", "STATUS", "BARS", "SUMMARY"],
+                entries.map {
+                    [$0.name, $0.kind.rawValue, $0.status.rawValue, $0.barsNeeded.map(String.init) ?? "-",
+                     $0.status == .ok ? $0.summary : "error: \($0.error ?? "")"]
+                }, rightAligned: [3])
+        }
+    }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List algorithms (all, or by status) as cards.")
@@ -66,7 +107,7 @@ struct AlgorithmsCommand: AsyncParsableCommand {
             }
             let system = try databases.openSystem()
             let alpaca = try AlpacaConfiguration.resolve(try databases.settings())
-            let creation = CardCreation(system: system, algorithms: AlgorithmRegistry.catalog.names)
+            let creation = CardCreation(system: system, compiled: AlgorithmRegistry.catalog)
             let algorithm: AlgorithmInstance
             do {
                 algorithm = try await creation.create(

@@ -248,4 +248,152 @@ import Testing
         #expect(verdict("hello") == "not protocol")
         #expect(ScriptProtocol.price(187.123456) == "187.123456" && ScriptProtocol.price(100) == "100" && ScriptProtocol.price(0.5) == "0.5")
     }
+
+    // MARK: - The whole system
+
+    static func availability(_ api: APIProcess) async throws -> [String: (kind: String, status: String, error: String?)] {
+        let (_, body) = try await api.json("GET", "/api/available-algorithms")
+        var result: [String: (kind: String, status: String, error: String?)] = [:]
+        for item in body["algorithms"]?.array ?? [] {
+            guard let name = item["name"]?.string, let kind = item["kind"]?.string, let status = item["status"]?.string else { continue }
+            // A name can have a Swift row and a (clashing) script row: the script's is the one the tests look at.
+            if result[name] == nil || kind == "script" { result[name] = (kind, status, item["error"]?.string) }
+        }
+        return result
+    }
+
+    /// A Python algorithm in the original design's form and a POSIX sh one trade through the simulator, the
+    /// streamer, the executor and the api; a file added while everything runs is offered within 10 s and its
+    /// card trades; clashes are reported by name and can't get a card; a removed script's card is skipped with
+    /// the reason; every fill is exactly one transaction in system.db.
+    @Test func scriptsTradeThroughTheWholeSystemAndFilesArePickedUpWhileRunning() async throws {
+        let seed = Int.random(in: 1...1_000_000)
+        print("ScriptAlgorithmTests seed: \(seed)")
+        let trading = try await TradingSystem(simArguments: ["--start", "2024-06-04T14:00:00Z", "--speed", "60", "--seed", "\(seed)"])
+        let folder = TemporaryDirectory("algorithms")
+        try Self.write(Self.buysToThree, to: folder.file("buys_to_three.py"))
+        try Self.write(Self.shBuysOne, to: folder.file("sh_buys_one.sh"), executable: true)
+        try Self.write("not an algorithm", to: folder.file("notes.txt"))
+        try trading.startStreamer(lookbackMinutes: 10)
+        try trading.startExecutor(["--algorithm-dir", folder.path])
+        let api = try await APIProcess(
+            directory: trading.directory, systemPath: trading.systemPath, stocksPath: trading.stocksPath, sim: trading.sim)
+        func create(_ ticker: String, _ type: String, capital: Int) async throws -> (Int, JSONAny) {
+            try await api.json("POST", "/api/algorithms", json: ["ticker": ticker, "algorithm_type": type, "initial_capital": capital, "pin": "2020"])
+        }
+
+        try await waitFor("the executor published its scripts", timeout: 60) {
+            let available = try await Self.availability(api)
+            return available["buys_to_three"]?.status == "ok" && available["sh_buys_one"]?.status == "ok"
+        }
+        let available = try await Self.availability(api)
+        #expect(available["buys_to_three"]?.kind == "script" && available["sma_crossover"]?.kind == "swift")
+        #expect(available["bollinger_reversion"] == nil && available["notes"] == nil, "only the configured folder, only algorithm files")
+        let (pythonStatus, pythonCard) = try await create("AAPL", "buys_to_three", capital: 5000)
+        let (shStatus, shCard) = try await create("MSFT", "sh_buys_one", capital: 2000)
+        #expect(pythonStatus == 201 && shStatus == 201, "\(pythonCard) \(shCard)")
+        let pythonID = Int64(pythonCard["id"]?.number ?? 0), shID = Int64(shCard["id"]?.number ?? 0)
+
+        // Added while running: offered within 10 s of the write, and its card trades.
+        try Self.write(Self.buysToThree.replacingOccurrences(of: "Buys one share", with: "Late: buys one share"), to: folder.file("late_comer.py"))
+        try await waitFor("late_comer.py is offered", timeout: 10) { try await Self.availability(api)["late_comer"]?.status == "ok" }
+        let (lateStatus, lateCard) = try await create("NVDA", "late_comer", capital: 5000)
+        #expect(lateStatus == 201, "\(lateCard)")
+        let lateID = Int64(lateCard["id"]?.number ?? 0)
+
+        // Clashes: with a Swift algorithm, and two scripts of one name. Reported by name; no card for them.
+        try Self.write(Self.oversells, to: folder.file("sma_crossover.py"))
+        try Self.write(Self.oversells, to: folder.file("twin.py"))
+        try Self.write(Self.shBuysOne, to: folder.file("twin.sh"), executable: true)
+        try await waitFor("the clashes are reported", timeout: 10) {
+            let available = try await Self.availability(api)
+            return available["sma_crossover"]?.status == "error" && available["twin"]?.status == "error"
+        }
+        let reported = try await Self.availability(api)
+        #expect(reported["sma_crossover"]?.error?.contains("Swift algorithm sma_crossover") == true, "\(String(describing: reported["sma_crossover"]))")
+        #expect(reported["twin"]?.error?.contains("twin.py") == true && reported["twin"]?.error?.contains("twin.sh") == true)
+        let (twinStatus, twinAnswer) = try await create("AAPL", "twin", capital: 1000)
+        #expect(twinStatus == 400 && twinAnswer["error"]?.string?.contains("can't run") == true, "\(twinAnswer)")
+        let (swiftStatus, _) = try await create("AAPL", "sma_crossover", capital: 1000) // the Swift one still runs
+        #expect(swiftStatus == 201)
+        let cli = try await Executables.run(
+            "autotrader", ["algorithms", "available", "--json", "--system-db", trading.systemPath], directory: trading.directory)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(cli.stdout.utf8)) as? [[String: Any]], "\(cli.stderr)")
+        #expect(rows.contains { $0["name"] as? String == "twin" && $0["status"] as? String == "error" && $0["kind"] as? String == "script" })
+        #expect(rows.contains { $0["name"] as? String == "late_comer" && $0["status"] as? String == "ok" && $0["bars_needed"] as? Int == 5 })
+
+        try await waitFor("the script cards trade", timeout: 180) {
+            let python = try trading.system.position(algorithmId: pythonID).shares
+            let late = try trading.system.position(algorithmId: lateID).shares
+            let sh = try trading.system.trades(algorithmId: shID).filter { $0.side == .buy }.count
+            return python == 3 && late == 3 && sh >= 2
+        }
+        // Removed while running: its card is skipped with the reason, never traded blind.
+        try FileManager.default.removeItem(atPath: folder.file("late_comer.py"))
+        try await waitFor("the removed script's card is skipped", timeout: 30) {
+            try trading.system.decisions(algorithmId: lateID).contains { $0.decision == .skip && $0.reason.contains("was removed") }
+        }
+        #expect(try await Self.availability(api)["late_comer"] == nil)
+
+        _ = await trading.stopExecutor()
+        try await trading.waitForNoOpenIntents()
+        for id in [pythonID, lateID] {
+            let decisions = try trading.system.decisions(algorithmId: id)
+            #expect(!decisions.contains { $0.decision == .error }, "\(decisions.filter { $0.decision == .error }.map(\.reason))")
+            #expect(try trading.system.position(algorithmId: id).shares == 3)
+        }
+        let logs = trading.executorLogs.joined()
+        #expect(logs.contains("script stderr: held"), "the script's print() goes to the log")
+        #expect(logs.contains("card=\(pythonID)"))
+        let (fills, problems) = try await trading.fillsVersusTransactions()
+        #expect(fills >= 8 && problems.isEmpty, "\(fills) fills: \(problems)")
+    }
+
+    /// Hanging, crashing, garbage-printing, over-selling and nonsense scripts each get their documented
+    /// outcome in the decision log and never trade, while a healthy script's card trades beside them.
+    @Test func misbehavingScriptsNeverTradeWhileOthersDo() async throws {
+        let seed = Int.random(in: 1...1_000_000)
+        print("ScriptAlgorithmTests seed: \(seed)")
+        let trading = try await TradingSystem(simArguments: ["--start", "2024-06-04T14:00:00Z", "--speed", "60", "--seed", "\(seed)"])
+        let folder = TemporaryDirectory("algorithms")
+        try Self.write(Self.buysToThree, to: folder.file("buys_to_three.py"))
+        try Self.write(Self.hangs, to: folder.file("hangs.py"))
+        try Self.write(Self.crashes, to: folder.file("crashes.py"))
+        try Self.write(Self.garbage, to: folder.file("garbage.sh"), executable: true)
+        try Self.write(Self.oversells, to: folder.file("oversells.py"))
+        try Self.write(Self.nonsense, to: folder.file("nonsense.py"))
+        let system = trading.system
+        func card(_ ticker: String, _ type: String) throws -> Int64 {
+            try system.createAlgorithm(ticker: ticker, algorithmType: type, initialCapital: 5_000).id
+        }
+        let healthy = try card("AAPL", "buys_to_three"), hangs = try card("MSFT", "hangs"), crashes = try card("AAPL", "crashes")
+        let garbage = try card("MSFT", "garbage"), oversells = try card("NVDA", "oversells"), nonsense = try card("NVDA", "nonsense")
+        try trading.startStreamer(lookbackMinutes: 10)
+        try trading.startExecutor(["--algorithm-dir", folder.path, "--decision-timeout", "1"])
+
+        func decisions(_ id: Int64) throws -> [DecisionRecord] { try system.decisions(algorithmId: id) }
+        try await waitFor("the healthy card holds three and every bad card has its outcome", timeout: 180) {
+            try system.position(algorithmId: healthy).shares == 3
+                && decisions(hangs).contains { $0.decision == .error && $0.reason.contains("no answer within") }
+                && decisions(hangs).contains { $0.decision == .skip && $0.reason.contains("restarting") }
+                && decisions(crashes).contains { $0.decision == .error && $0.reason.contains("exited") }
+                && decisions(garbage).contains { $0.decision == .error && $0.reason.contains("not the protocol") }
+                && decisions(oversells).contains { $0.decision == .refused }
+                && Set(decisions(nonsense).map(\.reason)).count >= 3
+        }
+        _ = await trading.stopExecutor()
+        try await trading.waitForNoOpenIntents()
+        for bad in [hangs, crashes, garbage, oversells, nonsense] {
+            #expect(try system.trades(algorithmId: bad).isEmpty && system.intents(algorithmId: bad).isEmpty, "card \(bad) traded")
+        }
+        #expect(try decisions(crashes).contains { $0.reason.contains("about to crash") }, "the crash's stderr is in the reason")
+        let nonsenseReasons = try decisions(nonsense).map(\.reason)
+        #expect(nonsenseReasons.allSatisfy { $0.contains("not traded") }, "\(nonsenseReasons)")
+        #expect(nonsenseReasons.contains { $0.contains("whole number") } && nonsenseReasons.contains { $0.contains("negative") }
+            && nonsenseReasons.contains { $0.contains("unknown action") })
+        #expect(try decisions(oversells).allSatisfy { $0.decision == .refused || $0.decision == .skip })
+        #expect(try !decisions(healthy).contains { $0.decision == .error })
+        let (_, problems) = try await trading.fillsVersusTransactions()
+        #expect(problems.isEmpty, "\(problems)")
+    }
 }
