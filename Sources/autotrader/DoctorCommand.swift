@@ -1,6 +1,7 @@
 import ArgumentParser
 import AutoTraderCore
 import Foundation
+import TradingAlgorithms
 
 /// `autotrader doctor`: one verdict line per check, exit 1 when any check failed.
 struct DoctorCommand: AsyncParsableCommand {
@@ -43,6 +44,7 @@ struct DoctorCommand: AsyncParsableCommand {
         options.stocksDatabasePath = databases.stocksDatabase
         options.staleAfter = staleAfter
         options.timeout = .milliseconds(Int64(timeout * 1000))
+        options.compiled = AlgorithmRegistry.catalog
         options.services = services.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let checks = await Doctor(options: options).run()
         let healthy = !checks.contains { $0.verdict == .fail }

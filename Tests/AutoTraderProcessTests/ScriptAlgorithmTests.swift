@@ -312,6 +312,9 @@ import Testing
         let reported = try await Self.availability(api)
         #expect(reported["sma_crossover"]?.error?.contains("Swift algorithm sma_crossover") == true, "\(String(describing: reported["sma_crossover"]))")
         #expect(reported["twin"]?.error?.contains("twin.py") == true && reported["twin"]?.error?.contains("twin.sh") == true)
+        let doctor = Doctor.checkAlgorithms(systemPath: trading.systemPath, compiled: AlgorithmCatalog([]))
+        #expect(doctor.verdict == .warn && doctor.detail.contains("twin (script, error") && doctor.detail.contains("buys_to_three (script, ok)")
+            && doctor.detail.contains("sma_crossover (swift, ok)"), "\(doctor.detail)")
         let (twinStatus, twinAnswer) = try await create("AAPL", "twin", capital: 1000)
         #expect(twinStatus == 400 && twinAnswer["error"]?.string?.contains("can't run") == true, "\(twinAnswer)")
         let (swiftStatus, _) = try await create("AAPL", "sma_crossover", capital: 1000) // the Swift one still runs

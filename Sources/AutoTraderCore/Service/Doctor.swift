@@ -42,6 +42,8 @@ public struct Doctor: Sendable {
         /// Services whose heartbeat must be fresh.
         public var services: [String] = ["streamer", "executor", "api"]
         public var environment: [String: String] = ProcessInfo.processInfo.environment
+        /// The algorithms compiled into this build (named when the executor hasn't published its catalog).
+        public var compiled = AlgorithmCatalog([])
 
         public init() {}
     }
@@ -66,6 +68,7 @@ public struct Doctor: Sendable {
         checks.append(Self.checkDatabase(name: "system.db", path: systemPath, schema: SystemSchema.schema))
         checks.append(Self.checkDatabase(name: "stocks.db", path: stocksPath, schema: StocksSchema.schema))
         checks.append(Self.checkPIN(systemPath: systemPath, mode: configuration?.mode))
+        checks.append(Self.checkAlgorithms(systemPath: systemPath, compiled: options.compiled))
         let heartbeats = readHeartbeats(systemPath)
         if let configuration {
             checks += await checkBroker(configuration, heartbeats: heartbeats)

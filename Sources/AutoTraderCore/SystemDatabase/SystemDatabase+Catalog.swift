@@ -94,3 +94,15 @@ extension SystemDatabase {
         }
     }
 }
+
+extension SystemDatabase {
+    /// The published catalog on a read-only connection, for the doctor: nil before the table existed.
+    public static func inspectCatalog(path: String) throws -> [CatalogEntry]? {
+        let queue = try DatabaseFile.readOnly(path)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            guard try db.tableExists("algorithm_catalog") else { return nil }
+            return try Row.fetchAll(db, sql: "SELECT * FROM algorithm_catalog ORDER BY name, kind").map(CatalogEntry.init(row:))
+        }
+    }
+}
