@@ -918,10 +918,26 @@
       const previous = addAlgorithm.value;
       add.algorithms = list;
       addAlgorithm.innerHTML = "";
-      for (const a of list) addAlgorithm.appendChild(new Option(a.name, a.name));
+      // Scripts from the algorithm folder are offered beside the compiled Swift ones; one that can't run
+      // (a broken file, a name clash) is shown, disabled, with its error, so the owner sees why.
+      const usable = list.filter((a) => a.status !== "error");
+      for (const a of list) {
+        const label = a.name + (a.kind === "script" ? " · script" : "");
+        if (a.status === "error") {
+          const option = new Option(label + " · unavailable: " + (a.error || "can't run"), "");
+          option.disabled = true;
+          option.title = a.error || "";
+          option.className = "unavailable";
+          option.dataset.name = a.name;
+          addAlgorithm.appendChild(option);
+        } else {
+          addAlgorithm.appendChild(new Option(label, a.name));
+        }
+      }
       if (list.length === 0) addAlgorithm.appendChild(new Option("none installed", ""));
-      if (previous && list.some((a) => a.name === previous)) addAlgorithm.value = previous;
-      addAlgorithm.disabled = list.length === 0;
+      if (previous && usable.some((a) => a.name === previous)) addAlgorithm.value = previous;
+      else if (usable.length > 0) addAlgorithm.value = usable[0].name;
+      addAlgorithm.disabled = usable.length === 0;
       describeAlgorithm();
     } catch (e) {
       addAlgorithm.innerHTML = "";
@@ -931,8 +947,9 @@
     }
   }
   function describeAlgorithm() {
-    const a = add.algorithms.find((x) => x.name === addAlgorithm.value);
-    $("#add-algorithm-description").textContent = a && a.description ? a.description : "";
+    const a = add.algorithms.find((x) => x.name === addAlgorithm.value && x.status !== "error");
+    const text = a ? (a.summary || a.description || "") : "";
+    $("#add-algorithm-description").textContent = text;
   }
   addAlgorithm.addEventListener("change", describeAlgorithm);
 
