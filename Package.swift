@@ -151,6 +151,8 @@ let package = Package(
                 "TradingAlgorithms",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The script-decisions benchmark drives a script worker, which logs.
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Three test targets, one folder of shared helpers (Tests/AutoTraderTestSupport, linked into each
