@@ -149,7 +149,7 @@ import Glibc
             var statuses: [Int] = []
             while ContinuousClock.now < flood {
                 statuses.append(try await world.sim.request("GET", "/v2/clock").status)
-                try await Task.sleep(for: .milliseconds(500))
+                try await Task.sleep(for: .milliseconds(500)) // the experiment's pace (a load generator), not a wait for anything
             }
             return statuses
         }

@@ -316,7 +316,12 @@ import Glibc
         keep(try await api.request("DELETE", "/api/algorithms/1", headers: ["X-PIN": "975318"]))
         for path in ["/api/algorithms", "/api/health", "/api/account/cash", "/api/algorithms/1"] { keep(try await api.request("GET", path)) }
         keep(try await api.request("GET", "/api/nope?pin=13579"))
-        try await Task.sleep(for: .milliseconds(1200))
+        // Not "wait 1.2 s": wait until the heartbeat (every 1 s, logged at trace) has been written after these
+        // requests, so its log lines are among those checked for secrets too.
+        let requestsDone = Timestamp.now()
+        try await waitFor("a heartbeat after the requests", timeout: 60) {
+            (try world.system.heartbeat(service: "api")?.lastHeartbeat).map { $0 > requestsDone } ?? false
+        }
         let result = await api.terminate()
         #expect(result.status == 0, "\(result.stderr.suffix(2000))")
         let logs = result.stdout + result.stderr
@@ -339,7 +344,7 @@ import Glibc
         let world = try await APIWorld(
             apiArguments: ["--heartbeat-interval", "0.5"], environment: ["NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "1000000"])
         var messages: [String] = []
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(60) // a deadline, not a stopwatch
         // Both must come, in whatever order a loaded machine delivers them.
         while Date() < deadline, !messages.contains(where: { $0.contains("WATCHDOG=1") }) || !messages.contains(where: { $0.hasPrefix("READY=1") }) {
             messages += socket.receiveAll()

@@ -90,11 +90,13 @@ import Testing
         await running.stream.setSymbols(["AAPL"])
         _ = try await sim.waitFor { await running.log.subscriptions.last?.bars == ["AAPL"] ? true : nil }
         let cutoff = await running.log.events.count
-        _ = try await sim.waitFor { await running.log.events.count > cutoff + 3 ? true : nil }
-        try await Task.sleep(for: .seconds(1))
-        let later = await Array(running.log.events.dropFirst(cutoff + 1))
-        let laterBars = later.flatMap { if case .bars(let bars) = $0 { return bars } else { return [] } }
-        #expect(!laterBars.isEmpty && laterBars.allSatisfy { $0.symbol == "AAPL" })
+        // Not "a second more": wait until bars of three more minutes have come (MSFT would have had its own in each).
+        func laterBars() async -> [AlpacaBarStream.StreamBar] {
+            await Array(running.log.events.dropFirst(cutoff + 1)).flatMap { if case .bars(let bars) = $0 { return bars } else { return [] } }
+        }
+        _ = try await sim.waitFor(timeout: 30) { await Set(laterBars().filter { !$0.isCorrection }.map(\.bar.t)).count >= 3 ? true : nil }
+        let later = await laterBars()
+        #expect(!later.isEmpty && later.allSatisfy { $0.symbol == "AAPL" }, "\(later.map(\.symbol))")
         await running.stop()
     }
 
@@ -117,13 +119,17 @@ import Testing
 
     @Test func badCredentialsAreNotRetriedInATightLoop() async throws {
         let sim = try await SimulatorProcess(Self.start)
+        let started = ContinuousClock.now
         let running = await start(sim, symbols: ["AAPL"], secret: "wrong-secret")
-        _ = try await sim.waitFor { await running.log.errors.first }
-        try await Task.sleep(for: .milliseconds(2500))
-        let errors = await running.log.errors
-        #expect(errors.first?.code == 402 && errors.first?.reaction == .stop)
+        // Not "count the connections in 2.5 s": wait until it has tried a second time (after the 3 s `fatal` pause
+        // here), then bound the attempts by the time that really passed: at most 1 + elapsed / 3.
+        _ = try await sim.waitFor(timeout: 30) { await running.log.errors.count >= 2 ? true : nil }
         let stats: [String: Int] = try await sim.request("GET", "/sim/stats").decode()
-        #expect(stats["stream_connections", default: 0] <= 2, "retried \(stats["stream_connections", default: 0]) times in 2.5 s")
+        let elapsed = ContinuousClock.now - started
+        let errors = await running.log.errors
+        #expect(errors.first?.code == 402 && errors.allSatisfy { $0.reaction == .stop })
+        let allowed = 1 + Int(elapsed.components.seconds / 3)
+        #expect(stats["stream_connections", default: 0] <= allowed, "connected \(stats["stream_connections", default: 0]) times in \(elapsed)")
         #expect(await running.log.authentications == 0)
         #expect(await running.log.bars.isEmpty)
         await running.stop()
@@ -133,11 +139,15 @@ import Testing
         let sim = try await SimulatorProcess(Self.start)
         let first = await start(sim, symbols: ["AAPL"])
         _ = try await sim.waitFor { await first.log.authentications == 1 ? true : nil }
+        let started = ContinuousClock.now
         let second = await start(sim, symbols: ["MSFT"])
         let refusal = try await sim.waitFor { await second.log.errors.first }
         #expect(refusal.code == 406 && refusal.reaction == .backOff)
-        try await Task.sleep(for: .milliseconds(1500))
-        #expect(await second.log.errors.count <= 3, "406 must be retried no faster than the connection-limit pause")
+        // Not "at most 3 in 1.5 s": wait for three refusals, then bound them by the time that really passed since
+        // the client started: the connection-limit pause is 1 s here, so at most 1 + elapsed / 1 s.
+        _ = try await sim.waitFor(timeout: 30) { await second.log.errors.count >= 3 ? true : nil }
+        let refusals = await second.log.errors.count, elapsed = ContinuousClock.now - started
+        #expect(refusals <= 1 + Int(elapsed.components.seconds), "\(refusals) refusals in \(elapsed): 406 must be retried no faster than the connection-limit pause")
         await first.stop()
         _ = try await sim.waitFor(timeout: 20) { await second.log.authentications >= 1 ? true : nil }
         _ = try await sim.waitFor { await second.log.bars.contains { $0.symbol == "MSFT" } ? true : nil }
@@ -210,9 +220,10 @@ import Testing
             return nil
         }
         #expect(original.bar != correction.bar)
-        try await Task.sleep(for: .seconds(1))
-        let truth = try await groundTruth(sim, ["AAPL"])
-        #expect(truth["AAPL"]?.first { $0.t == correction.bar.t } == correction.bar)
+        // The feed's final bar for that minute is the correction (waited for with a deadline, not a fixed second).
+        try await waitFor("the feed's final bar for \(correction.bar.t) is the correction", timeout: 30) {
+            try await groundTruth(sim, ["AAPL"])["AAPL"]?.first { $0.t == correction.bar.t } == correction.bar
+        }
         await running.stop()
     }
 

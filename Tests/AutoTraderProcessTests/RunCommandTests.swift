@@ -73,8 +73,14 @@ import Testing
         #expect(restarted != nil, "the killed streamer was not started again: \(log())")
         #expect(log().contains("service ended; restarting"))
 
-        // Give the restarted streamer a moment, then stop everything.
-        try await Task.sleep(for: .seconds(1))
+        // Not "give it a moment": stop everything once the restarted streamer is up (its heartbeat, with its pid,
+        // says running), so the SIGTERM reaches a live child and not one still starting.
+        let system = try SystemDatabase.open(path: directory.file("system.db"))
+        let restartedPID = restarted
+        try await waitFor("the restarted streamer's heartbeat says running", timeout: 90) {
+            guard let restarted = restartedPID, let beat = try system.heartbeat(service: "streamer") else { return false }
+            return beat.pid == restarted && beat.state != .starting && beat.state != .stopped
+        }
         running.process.terminate()
         let result = await running.wait()
         #expect(result.status == 0, "\(log())")

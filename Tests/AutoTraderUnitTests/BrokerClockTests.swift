@@ -4,6 +4,11 @@ import Testing
 
 /// The executor's view of the broker's clock: few reads (each spends the account's rate budget),
 /// accurate extrapolation at the rate observed, never ahead after a jump, and a read on demand.
+///
+/// The sleeps in these tests are the experiment, not synchronisation: `BrokerClock` decides by how much real time
+/// has passed between calls (its refresh intervals), so the calls are spaced in real time. Every assertion holds
+/// when a loaded machine stretches the spacing (longer gaps mean fewer warm-up reads, still one read per closed-
+/// market call, still none within the 60 s open interval), and the extrapolation tolerances are in broker time.
 @Suite struct BrokerClockTests {
     /// A broker clock running at `speed` from `start`, which can jump; counts its reads.
     final class FakeBroker: @unchecked Sendable {
