@@ -126,7 +126,8 @@ import Testing
         #expect(try await browser.execute("return document.documentElement.scrollWidth <= window.innerWidth && document.documentElement.scrollHeight <= window.innerHeight") as? Bool == true)
         try await save(browser, "cards-800x480")
         try await browser.setViewport(width: 1920, height: 1080)
-        try await Task.sleep(for: .milliseconds(300))
+        // Not "300 ms": until the page has the new width (layout is then computed when scrollHeight is read).
+        #expect(try await browser.waitUntil("return window.innerWidth === 1920 && window.innerHeight === 1080", timeout: 30))
         #expect(try await browser.execute("return document.documentElement.scrollHeight <= window.innerHeight") as? Bool == true)
         try await save(browser, "cards-1920x1080")
     }
@@ -263,7 +264,7 @@ import Testing
             """) as? Bool
         #expect(ran == false, "an inline script ran")
         var blocked: [WebDriver.LogEntry] = []
-        let deadline = Date().addingTimeInterval(5)
+        let deadline = Date().addingTimeInterval(30) // a deadline, not a stopwatch
         while blocked.isEmpty, Date() < deadline {
             blocked = try await browser.browserLog().filter { $0.message.contains("Content Security Policy") }
             if blocked.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
@@ -453,11 +454,16 @@ import Testing
         #expect(first?[0] == "700" && first?[1] == "true", "\(first ?? [])")
         #expect(try await browser.waitUntil("return document.body.dataset.pollIntervalMs === '2500'", timeout: 45))
         #expect(try await browser.attribute("#market", "data-open") == "false")
-        // No overlapping requests: the count rises by one per interval, not faster.
-        let before = Int(try await browser.execute("return document.body.dataset.pollCount") as? String ?? "") ?? 0
-        try await Task.sleep(for: .milliseconds(5200))
-        let after = Int(try await browser.execute("return document.body.dataset.pollCount") as? String ?? "") ?? 0
-        #expect(after - before >= 1 && after - before <= 3, "\(after - before) polls in 5.2 s at 2.5 s")
+        // No overlapping requests: the count rises by one per interval, not faster. Not "count them in 5.2 s":
+        // wait for two more polls, then bound the count by the time that really passed around it (at most one
+        // per 2.5 s, plus the one that may have been due at the start).
+        func pollCount() async throws -> Int { Int(try await browser.execute("return document.body.dataset.pollCount") as? String ?? "") ?? 0 }
+        let windowStart = Date()
+        let before = try await pollCount()
+        #expect(try await browser.waitUntil("return Number(document.body.dataset.pollCount) >= \(before + 2)", timeout: 60))
+        let after = try await pollCount()
+        let window = Date().timeIntervalSince(windowStart)
+        #expect(after - before <= 1 + Int(window / 2.5), "\(after - before) polls in \(window) s at 2.5 s")
     }
 
     /// Issue 18: the page's cards may be a poll old, so the stop dialog fetches the card when it opens. A card that

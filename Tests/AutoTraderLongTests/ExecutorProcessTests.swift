@@ -21,6 +21,25 @@ import Glibc
         try cards.map { try system.createAlgorithm(ticker: $0.0, algorithmType: $0.1, initialCapital: $0.2) }
     }
 
+    /// Waits until the executor last started has reconciled the open intents with the broker: its heartbeat,
+    /// with its pid, is past `starting`.
+    func waitForReconciled(_ trading: TradingSystem) async throws {
+        let pid = try #require(trading.executor?.process.processIdentifier)
+        try await waitFor("executor \(pid) reconciled", timeout: 90) {
+            guard let beat = try trading.system.heartbeat(service: "executor") else { return false }
+            return beat.pid == pid && (beat.state == .running || beat.state == .degraded)
+        }
+    }
+
+    /// Waits until the simulator holds no open order (every order sent has filled or ended).
+    func waitForNoOpenOrdersAtTheBroker(_ trading: TradingSystem) async throws {
+        try await waitFor("no open order at the broker", timeout: 90) {
+            let reply = try await trading.sim.request("GET", "/v2/orders?status=open")
+            guard reply.status == 200 else { return false }
+            return (try JSONSerialization.jsonObject(with: reply.body) as? [Any])?.isEmpty == true
+        }
+    }
+
     @Test func aFullTradingDayWithSeveralCardsRecordsExactlyTheSimulatorsFills() async throws {
         let trading = try await TradingSystem(simArguments: Self.simArguments(speed: 300))
         let cards = try createCards(trading.system, [
@@ -56,7 +75,8 @@ import Glibc
         var generator = SplitMix64(seed: 2024)
         var kills = 0
         while kills < 22 {
-            // Random moments: sometimes right after a start (mid-reconcile), sometimes mid-minute.
+            // Random moments: sometimes right after a start (mid-reconcile), sometimes mid-minute. The sleep is the
+            // experiment (when the kill lands); what is checked afterwards holds wherever it landed.
             let wait = 150 + Int(generator.next() % 1_600)
             try await Task.sleep(for: .milliseconds(wait))
             await trading.killExecutor()
@@ -64,9 +84,10 @@ import Glibc
             try trading.startExecutor()
         }
         try await trading.waitForSimTime(Self.open.adding(minutes: 120), timeout: 120)
-        // Let the last executor reconcile and close whatever the killed ones left open.
-        try await Task.sleep(for: .seconds(3))
-        try await trading.waitForNoOpenIntents(timeout: 60)
+        // Not "give it 3 s": wait until the last executor has reconciled what the killed ones left open (its
+        // heartbeat leaves `starting` only then), and then until no intent is open.
+        try await waitForReconciled(trading)
+        try await trading.waitForNoOpenIntents(timeout: 90)
         let (fills, problems) = try await trading.fillsVersusTransactions()
         #expect(problems.isEmpty, "\(problems)")
         #expect(fills >= 3, "expected orders while being killed, got \(fills) fills")
@@ -127,13 +148,17 @@ import Glibc
         // Everything the cards hold is what the account holds …
         _ = await trading.stopExecutor()
         try await trading.waitForNoOpenIntents()
-        try await Task.sleep(for: .seconds(1)) // fills of orders the stopped executor sent last
+        // Not "a second for the fills of orders the stopped executor sent last": wait until the broker has no open order.
+        try await waitForNoOpenOrdersAtTheBroker(trading)
         var reconcile = try await Executables.run("autotrader", ["reconcile"] + databases, environment: env, directory: trading.directory)
         if reconcile.status != 0 {
             // An order sent just before the stop may have filled after it: reconcile once more with a fresh executor.
             try trading.startExecutor()
-            try await Task.sleep(for: .seconds(4))
+            // Not "4 s": until it has reconciled (its heartbeat leaves `starting` only then); stopped at once, and
+            // then until the broker has no open order.
+            try await waitForReconciled(trading)
             _ = await trading.stopExecutor()
+            try await waitForNoOpenOrdersAtTheBroker(trading)
             reconcile = try await Executables.run("autotrader", ["reconcile"] + databases, environment: env, directory: trading.directory)
         }
         #expect(reconcile.status == 0, "\(reconcile.stdout)\(reconcile.stderr)")

@@ -187,7 +187,9 @@ import Glibc
             if ContinuousClock.now > end {
                 timedOut = true
                 process.terminate()
-                try? await Task.sleep(for: .seconds(3))
+                // A grace period for SIGTERM (a deadline, polled), then SIGKILL.
+                let grace = ContinuousClock.now + .seconds(10)
+                while process.isRunning, ContinuousClock.now < grace { try? await Task.sleep(for: .milliseconds(100)) }
                 if process.isRunning { kill(process.processIdentifier, SIGKILL) }
                 break
             }
