@@ -105,6 +105,7 @@ public struct OrderFilter: Sendable {
 /// Every entry point first brings the book up to the simulated now (fills that are due happen before
 /// the answer), so what a client reads never depends on how recently the matching loop ran.
 public actor Exchange {
+    /// A position: `quantity` below zero is a short, and `cost` is then what the shares were sold for.
     struct Holding {
         var quantity: Int
         var cost: Decimal
@@ -147,7 +148,12 @@ public actor Exchange {
     private var holdings: [String: Holding] = [:]
     private var fills: [SimFill] = []
     private var lastEquity: Decimal
+    private var lastMaintenanceMargin: Decimal = 0
     private var lastEquityDate: CivilDate?
+    /// Day trades (a position opened and closed, or partly closed, on the same day) by New York date.
+    private var dayTrades: [CivilDate: Int] = [:]
+    /// Shares of each symbol opened today (long > 0, short < 0), to recognise a day trade.
+    private var openedToday: [String: Int] = [:]
     private let accountID: String
     private let accountNumber: String
 
@@ -200,13 +206,30 @@ public actor Exchange {
             let held = holdings[asset.symbol]?.quantity ?? 0
             let heldForOrders = openQuantity(symbol: asset.symbol, side: .sell)
             let available = max(0, held - heldForOrders)
-            guard submission.qty <= available else {
-                stats.add(.ordersRefused)
-                throw AlpacaAPIError(
-                    .forbidden, code: 40310000,
-                    "insufficient qty available for order (requested: \(submission.qty), available: \(available))",
-                    extra: ["available": String(available), "existing_qty": String(held),
-                            "held_for_orders": String(heldForOrders), "symbol": asset.symbol])
+            if submission.qty > available {
+                // Beyond what is held is a short sale: a margin account may, from a flat or short position, for a
+                // shortable asset, with the buying power. A long is never turned into a short by one order.
+                if configuration.accountType == .cash, held <= 0, heldForOrders == 0 {
+                    stats.add(.ordersRefused)
+                    throw AlpacaAPIError(.forbidden, code: 40310000, "account is not allowed to short")
+                }
+                guard configuration.accountType == .margin, held <= 0, heldForOrders == 0 else {
+                    stats.add(.ordersRefused)
+                    throw AlpacaAPIError(
+                        .forbidden, code: 40310000,
+                        "insufficient qty available for order (requested: \(submission.qty), available: \(available))",
+                        extra: ["available": String(available), "existing_qty": String(held),
+                                "held_for_orders": String(heldForOrders), "symbol": asset.symbol])
+                }
+                guard asset.isTradable, !asset.isThin else {
+                    stats.add(.ordersRefused)
+                    throw AlpacaAPIError(.forbidden, code: 40310000, "asset \(asset.symbol) cannot be sold short")
+                }
+                let shortValue = Decimal(submission.qty - available) * (submission.limitPrice ?? estimate)
+                guard shortValue <= buyingPower(now: now) else {
+                    stats.add(.ordersRefused)
+                    throw AlpacaAPIError(.forbidden, code: 40310000, "insufficient buying power")
+                }
             }
         }
 
@@ -314,24 +337,35 @@ public actor Exchange {
 
     // MARK: - Account and positions
 
-    /// GET /v2/account: a cash account (multiplier 1) that may trade.
+    /// GET /v2/account: a margin account like a new paper account (or a cash account with `--account cash`).
     public func account() -> SimWire.Account {
         let now = clock.now()
         process(now: now)
-        let marketValue = longMarketValue(now: now)
-        let equity = cash + marketValue
+        let figures = marginFigures(now: now)
+        let equity = figures.equity
         let power = SimWire.decimal(buyingPower(now: now))
         let zero = "0"
+        let margin = configuration.accountType == .margin
+        let today = hours.newYorkDate(of: Timestamp(secondsSinceEpoch: Int64(now.rounded(.down))))
+        let dayTradeCount = margin ? dayTradeCount(endingOn: today) : 0
         return SimWire.Account(
             id: accountID, accountNumber: accountNumber, status: "ACTIVE", cryptoStatus: "INACTIVE", currency: "USD",
-            cash: SimWire.decimal(cash), buyingPower: power, regtBuyingPower: power, daytradingBuyingPower: zero,
-            effectiveBuyingPower: power, nonMarginableBuyingPower: power, optionsBuyingPower: power, bodDtbp: zero,
+            cash: SimWire.decimal(cash), buyingPower: power,
+            regtBuyingPower: margin ? SimWire.decimal(figures.regT) : power,
+            daytradingBuyingPower: margin && figures.multiplier == 4 ? SimWire.decimal(figures.dayTrading) : zero,
+            effectiveBuyingPower: power, nonMarginableBuyingPower: SimWire.decimal(max(0, cash)), optionsBuyingPower: power,
+            bodDtbp: margin && figures.multiplier == 4 ? SimWire.decimal(max(0, 4 * (lastEquity - lastMaintenanceMargin))) : zero,
             accruedFees: zero, portfolioValue: SimWire.decimal(equity), equity: SimWire.decimal(equity),
-            lastEquity: SimWire.decimal(lastEquity), longMarketValue: SimWire.decimal(marketValue), shortMarketValue: zero,
-            positionMarketValue: SimWire.decimal(marketValue), initialMargin: zero, maintenanceMargin: zero,
-            lastMaintenanceMargin: zero, sma: zero, multiplier: "1", daytradeCount: 0, optionsApprovedLevel: 0,
-            optionsTradingLevel: 0, patternDayTrader: false, tradingBlocked: false, transfersBlocked: false,
-            accountBlocked: false, tradeSuspendedByUser: false, shortingEnabled: false,
+            lastEquity: SimWire.decimal(lastEquity), longMarketValue: SimWire.decimal(figures.long),
+            shortMarketValue: SimWire.decimal(figures.short),
+            positionMarketValue: SimWire.decimal(figures.long - figures.short),
+            initialMargin: SimWire.decimal(margin ? figures.initial : 0),
+            maintenanceMargin: SimWire.decimal(margin ? figures.maintenance : 0),
+            lastMaintenanceMargin: SimWire.decimal(margin ? lastMaintenanceMargin : 0), sma: zero,
+            multiplier: String(figures.multiplier), daytradeCount: dayTradeCount, optionsApprovedLevel: 0,
+            optionsTradingLevel: 0, patternDayTrader: margin && dayTradeCount >= 4 && equity < 25_000,
+            tradingBlocked: false, transfersBlocked: false,
+            accountBlocked: false, tradeSuspendedByUser: false, shortingEnabled: margin,
             createdAt: SimWire.time(Date(timeIntervalSince1970: 1_514_764_800)))
     }
 
@@ -351,27 +385,31 @@ public actor Exchange {
     }
 
     private func position(symbol: String, now: Double) -> SimWire.Position? {
-        guard let holding = holdings[symbol], holding.quantity > 0, let asset = generator.universe.asset(symbol: symbol)
+        guard let holding = holdings[symbol], holding.quantity != 0, let asset = generator.universe.asset(symbol: symbol)
         else { return nil }
+        // Alpaca writes a short as a negative qty and market value, with side "short".
         let quantity = Decimal(holding.quantity)
-        let average = Money.rounded(holding.cost / quantity, scale: 6)
+        let average = Money.rounded(holding.cost / abs(quantity), scale: 6)
         let price = currentPrice(symbol, now: now) ?? average
         let lastDay = previousClose(symbol, now: now) ?? price
         let value = quantity * price
-        let profit = value - holding.cost
+        let profit = holding.quantity > 0 ? value - holding.cost : holding.cost + value
         let intraday = (price - lastDay) * quantity
         func ratio(_ part: Decimal, _ whole: Decimal) -> String {
             whole == 0 ? "0" : Money.rounded(part / whole, scale: 6).plainString
         }
         // Shares held for open sell orders are not available to sell again.
-        let available = max(0, holding.quantity - openQuantity(symbol: symbol, side: .sell))
+        let available = holding.quantity > 0
+            ? max(0, holding.quantity - openQuantity(symbol: symbol, side: .sell))
+            : min(0, holding.quantity + openQuantity(symbol: symbol, side: .buy))
         return SimWire.Position(
             assetID: asset.id, symbol: symbol, exchange: asset.exchange, assetClass: "us_equity",
             assetMarginable: asset.isTradable, qty: SimWire.decimal(quantity), qtyAvailable: String(available),
-            avgEntryPrice: SimWire.decimal(average), side: "long", marketValue: SimWire.decimal(value),
+            avgEntryPrice: SimWire.decimal(average), side: holding.quantity > 0 ? "long" : "short",
+            marketValue: SimWire.decimal(value),
             costBasis: SimWire.decimal(holding.cost), unrealizedPl: SimWire.decimal(profit),
             unrealizedPlpc: ratio(profit, holding.cost), unrealizedIntradayPl: SimWire.decimal(intraday),
-            unrealizedIntradayPlpc: ratio(intraday, lastDay * quantity), currentPrice: SimWire.decimal(price),
+            unrealizedIntradayPlpc: ratio(intraday, lastDay * abs(quantity)), currentPrice: SimWire.decimal(price),
             lastdayPrice: SimWire.decimal(lastDay), changeToday: ratio(price - lastDay, lastDay))
     }
 
@@ -383,8 +421,11 @@ public actor Exchange {
         let today = hours.newYorkDate(of: Timestamp(secondsSinceEpoch: Int64(now.rounded(.down))))
         if today != lastEquityDate {
             // Yesterday's closing equity: the first look at a new day still sees yesterday's prices.
-            lastEquity = cash + longMarketValue(now: now)
+            let figures = marginFigures(now: now)
+            lastEquity = figures.equity
+            lastMaintenanceMargin = figures.maintenance
             lastEquityDate = today
+            openedToday = [:]
         }
         for id in workingOrder { advance(id: id, now: now) }
     }
@@ -416,7 +457,8 @@ public actor Exchange {
             order.filledAt = time
             order.updatedAt = time
             order.status = state.fate.partialQuantity == nil ? .filled : .partiallyFilled
-            settle(symbol: order.symbol, side: order.side, quantity: quantity, price: price)
+            settle(symbol: order.symbol, side: order.side, quantity: quantity, price: price,
+                   on: hours.newYorkDate(of: Timestamp(time)))
             fills.append(SimFill(orderID: order.id, clientOrderID: order.clientOrderID, symbol: order.symbol,
                                  side: order.side, qty: quantity, price: price, time: time))
             stats.add(.fills)
@@ -484,21 +526,41 @@ public actor Exchange {
         side == .buy ? price <= limit : price >= limit
     }
 
-    private func settle(symbol: String, side: OrderSide, quantity: Int, price: Decimal) {
+    /// Books a fill: a buy covers a short before it adds to a long, a sell closes a long before it opens a
+    /// short; the part that closes carries its share of the cost away, the part that opens adds its own.
+    private func settle(symbol: String, side: OrderSide, quantity: Int, price: Decimal, on day: CivilDate) {
         let amount = Decimal(quantity) * price
+        cash += side == .buy ? -amount : amount
         var holding = holdings[symbol] ?? Holding(quantity: 0, cost: 0)
-        switch side {
-        case .buy:
-            cash -= amount
-            holding.quantity += quantity
-            holding.cost += amount
-        case .sell:
-            cash += amount
-            let average = holding.quantity > 0 ? holding.cost / Decimal(holding.quantity) : 0
-            holding.quantity -= quantity
-            holding.cost = holding.quantity > 0 ? Money.rounded(average * Decimal(holding.quantity), scale: 6) : 0
+        let direction = side == .buy ? 1 : -1
+        // Shares that close (part of) the opposite position.
+        let closing = holding.quantity * direction < 0 ? min(quantity, abs(holding.quantity)) : 0
+        if closing > 0 {
+            let average = holding.cost / Decimal(abs(holding.quantity))
+            holding.quantity += closing * direction
+            holding.cost = holding.quantity == 0 ? 0 : Money.rounded(average * Decimal(abs(holding.quantity)), scale: 6)
+            // Closing what was opened today is a day trade.
+            let openedHere = openedToday[symbol] ?? 0
+            if openedHere * direction < 0 {
+                dayTrades[day, default: 0] += 1
+                let left = abs(openedHere) - min(closing, abs(openedHere))
+                openedToday[symbol] = left == 0 ? nil : left * (openedHere > 0 ? 1 : -1)
+            }
         }
-        holdings[symbol] = holding.quantity > 0 ? holding : nil
+        let opening = quantity - closing
+        if opening > 0 {
+            holding.quantity += opening * direction
+            holding.cost += Decimal(opening) * price
+            openedToday[symbol, default: 0] += opening * direction
+        }
+        holdings[symbol] = holding.quantity != 0 ? holding : nil
+    }
+
+    /// Day trades in the last five sessions up to `day` (the pattern-day-trader window).
+    private func dayTradeCount(endingOn day: CivilDate) -> Int {
+        guard let last = hours.lastIndex(onOrBefore: day) else { return 0 }
+        let window = hours.sessions[max(0, last - 4)...last].map { hours.newYorkDate(of: $0.open) }
+        return window.reduce(0) { $0 + (dayTrades[$1] ?? 0) }
     }
 
     private func finish(index: Int, status: OrderStatus, at time: Date) {
@@ -528,20 +590,52 @@ public actor Exchange {
         }
     }
 
-    /// Cash less what open buy orders hold (a cash account: multiplier 1).
+    /// What the account's positions come to, and the margin they need (the simulator's model of Alpaca's
+    /// figures, see the README: initial margin 50 %, maintenance 25 % of longs and 30 % of shorts).
+    struct MarginFigures {
+        var long: Decimal = 0
+        /// Negative, as Alpaca writes it.
+        var short: Decimal = 0
+        var equity: Decimal = 0
+        var initial: Decimal = 0
+        var maintenance: Decimal = 0
+        var multiplier = 1
+        var regT: Decimal = 0
+        var dayTrading: Decimal = 0
+    }
+
+    private func marginFigures(now: Double) -> MarginFigures {
+        var figures = MarginFigures()
+        for (symbol, holding) in holdings {
+            let average = holding.cost / Decimal(abs(holding.quantity))
+            let value = Decimal(holding.quantity) * (currentPrice(symbol, now: now) ?? average)
+            if value >= 0 { figures.long += value } else { figures.short += value }
+        }
+        let gross = figures.long - figures.short
+        figures.equity = cash + figures.long + figures.short
+        figures.initial = gross / 2
+        figures.maintenance = Money.rounded(figures.long / 4 - figures.short * Decimal(string: "0.3")!, scale: 2)
+        guard configuration.accountType == .margin else { return figures }
+        figures.multiplier = figures.equity >= 25_000 ? 4 : 2
+        figures.regT = max(0, 2 * (figures.equity - figures.initial))
+        figures.dayTrading = max(0, 4 * (lastEquity - lastMaintenanceMargin) - gross)
+        return figures
+    }
+
+    /// What may still be bought: for a cash account the cash, for a margin account Alpaca's day-trading
+    /// buying power (multiplier 4) or Reg T buying power (multiplier 2), less what open buys hold.
     private func buyingPower(now: Double) -> Decimal {
         let held = workingOrder.reduce(Decimal(0)) { total, id in
             guard let index = indexByID[id], orders[index].side == .buy, let state = working[id] else { return total }
             return total + Decimal(orders[index].qty - orders[index].filledQty) * state.reservePrice
         }
-        return max(0, cash - held)
-    }
-
-    private func longMarketValue(now: Double) -> Decimal {
-        holdings.reduce(Decimal(0)) { total, entry in
-            let average = entry.value.cost / Decimal(entry.value.quantity)
-            return total + Decimal(entry.value.quantity) * (currentPrice(entry.key, now: now) ?? average)
+        let figures = marginFigures(now: now)
+        let base: Decimal
+        switch configuration.accountType {
+        case .cash: base = cash
+        case .margin: base = figures.multiplier == 4 ? figures.dayTrading : figures.regT
         }
+        return max(0, base - held)
     }
 
     private func currentPrice(_ symbol: String, now: Double) -> Decimal? {

@@ -47,7 +47,16 @@ public struct SimulatorConfiguration: Sendable {
     /// Extra letter-only symbols (ZZAAA, ZZAAB …) added to the universe.
     public var syntheticSymbols = 0
 
+    /// What kind of account the paper account is.
+    public enum AccountType: String, Sendable, CaseIterable {
+        /// A new Alpaca paper account: margin (multiplier 4 at $25,000 equity or more, else 2), shorting allowed.
+        case margin
+        /// Multiplier 1, no shorting: buying power is the cash not held for open buys.
+        case cash
+    }
+
     public var cash: Decimal = 100_000
+    public var accountType: AccountType = .margin
     public var fillPrice: FillPriceRule = .nextOpen
     /// The HTTP status of a duplicate client_order_id (Alpaca's is unverified; 422 is the best guess).
     public var duplicateClientOrderIDStatus = 422

@@ -62,6 +62,9 @@ struct SimulatorCommand: AsyncParsableCommand {
     @Option(help: "Starting cash of the paper account, in dollars.")
     var cash = "100000"
 
+    @Option(help: "margin (Alpaca's default for a paper account: buying power up to 4× equity, shorting) or cash (multiplier 1, no shorting).")
+    var account: SimulatorConfiguration.AccountType = .margin
+
     @Option(name: .customLong("fill-price"),
             help: "Market order fill price: next-open (open of the symbol's next bar) or last-close (at once, latest close).")
     var fillPrice: SimulatorConfiguration.FillPriceRule = .nextOpen
@@ -140,6 +143,7 @@ struct SimulatorCommand: AsyncParsableCommand {
         guard let money = Money.parse(cash) else { throw ValidationError("--cash must be a plain number of dollars") }
         configuration.cash = money
         configuration.fillPrice = fillPrice
+        configuration.accountType = account
         configuration.duplicateClientOrderIDStatus = duplicateClientOrderIDStatus
         configuration.authTimeout = authTimeout
         configuration.maxConnections = maxConnections
@@ -173,6 +177,7 @@ struct SimulatorCommand: AsyncParsableCommand {
             "start": "\(RFC3339.format(configuration.start ?? Date()))", "speed": "\(configuration.speed)",
             "seed": "\(configuration.seed)", "skip_closed": "\(configuration.skipClosed)",
             "fill_price": "\(configuration.fillPrice.rawValue)", "key_id": "\(configuration.keyID)",
+            "account": "\(configuration.accountType.rawValue)",
         ])
         let app = try Simulator.buildApplication(configuration, logger: logger) { host, port in
             // Tests read this line to learn the port; a pipe or file would otherwise hold it in a buffer.
@@ -185,3 +190,4 @@ struct SimulatorCommand: AsyncParsableCommand {
 }
 
 extension SimulatorConfiguration.FillPriceRule: ExpressibleByArgument {}
+extension SimulatorConfiguration.AccountType: ExpressibleByArgument {}

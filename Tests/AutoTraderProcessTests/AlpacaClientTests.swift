@@ -40,7 +40,8 @@ import Testing
         let sim = try await SimulatorProcess(Self.start)
         let alpaca = client(sim)
         let account = try await alpaca.account()
-        #expect(account.cash == 100_000 && account.buyingPower == 100_000 && account.canTrade)
+        // A new paper account is a margin account: $100,000 of equity buys up to 4× that in a day.
+        #expect(account.cash == 100_000 && account.buyingPower == 400_000 && account.canTrade)
         let apple = try #require(try await alpaca.asset(symbol: "AAPL"))
         #expect(apple.isTradableEquity && apple.symbol == "AAPL")
         #expect(try await alpaca.asset(symbol: "NOSUCH") == nil)
@@ -120,7 +121,8 @@ import Testing
     }
 
     @Test func refusalsCarryAlpacasCodeAndMessage() async throws {
-        let sim = try await SimulatorProcess(Self.start)
+        // A cash account: selling what it does not hold is refused (a margin account would open a short).
+        let sim = try await SimulatorProcess(Self.start + ["--account", "cash"])
         let alpaca = client(sim)
         await #expect(throws: AlpacaError.self) {
             try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "NVDA", qty: 1_000_000, side: .buy, clientOrderId: clientOrderID()))
@@ -135,7 +137,7 @@ import Testing
             _ = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "NVDA", qty: 1, side: .sell, clientOrderId: clientOrderID()))
             Issue.record("selling what the account does not hold must be refused")
         } catch let error as AlpacaError {
-            #expect(error.status == 403 && error.message.contains("insufficient qty"))
+            #expect(error.status == 403 && error.message.contains("not allowed to short"))
         }
         do {
             _ = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "NOSUCH", qty: 1, side: .buy, clientOrderId: clientOrderID()))

@@ -128,10 +128,9 @@ import Testing
         #expect(dayEnded["expired_at"]?.string.flatMap { RFC3339.parse($0) } == Timestamp.at("2024-06-04T20:00:00Z").date)
         let gtcNow = try JSONAny.parse(try await sim.request("GET", "/v2/orders/\(try #require(gtc["id"]?.string))").body)
         #expect(gtcNow["status"]?.string == "new" && gtcNow["time_in_force"]?.string == "gtc", "\(gtcNow)")
-        // The GTC buy still holds buying power at its limit.
+        // The GTC buy still holds buying power at its limit: 4 × $100,000 (nothing held) less its price.
         let account = try JSONAny.parse(try await sim.request("GET", "/v2/account").body)
-        let cash = try #require(Self.money(account["cash"]))
-        #expect(Self.money(account["buying_power"]).map { $0 <= cash - far } == true, "\(account)")
+        #expect(Self.money(account["buying_power"]) == 400_000 - far, "\(account)")
     }
 
     @Test func whatAlpacaRefusesIsRefusedWithItsCodes() async throws {
@@ -146,8 +145,8 @@ import Testing
             (with(["type": "limit", "limit_price": "190", "time_in_force": "fok"]), 422, 40010001, "not supported by this simulator"),
             (with(["type": "limit", "limit_price": "190", "time_in_force": "forever"]), 422, 40010001, "invalid time_in_force"),
             (with(["type": "pegged"]), 422, 40010001, "invalid order type"),
-            // Buying power is held at the limit: 20 × $10,000 is more than the $100,000 account has.
-            (with(["type": "limit", "limit_price": "10000", "qty": "20"]), 403, 40310000, "insufficient buying power"),
+            // Buying power is held at the limit: 50 × $10,000 is more than the 4 × $100,000 the account may buy.
+            (with(["type": "limit", "limit_price": "10000", "qty": "50"]), 403, 40310000, "insufficient buying power"),
         ]
         for (body, status, code, message) in cases {
             let (got, answer) = try await Self.submit(sim, body)
@@ -157,5 +156,39 @@ import Testing
         }
         let orders = try JSONAny.parse(try await sim.request("GET", "/v2/orders?status=all").body)
         #expect(orders.array?.isEmpty == true, "nothing refused was booked: \(orders)")
+    }
+
+    /// A margin account (the default, like a new paper account) opens a short from a flat position, never
+    /// turns a long into a short with one order, covers with a buy, and counts day trades.
+    @Test func aMarginAccountShortsFromFlatNeverFlipsALongAndCountsDayTrades() async throws {
+        let sim = try await SimulatorProcess(["--start", "2024-06-04T14:00:00Z", "--speed", "1", "--seed", "7", "--fill-price", "last-close"])
+        func order(_ symbol: String, _ qty: Int, _ side: String) async throws -> (Int, JSONAny) {
+            try await Self.submit(sim, ["symbol": symbol, "qty": String(qty), "side": side, "type": "market", "time_in_force": "day"])
+        }
+        let before = try JSONAny.parse(try await sim.request("GET", "/v2/account").body)
+        let (shortStatus, sent) = try await order("NVDA", 3, "sell")
+        #expect(shortStatus == 200, "\(sent)")
+        let short = try await Self.waitForEnd(sim, try #require(sent["id"]?.string))
+        #expect(short["status"]?.string == "filled", "\(short)")
+        let position = try JSONAny.parse(try await sim.request("GET", "/v2/positions/NVDA").body)
+        #expect(position["qty"]?.string == "-3" && position["side"]?.string == "short", "\(position)")
+        #expect(Self.money(position["market_value"]).map { $0 < 0 } == true)
+        let shorted = try JSONAny.parse(try await sim.request("GET", "/v2/account").body)
+        let proceeds = 3 * (try #require(Self.money(short["filled_avg_price"])))
+        #expect(Self.money(shorted["cash"]) == Self.money(before["cash"]).map { $0 + proceeds }, "a short sale's proceeds are cash")
+        #expect(Self.money(shorted["short_market_value"]).map { $0 < 0 } == true, "\(shorted)")
+
+        _ = try await order("AAPL", 5, "buy")
+        let (flipStatus, flip) = try await order("AAPL", 8, "sell")
+        #expect(flipStatus == 403 && flip["message"]?.string?.contains("insufficient qty available") == true, "\(flip)")
+        #expect(flip["available"]?.string == "5" && flip["existing_qty"]?.string == "5")
+
+        // Covering the short and selling the long, both opened today: two day trades.
+        #expect(try await order("NVDA", 3, "buy").0 == 200)
+        #expect(try await sim.request("GET", "/v2/positions/NVDA").status == 404, "covered: no position left")
+        #expect(try await order("AAPL", 5, "sell").0 == 200)
+        let after = try JSONAny.parse(try await sim.request("GET", "/v2/account").body)
+        #expect(after["daytrade_count"]?.number == 2, "\(after)")
+        #expect(after["multiplier"]?.string == "4" && after["pattern_day_trader"]?.bool == false)
     }
 }

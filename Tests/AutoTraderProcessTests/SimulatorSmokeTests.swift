@@ -38,11 +38,21 @@ import Testing
         #expect(reply.status == 200)
         let account: AlpacaAccount = try reply.decode()
         #expect(account.status == "ACTIVE" && account.canTrade)
-        #expect(account.cash == 25_000 && account.buyingPower == 25_000 && account.equity == 25_000)
+        // Margin, like a new paper account: $25,000 of equity is the pattern-day-trader line, multiplier 4.
+        #expect(account.cash == 25_000 && account.buyingPower == 100_000 && account.equity == 25_000)
         #expect(account.currency == "USD")
         let object = try reply.object()
         #expect(object["cash"] as? String == "25000", "money is written as strings")
-        #expect(object["multiplier"] as? String == "1")
+        #expect(object["multiplier"] as? String == "4" && object["shorting_enabled"] as? Bool == true)
+        #expect(object["regt_buying_power"] as? String == "50000" && object["daytrading_buying_power"] as? String == "100000")
+        // Below $25,000 the multiplier is 2; a cash account is 1 and may not short.
+        let small = try await SimulatorProcess(Self.arguments + ["--cash", "24999"])
+        let smallAccount = try await small.request("GET", "/v2/account").object()
+        #expect(smallAccount["multiplier"] as? String == "2" && smallAccount["buying_power"] as? String == "49998")
+        let cashOnly = try await SimulatorProcess(Self.arguments + ["--cash", "25000", "--account", "cash"])
+        let cashAccount = try await cashOnly.request("GET", "/v2/account").object()
+        #expect(cashAccount["multiplier"] as? String == "1" && cashAccount["buying_power"] as? String == "25000")
+        #expect(cashAccount["shorting_enabled"] as? Bool == false)
         #expect(Int(reply.header("X-Ratelimit-Limit") ?? "") == 200)
         #expect(Int(reply.header("X-Ratelimit-Remaining") ?? "") != nil)
         let reset = Int(reply.header("X-Ratelimit-Reset") ?? "") ?? 0

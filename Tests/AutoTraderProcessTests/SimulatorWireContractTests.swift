@@ -157,11 +157,24 @@ import WSClient
         try contract.check("error 404 (order)", "GET /v2/orders/{unknown id}",
                            await answer(open, "GET", "/v2/orders/\(UUID().uuidString.lowercased())", status: 404),
                            against: ["error_404_order_not_found.json"])
-        try contract.check("error 403 (insufficient qty)", "POST /v2/orders selling what is not held",
-                           await answer(open, "POST", "/v2/orders", json: [
+        // A cash account filling at the last close: 2 MSFT held at once, so selling 5 is short of 3, and
+        // selling NVDA (not held) would be a short sale, which a cash account may not make.
+        let cashAccount = try await SimulatorProcess([
+            "--start", "2024-06-04T14:00:00Z", "--speed", "1", "--seed", "7", "--account", "cash", "--fill-price", "last-close",
+        ])
+        _ = try await answer(cashAccount, "POST", "/v2/orders", json: [
+            "symbol": "MSFT", "qty": "2", "side": "buy", "type": "market", "time_in_force": "day",
+        ])
+        try contract.check("error 403 (insufficient qty)", "POST /v2/orders selling more than is held",
+                           await answer(cashAccount, "POST", "/v2/orders", json: [
                                "symbol": "MSFT", "qty": "5", "side": "sell", "type": "market", "time_in_force": "day",
                            ], status: 403),
                            against: ["error_403_insufficient_qty.json"])
+        try contract.check("error 403 (no shorting)", "POST /v2/orders selling what is not held from a cash account",
+                           await answer(cashAccount, "POST", "/v2/orders", json: [
+                               "symbol": "NVDA", "qty": "1", "side": "sell", "type": "market", "time_in_force": "day",
+                           ], status: 403),
+                           against: ["error_403_not_allowed_to_short.json"])
         try contract.check("error 403 (buying power)", "POST /v2/orders beyond the buying power",
                            await answer(open, "POST", "/v2/orders", json: [
                                "symbol": "AAPL", "qty": "1000000", "side": "buy", "type": "market", "time_in_force": "day",
