@@ -94,8 +94,8 @@ struct ScriptDecisionsBenchmark: AsyncParsableCommand {
         let timedSeconds = BenchSupport.seconds(batches.reduce(.zero, +))
         BenchSupport.say("""
               pipelined: \(BenchSupport.grouped(Int(Double(decisions) / timedSeconds))) decisions/s; a minute of \(cards) cards \
-            p50 \(BenchSupport.format(BenchSupport.milliseconds(BenchSupport.percentile(sorted, 0.5)))) ms, \
-            p99 \(BenchSupport.format(BenchSupport.milliseconds(BenchSupport.percentile(sorted, 0.99)))) ms, \
+            p50 \(BenchSupport.format(BenchSupport.milliseconds(BenchSupport.percentile(sorted, 50)))) ms, \
+            p99 \(BenchSupport.format(BenchSupport.milliseconds(BenchSupport.percentile(sorted, 99)))) ms, \
             max \(BenchSupport.format(BenchSupport.milliseconds(sorted.last ?? .zero))) ms \
             (\(counts["buy", default: 0]) buys, \(counts["sell", default: 0]) sells, \(counts["hold", default: 0]) holds)
             """)
@@ -111,8 +111,8 @@ struct ScriptDecisionsBenchmark: AsyncParsableCommand {
             let sortedLone = lone.sorted()
             BenchSupport.say("""
                   one at a time: \(BenchSupport.grouped(Int(Double(single) / BenchSupport.seconds(lone.reduce(.zero, +))))) decisions/s; \
-                round trip p50 \(BenchSupport.format(BenchSupport.microseconds(BenchSupport.percentile(sortedLone, 0.5)), decimals: 0)) µs, \
-                p99 \(BenchSupport.format(BenchSupport.microseconds(BenchSupport.percentile(sortedLone, 0.99)), decimals: 0)) µs
+                round trip p50 \(BenchSupport.format(BenchSupport.microseconds(BenchSupport.percentile(sortedLone, 50)), decimals: 0)) µs, \
+                p99 \(BenchSupport.format(BenchSupport.microseconds(BenchSupport.percentile(sortedLone, 99)), decimals: 0)) µs
                 """)
         }
         await worker.stop()
