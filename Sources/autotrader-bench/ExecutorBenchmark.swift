@@ -32,6 +32,25 @@ struct ExecutorLatencyBenchmark: AsyncParsableCommand {
     @Option(help: "Card counts to measure, comma-separated.") var cards = "1,10,100"
     @Option(help: "Orders to collect per card count (at least; one per card per minute).") var samples = 600
     @Option(help: "Keep the scratch databases in this folder.") var directory: String?
+    @Flag(help: "The cards run a Python script algorithm (the same rule, in the original design's form) through its worker.")
+    var python = false
+
+    /// TradesEveryMinute as a script in the original design's form.
+    static let pythonTradesEveryMinute = """
+        \"\"\"benchmark: buy 1, sell 1, alternately\"\"\"
+
+        class Algorithm:
+            def __init__(self, ticker, initial_capital):
+                pass
+
+            def get_data_requirements(self, current_time):
+                return {'bars': 1}
+
+            def on_data(self, bars, transaction_history):
+                held = sum(t['shares'] if t['type'] == 'buy' else -t['shares'] for t in transaction_history)
+                return ('buy', 1) if held == 0 else ('sell', held)
+
+        """
 
     func run() async throws {
         BenchSupport.warnIfDebugBuild()
@@ -53,7 +72,7 @@ struct ExecutorLatencyBenchmark: AsyncParsableCommand {
             lines.append(line)
         }
         BenchSupport.say("")
-        BenchSupport.say("tick-to-trade (bar commit → order at the simulator), \(BenchSupport.buildKind) build, load \(BenchSupport.loadAverage())")
+        BenchSupport.say("tick-to-trade (bar commit → order at the simulator)\(python ? " of a Python script algorithm" : ""), \(BenchSupport.buildKind) build, load \(BenchSupport.loadAverage())")
         for line in lines { BenchSupport.say(line) }
     }
 
@@ -83,11 +102,19 @@ struct ExecutorLatencyBenchmark: AsyncParsableCommand {
         for index in 0..<count {
             _ = try system.createAlgorithm(ticker: tickers[index % tickers.count], algorithmType: "trades_every_minute", initialCapital: 1_000_000, brokerCash: BenchCash.unlimited)
         }
+        var scripts: ScriptAlgorithms?
+        if python {
+            let folder = scratch.database("algorithms-\(count)")
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try Self.pythonTradesEveryMinute.write(toFile: folder + "/trades_every_minute.py", atomically: true, encoding: .utf8)
+            scripts = ScriptAlgorithms(
+                options: .init(directory: folder), compiled: AlgorithmCatalog([]), system: system, logger: Logger(label: "bench-scripts"))
+        }
         // Started without its heartbeat (no `HeartbeatService`): nothing but the trading runs.
         let executor = try ExecutorService(
             configuration: configuration, system: system, stocksPath: stocksPath, calendar: try MarketCalendar(),
-            catalog: AlgorithmCatalog([.init(name: "trades_every_minute", type: TradesEveryMinute.self)]),
-            logger: Logger(label: "bench-executor"))
+            catalog: AlgorithmCatalog(python ? [] : [.init(name: "trades_every_minute", type: TradesEveryMinute.self)]),
+            logger: Logger(label: "bench-executor"), scripts: scripts)
         let clock = try await SimClockMapping.measure(sim.baseURL, speed: speed)
         await executor.start()
         defer { Task { await executor.shutdown() } }
