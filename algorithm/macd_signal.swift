@@ -10,19 +10,20 @@ public struct MacdSignal: TradingAlgorithm {
     public init() {}
 
     public func decide(_ input: AlgorithmInput) throws -> AlgorithmDecision {
-        let lines = Indicators.macd(input.closes)
-        let count = lines.macd.count
-        guard count >= 2, let macdNow = lines.macd[count - 1], let signalNow = lines.signal[count - 1],
-            let macdBefore = lines.macd[count - 2], let signalBefore = lines.signal[count - 2]
-        else { return .hold("warming up: \(count) of 35 bars") }
-        let values = "macd \(Indicators.format(macdNow, places: 4)) signal \(Indicators.format(signalNow, places: 4))"
-        if macdBefore <= signalBefore, macdNow > signalNow {
+        // In place, bit for bit `Indicators.macd`'s last two values; a hold's text is written only when read.
+        guard let (macd, signal) = input.bars.withCloses({ Indicators.macdLastTwo($0) }) else {
+            return .hold(Double(input.bars.count)) { count, _ in "warming up: \(Int(count)) of 35 bars" }
+        }
+        func values() -> String { "macd \(Indicators.format(macd.now, places: 4)) signal \(Indicators.format(signal.now, places: 4))" }
+        if macd.before <= signal.before, macd.now > signal.now {
             let shares = input.affordableShares()
-            return shares > 0 ? .buy(shares, "macd crossed above signal (\(values))") : .hold("crossed up but no cash for a share")
+            return shares > 0 ? .buy(shares, "macd crossed above signal (\(values()))") : .hold("crossed up but no cash for a share")
         }
-        if macdBefore >= signalBefore, macdNow < signalNow, input.sharesHeld > 0 {
-            return .sell(input.sharesHeld, "macd crossed below signal (\(values))")
+        if macd.before >= signal.before, macd.now < signal.now, input.sharesHeld > 0 {
+            return .sell(input.sharesHeld, "macd crossed below signal (\(values()))")
         }
-        return .hold("no cross (\(values))")
+        return .hold(macd.now, signal.now) { macd, signal in
+            "no cross (macd \(Indicators.format(macd, places: 4)) signal \(Indicators.format(signal, places: 4)))"
+        }
     }
 }

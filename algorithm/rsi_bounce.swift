@@ -10,9 +10,9 @@ public struct RsiBounce: TradingAlgorithm {
     public init() {}
 
     public func decide(_ input: AlgorithmInput) throws -> AlgorithmDecision {
-        let closes = input.closes
-        guard let last = Indicators.rsi(closes, period: 14).last, let rsi = last else {
-            return .hold("warming up: \(closes.count) of 15 bars")
+        // In place, bit for bit `Indicators.rsi(…).last`; a hold's text is written only when read.
+        guard let rsi = input.bars.withCloses({ Indicators.rsiLast($0, period: 14) }) else {
+            return .hold(Double(input.bars.count)) { count, _ in "warming up: \(Int(count)) of 15 bars" }
         }
         let value = "rsi14 \(Indicators.format(rsi))"
         if rsi < 30 {
@@ -22,6 +22,6 @@ public struct RsiBounce: TradingAlgorithm {
         if rsi > 70, input.sharesHeld > 0 {
             return .sell(input.sharesHeld, "overbought (\(value))")
         }
-        return .hold(value)
+        return .hold(rsi) { rsi, _ in "rsi14 \(Indicators.format(rsi))" }
     }
 }

@@ -38,9 +38,13 @@ struct BacktestBenchmark: ParsableCommand {
         }
         // A year of minute bars, all three algorithms: what an interactive "compare all" costs.
         let year = BacktestBars(bars: Array(series.prefix(98_280)), firstIndex: 0)
-        let began = ContinuousClock.now
-        for entry in AlgorithmRegistry.catalog.entries { _ = backtester.run(entry, ticker: "BENCH", bars: year, settings: settings) }
-        BenchSupport.say("  a year (98,280 bars), every algorithm: \(BenchSupport.format(BenchSupport.milliseconds(ContinuousClock.now - began), decimals: 1)) ms")
+        var fastest = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            let began = ContinuousClock.now
+            for entry in AlgorithmRegistry.catalog.entries { _ = backtester.run(entry, ticker: "BENCH", bars: year, settings: settings) }
+            fastest = min(fastest, BenchSupport.milliseconds(ContinuousClock.now - began))
+        }
+        BenchSupport.say("  a year (\(BenchSupport.grouped(year.count)) bars), every algorithm one after another: \(BenchSupport.format(fastest, decimals: 1)) ms")
 
         try compareWithVectorbt(series, swiftRate: rates["sma_crossover"])
     }
@@ -92,14 +96,21 @@ struct BacktestBenchmark: ParsableCommand {
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        guard process.terminationStatus == 0, let line = output.split(separator: "\n").last(where: { $0.hasPrefix("vectorbt ") }) else {
+        let lines = output.split(separator: "\n").filter { $0.hasPrefix("vectorbt ") }
+        guard process.terminationStatus == 0, !lines.isEmpty else {
             BenchSupport.say("  vectorbt: the run failed (status \(process.terminationStatus)): \(output.suffix(500))")
             return
         }
-        BenchSupport.say("  \(line)")
-        let fields = line.split(separator: " ")
-        if let index = fields.firstIndex(of: "bars/s"), index > 0, let rate = Double(fields[index - 1].replacingOccurrences(of: ",", with: "")), let swiftRate {
-            BenchSupport.say("  sma_crossover: AutoTrader / vectorbt = \(BenchSupport.format(swiftRate / rate, decimals: 2))×")
+        var fastest = 0.0
+        for line in lines {
+            BenchSupport.say("  \(line)")
+            let fields = line.split(separator: " ")
+            if let index = fields.firstIndex(of: "bars/s"), index > 0, let rate = Double(fields[index - 1].replacingOccurrences(of: ",", with: "")) {
+                fastest = max(fastest, rate)
+            }
+        }
+        if let swiftRate, fastest > 0 {
+            BenchSupport.say("  sma_crossover: AutoTrader / fastest vectorbt = \(BenchSupport.format(swiftRate / fastest, decimals: 2))×")
         }
     }
 
@@ -140,14 +151,20 @@ struct BacktestBenchmark: ParsableCommand {
                 close, entries.shift(2, fill_value=False), exits.shift(2, fill_value=False), price=open_,
                 size=0.995, size_type="percent", size_granularity=1, init_cash=10000, freq="1min")
 
-        run()  # numba's compilation is not the engine's speed
-        best = float("inf")
-        for _ in range(repeats):
-            began = time.perf_counter()
-            portfolio = run()
-            trades = portfolio.trades.count()
-            best = min(best, time.perf_counter() - began)
-        print("vectorbt %s: %s bars/s (%.1f ms; %d trades, final value %.2f)" % (
-            vbt.__version__, format(int(len(closes) / best), ","), best * 1000, trades, portfolio.final_value()))
+        for engine in ("rust", "numba"):
+            try:
+                vbt.settings["engine"] = engine
+                run()  # compilation and caches warmed: not the engine's speed
+            except Exception as error:
+                print("vectorbt engine %s unavailable: %s" % (engine, error))
+                continue
+            best = float("inf")
+            for _ in range(repeats):
+                began = time.perf_counter()
+                portfolio = run()
+                trades = portfolio.trades.count()
+                best = min(best, time.perf_counter() - began)
+            print("vectorbt %s %s: %s bars/s (%.1f ms; %d trades, final value %.2f)" % (
+                vbt.__version__, engine, format(int(len(closes) / best), ","), best * 1000, trades, portfolio.final_value()))
         """#
 }

@@ -164,6 +164,36 @@ struct ScriptedByVolume: TradingAlgorithm {
         }
     }
 
+    @Test func theInPlaceIndicatorsAreBitForBitTheArrayOnes() {
+        var random = SplitMix64(seed: 61)
+        print("BacktestTests in-place indicators seed 61")
+        for length in [15, 16, 35, 36, 51, 120, 200] {
+            let closes = (0..<length).map { _ in 50 + Double(random.next() % 10_000) / 100 }
+            closes.withUnsafeBufferPointer { buffer in
+                for period in [14, 20, 50] where length > period {
+                    let sma = Indicators.sma(closes, period: period)
+                    #expect(Indicators.smaLastTwo(buffer, period: period) == Indicators.LastTwo(before: sma[length - 2]!, now: sma[length - 1]!))
+                }
+                #expect(Indicators.rsiLast(buffer, period: 14) == Indicators.rsi(closes, period: 14).last!)
+                let macd = Indicators.macd(closes)
+                let lastTwo = Indicators.macdLastTwo(buffer)
+                if length >= 35 {
+                    #expect(lastTwo?.macd == Indicators.LastTwo(before: macd.macd[length - 2]!, now: macd.macd[length - 1]!))
+                    #expect(lastTwo?.signal == Indicators.LastTwo(before: macd.signal[length - 2]!, now: macd.signal[length - 1]!))
+                } else {
+                    #expect(lastTwo == nil)
+                }
+            }
+        }
+        // A window reads the series in place and indexes from 0, like the array it replaces.
+        let bars = Self.tenMinutes
+        let window = BarSeries(bars).window(endingAt: 6, count: 4)
+        #expect(Array(window) == Array(bars[3...6]) && window[0] == bars[3] && window.lastClose == bars[6].close)
+        #expect(window.withCloses { Array($0) } == bars[3...6].map(\.close))
+        // A hold's reason is written when read, and equal decisions compare equal whichever way they were made.
+        #expect(AlgorithmDecision.hold(1.5, 2) { a, b in "a \(a) b \(b)" } == .hold("a 1.5 b 2.0"))
+    }
+
     @Test func badInputIsRefusedWithAClearReason() throws {
         #expect(throws: BacktestError.badDate("2024-13-01")) { try BacktestPeriod.dates("2024-13-01", "2024-12-31", calendar: Self.calendar) }
         #expect(throws: BacktestError.emptyRange(from: CivilDate("2024-06-05")!, to: CivilDate("2024-06-03")!)) {

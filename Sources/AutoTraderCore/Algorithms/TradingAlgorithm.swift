@@ -21,34 +21,49 @@ public protocol TradingAlgorithm: Sendable {
 public struct AlgorithmInput: Sendable {
     public let ticker: String
     public let initialCapital: Decimal
-    /// The latest bars, oldest first, at most `barsNeeded` (fewer early in a ticker's history).
-    public let bars: [MinuteBar]
+    /// The latest bars, oldest first, at most `barsNeeded` (fewer early in a ticker's history): a window
+    /// over one buffer, so a backtest hands each minute its bars without copying them.
+    public let bars: BarWindow
     /// The card's whole transaction history, oldest first.
     public let transactions: [Trade]
     /// The minute being decided (the newest bar's minute).
     public let now: Timestamp
 
     public init(ticker: String, initialCapital: Decimal, bars: [MinuteBar], transactions: [Trade], now: Timestamp) {
-        self.ticker = ticker
-        self.initialCapital = initialCapital
-        self.bars = bars
-        self.transactions = transactions
-        self.now = now
+        self.init(ticker: ticker, initialCapital: initialCapital, window: BarWindow(bars), transactions: transactions, now: now)
     }
 
-    /// Closes as `Double`, oldest first: what the indicators take.
-    public var closes: [Double] { bars.map(\.close) }
+    /// `held`, when given, is what `transactions` add up to (shares, uninvested cash), kept by a caller that
+    /// follows the history as it grows: a backtest with thousands of fills would otherwise sum it every minute.
+    public init(
+        ticker: String, initialCapital: Decimal, window: BarWindow, transactions: [Trade], now: Timestamp,
+        held: (shares: Int, cash: Decimal)? = nil
+    ) {
+        self.ticker = ticker
+        self.initialCapital = initialCapital
+        self.bars = window
+        self.transactions = transactions
+        self.now = now
+        self.held = held
+    }
+
+    let held: (shares: Int, cash: Decimal)?
+
+    /// Closes as `Double`, oldest first: what the indicators take (a copy; `bars.withCloses` reads them in place).
+    public var closes: [Double] { bars.withCloses { Array($0) } }
 
     /// The latest close: the price a decision is sized at.
-    public var lastPrice: Decimal? { bars.last.map { Money.decimal(fromStored: $0.close) } }
+    public var lastPrice: Decimal? { bars.lastClose.map { Money.decimal(fromStored: $0) } }
 
     public var sharesHeld: Int {
-        transactions.reduce(0) { $0 + ($1.side == .buy ? $1.shares : -$1.shares) }
+        if let held { return held.shares }
+        return transactions.reduce(0) { $0 + ($1.side == .buy ? $1.shares : -$1.shares) }
     }
 
     /// initial_capital − (Σ buys − Σ sells), exactly.
     public var uninvestedCash: Decimal {
-        transactions.reduce(initialCapital) { cash, trade in
+        if let held { return held.cash }
+        return transactions.reduce(initialCapital) { cash, trade in
             let amount = Decimal(trade.shares) * trade.price
             return trade.side == .buy ? cash - amount : cash + amount
         }
@@ -98,17 +113,51 @@ public struct AlgorithmDecision: Hashable, Sendable {
         case hold
     }
 
+    /// A reason as text, or as two numbers and how to write them: formatting is most of a hold's cost,
+    /// and a backtest never reads a hold's reason (the executor's decision log does, and gets the same text).
+    enum Explanation: Sendable {
+        case text(String)
+        case formatted(Double, Double, @Sendable (Double, Double) -> String)
+    }
+
     public let action: Action
-    public let reason: String
+    let explanation: Explanation
+
+    public var reason: String {
+        switch explanation {
+        case .text(let text): return text
+        case .formatted(let first, let second, let format): return format(first, second)
+        }
+    }
 
     public init(_ action: Action, reason: String) {
         self.action = action
-        self.reason = reason
+        self.explanation = .text(reason)
+    }
+
+    /// A decision whose reason is written from `first` and `second` only when it is read. Pass a closure
+    /// that captures nothing: it then costs no allocation.
+    public init(_ action: Action, _ first: Double, _ second: Double, reason: @escaping @Sendable (Double, Double) -> String) {
+        self.action = action
+        self.explanation = .formatted(first, second, reason)
     }
 
     public static func buy(_ shares: Int, _ reason: String) -> AlgorithmDecision { .init(.buy(shares), reason: reason) }
     public static func sell(_ shares: Int, _ reason: String) -> AlgorithmDecision { .init(.sell(shares), reason: reason) }
     public static func hold(_ reason: String) -> AlgorithmDecision { .init(.hold, reason: reason) }
+    /// A hold whose reason is formatted only if someone reads it.
+    public static func hold(_ first: Double, _ second: Double = 0, _ reason: @escaping @Sendable (Double, Double) -> String) -> AlgorithmDecision {
+        .init(.hold, first, second, reason: reason)
+    }
+
+    public static func == (lhs: AlgorithmDecision, rhs: AlgorithmDecision) -> Bool {
+        lhs.action == rhs.action && lhs.reason == rhs.reason
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(action)
+        hasher.combine(reason)
+    }
 }
 
 /// The algorithms a build knows, by name (the file names in `algorithm/`).

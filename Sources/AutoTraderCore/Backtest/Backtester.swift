@@ -3,18 +3,25 @@ import Foundation
 /// A ticker's bars for a backtest: the warm-up before the range (what the algorithm looks back on at
 /// the range's first minute, as live it would find in stocks.db) followed by the range's own bars.
 public struct BacktestBars: Sendable {
-    /// Oldest first, one ticker, regular-hours minutes only.
-    public let bars: [MinuteBar]
+    /// Oldest first, one ticker, regular-hours minutes only, held once: each decision gets a window over it.
+    public let series: BarSeries
     /// The index of the range's first bar; the bars before it are the warm-up.
     public let firstIndex: Int
+    // The columns the replay reads every minute, contiguous.
+    let opens: ContiguousArray<Double>
+    let times: ContiguousArray<Timestamp>
 
     public init(bars: [MinuteBar], firstIndex: Int) {
         precondition(firstIndex >= 0 && firstIndex <= bars.count)
-        self.bars = bars
+        series = BarSeries(bars)
         self.firstIndex = firstIndex
+        opens = ContiguousArray(bars.lazy.map(\.open))
+        times = ContiguousArray(bars.lazy.map(\.timestamp))
     }
 
-    public var rangeCount: Int { bars.count - firstIndex }
+    public var bars: ContiguousArray<MinuteBar> { series.bars }
+    public var count: Int { series.count }
+    public var rangeCount: Int { series.count - firstIndex }
 }
 
 /// Replays bars through an algorithm exactly as the executor runs it: the same `decide`, the same
@@ -90,7 +97,9 @@ private struct Run {
     }
 
     mutating func replay(_ series: BacktestBars, name: String) -> BacktestResult {
-        let bars = series.bars
+        let count = series.count
+        let closes = series.series.closes
+        let times = series.times
         let first = series.firstIndex
         var equity = MinuteEquity()
         equity.times.reserveCapacity(series.rangeCount)
@@ -101,27 +110,27 @@ private struct Run {
         var drawdown: (peak: Int64, trough: Int64) = (startMicros, startMicros)
         var holding = 0
         var curve: [EquityPoint] = []
-        if first < bars.count {
-            curve.append(EquityPoint(time: bars[first].timestamp, equity: settings.capital))
+        if first < count {
+            curve.append(EquityPoint(time: times[first], equity: settings.capital))
         }
         var session: MarketSession?
 
-        for index in first..<bars.count {
-            let bar = bars[index]
+        for index in first..<count {
+            let time = times[index]
             // Live, an order is over (filled, or canceled as the next minute begins) before the card decides again.
             if let order = pending {
                 pending = nil
-                settle(order, before: index, in: bars)
+                settle(order, before: index, in: series)
             }
-            decide(at: index, in: bars)
+            decide(at: index, in: series)
             while let first = unvalued.first, first.index <= index {
                 unvalued.removeFirst()
                 heldShares += first.shares
                 cashMicros += first.cash
             }
 
-            let value = cashMicros + Int64(heldShares) * Self.micros(stored: bar.close) - commissionMicros
-            equity.times.append(bar.timestamp.secondsSinceEpoch)
+            let value = cashMicros + Int64(heldShares) * Self.micros(stored: closes[index]) - commissionMicros
+            equity.times.append(time.secondsSinceEpoch)
             equity.micros.append(value)
             if heldShares > 0 { holding += 1 }
             if value > peak { peak = value }
@@ -133,20 +142,20 @@ private struct Run {
                 }
             }
             // The summary curve: the equity at each session's last bar.
-            if session.map({ !$0.contains(bar.timestamp) }) ?? true { session = calendar.session(containing: bar.timestamp) }
-            if index + 1 == bars.count || !(session?.contains(bars[index + 1].timestamp) ?? false) {
-                curve.append(EquityPoint(time: bar.timestamp, equity: Money.decimal(micros: value)))
+            if session.map({ !$0.contains(time) }) ?? true { session = calendar.session(containing: time) }
+            if index + 1 == count || !(session?.contains(times[index + 1]) ?? false) {
+                curve.append(EquityPoint(time: time, equity: Money.decimal(micros: value)))
             }
         }
         if pending != nil { unfilled += 1 } // still waiting for a bar when the range ended
 
-        let lastClose = bars.last.map { Money.decimal(fromStored: $0.close) } ?? 0
-        let firstOpen = first < bars.count ? Money.decimal(fromStored: bars[first].open) : 0
+        let lastClose = closes.last.map { Money.decimal(fromStored: $0) } ?? 0
+        let firstOpen = first < count ? Money.decimal(fromStored: series.opens[first]) : 0
         let final = equity.micros.last.map { Money.decimal(micros: $0) } ?? settings.capital
         return BacktestResult(
             algorithm: name, ticker: ticker, settings: settings,
-            firstBar: first < bars.count ? bars[first].timestamp : nil, lastBar: first < bars.count ? bars.last?.timestamp : nil,
-            bars: bars.count - first, fills: fills, refused: refused, unfilled: unfilled, errors: errors,
+            firstBar: first < count ? times[first] : nil, lastBar: first < count ? times.last : nil,
+            bars: count - first, fills: fills, refused: refused, unfilled: unfilled, errors: errors,
             finalEquity: final, sharesHeld: shares, roundTrips: roundTrips, wins: wins,
             maxDrawdown: BacktestResult.ratio(Decimal(drawdown.peak - drawdown.trough), Decimal(drawdown.peak)),
             buyAndHoldReturn: BacktestResult.ratio(lastClose - firstOpen, firstOpen),
@@ -154,10 +163,10 @@ private struct Run {
     }
 
     /// Runs the algorithm on the bar at `index` as the executor would at that minute, and writes down the order the guards allow.
-    mutating func decide(at index: Int, in bars: [MinuteBar]) {
-        let window = Array(bars[max(0, index - barsNeeded + 1)...index])
+    mutating func decide(at index: Int, in bars: BacktestBars) {
         let input = AlgorithmInput(
-            ticker: ticker, initialCapital: settings.capital, bars: window, transactions: trades, now: bars[index].timestamp)
+            ticker: ticker, initialCapital: settings.capital, window: bars.series.window(endingAt: index, count: barsNeeded),
+            transactions: trades, now: bars.times[index], held: (shares, settings.capital - invested))
         let decision: AlgorithmDecision
         do {
             decision = try algorithm.decide(input)
@@ -177,7 +186,7 @@ private struct Run {
         }
         switch settings.fill {
         case .close:
-            fill(plan, decidedAt: bars[index].timestamp, at: index, in: bars, base: bars[index].close)
+            fill(plan, decidedAt: bars.times[index], at: index, in: bars, base: bars.series.closes[index])
         case .nextOpen:
             pending = (index, plan)
         }
@@ -185,8 +194,9 @@ private struct Run {
 
     /// The order decided on bar `order.index` meets the market: at the open of the bar that begins after
     /// it reached the broker, if the ticker has one before the executor would cancel it.
-    mutating func settle(_ order: (index: Int, plan: OrderPlan), before next: Int, in bars: [MinuteBar]) {
-        let decided = bars[order.index].timestamp
+    mutating func settle(_ order: (index: Int, plan: OrderPlan), before next: Int, in bars: BacktestBars) {
+        let times = bars.times
+        let decided = times[order.index]
         guard let session = calendar.session(containing: decided) else {
             unfilled += 1
             return
@@ -197,10 +207,10 @@ private struct Run {
             // Sent during minute M+1: the bar of M+2, in this session, or nothing (canceled as M+1 begins).
             let target = decided.adding(minutes: 2)
             var probe = order.index + 1
-            while probe < bars.count, bars[probe].timestamp < target { probe += 1 }
-            if probe < bars.count, bars[probe].timestamp == target, target < session.close { fillAt = probe }
-        } else if next < bars.count, let following = try? calendar.nextMarketMinute(after: decided),
-            let nextSession = calendar.session(containing: following), nextSession.contains(bars[next].timestamp)
+            while probe < times.count, times[probe] < target { probe += 1 }
+            if probe < times.count, times[probe] == target, target < session.close { fillAt = probe }
+        } else if next < times.count, let following = try? calendar.nextMarketMinute(after: decided),
+            let nextSession = calendar.session(containing: following), nextSession.contains(times[next])
         {
             // Sent after the close: it waits for the next session's first bar.
             fillAt = next
@@ -209,11 +219,11 @@ private struct Run {
             unfilled += 1
             return
         }
-        fill(order.plan, decidedAt: decided, at: fillAt, in: bars, base: bars[fillAt].open)
+        fill(order.plan, decidedAt: decided, at: fillAt, in: bars, base: bars.opens[fillAt])
     }
 
-    mutating func fill(_ plan: OrderPlan, decidedAt: Timestamp, at fillIndex: Int, in bars: [MinuteBar], base stored: Double) {
-        let time = bars[fillIndex].timestamp
+    mutating func fill(_ plan: OrderPlan, decidedAt: Timestamp, at fillIndex: Int, in bars: BacktestBars, base stored: Double) {
+        let time = bars.times[fillIndex]
         var price = Money.decimal(fromStored: stored)
         if slippage > 0 {
             price = Money.rounded(price * (plan.side == .buy ? 1 + slippage : 1 - slippage), scale: Money.priceScale)
