@@ -160,6 +160,15 @@ if ! getent passwd "$USER_NAME" >/dev/null; then
 fi
 install -d -m 0755 "$PREFIX" "$PREFIX/bin" "$UNIT_DIR" "$CONFIG_DIR"
 install -d -m 0750 -o "$USER_NAME" -g "$USER_NAME" "$STATE"
+# Script algorithms (algorithm/README.md): a folder the owner writes without root (the user who ran sudo),
+# the executor reads through its group (setgid: new files get the group); picked up within seconds.
+ALGORITHMS=${AUTOTRADER_ALGORITHM_DIR:-/var/lib/autotrader-algorithms}
+ALGORITHMS_OWNER=${SUDO_USER:-root}
+if [ ! -d "$ALGORITHMS" ]; then
+  install -d -m 2775 -o "$ALGORITHMS_OWNER" -g "$USER_NAME" "$ALGORITHMS"
+  install -m 0664 -o "$ALGORITHMS_OWNER" -g "$USER_NAME" "$SOURCE/algorithm/bollinger_reversion.py" "$ALGORITHMS/bollinger_reversion.py"
+  CHANGED+=("$ALGORITHMS")
+fi
 
 # Copies $1 to $2 when they differ (atomically: a running program keeps its old file); notes the change.
 install_file() {
@@ -218,6 +227,8 @@ ALPACA_FEED=${ALPACA_FEED:-iex}
 
 # Where the databases live (the services may write only under $STATE).
 AUTOTRADER_HOME=$STATE
+# Script algorithms: drop a .py (original design's class Algorithm) or an executable here; no restart needed.
+AUTOTRADER_ALGORITHM_DIR=$ALGORITHMS
 AUTOTRADER_SYSTEM_DB=$STATE/system.db
 AUTOTRADER_STOCKS_DB=$STATE/stocks.db
 
@@ -349,3 +360,4 @@ fi
 echo "    check:     sudo -u $USER_NAME autotrader doctor   (it warns while the default PIN is set)"
 echo "    PIN:       sudo -u $USER_NAME autotrader set-pin"
 echo "    logs:      journalctl -u 'autotrader*' -f"
+echo "    scripts:   $ALGORITHMS  (writable by $ALGORITHMS_OWNER without root; see algorithm/README.md)"
