@@ -1,4 +1,4 @@
--- Generated from the migrations (schema version 7); a test checks it.
+-- Generated from the migrations (schema version 8); a test checks it.
 CREATE TABLE algorithm_instances (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     display_name TEXT NOT NULL,         -- "NVDA_sma_crossover_20240604_143022"
@@ -48,7 +48,7 @@ CREATE TABLE order_intents (
     detail TEXT NOT NULL DEFAULT '',
     created_at TEXT NOT NULL,           -- UTC
     sent_at TEXT,                       -- UTC, when the submit was first attempted
-    closed_at TEXT,                     -- UTC, NULL while open
+    closed_at TEXT, limit_price TEXT,                     -- UTC, NULL while open
     UNIQUE (algorithm_id, minute)       -- at most one order per card per minute
 );
 CREATE INDEX order_intents_open ON order_intents (state) WHERE closed_at IS NULL;

@@ -59,11 +59,18 @@ public final class MarketDataGenerator: @unchecked Sendable {
     /// About 25 kB a window: a few thousand windows cover a 500-symbol stream plus recent history.
     private let cacheCapacity = 3000
 
-    public init(seed: UInt64, universe: Universe, hours: TradingHours, updatedBarRate: Double) {
+    /// Forced gaps (`--gap-every`/`--gap-percent`): every N-th regular minute opens this much above the
+    /// previous minute's close, to test what a price jump between sizing and filling does to a buy.
+    public let gapEvery: Int?
+    public let gapPercent: Double
+
+    public init(seed: UInt64, universe: Universe, hours: TradingHours, updatedBarRate: Double, gapEvery: Int? = nil, gapPercent: Double = 0) {
         self.seed = seed
         self.universe = universe
         self.hours = hours
         self.updatedBarRate = updatedBarRate
+        self.gapEvery = gapEvery
+        self.gapPercent = gapPercent
     }
 
     // MARK: - Queries
@@ -289,7 +296,10 @@ public final class MarketDataGenerator: @unchecked Sendable {
         let perMinute = asset.dailyVolume / 390 * volumeScale / max(0.05, 1 - missing)
         var result = [SimBar?](repeating: nil, count: count)
         for minute in 0..<count {
-            let open = Self.roundPrice(exp(path[minute] + 0.15 * sigma * random.gaussian()))
+            var open = Self.roundPrice(exp(path[minute] + 0.15 * sigma * random.gaussian()))
+            if window.kind == .regular, let every = gapEvery, minute > 0, minute % every == 0 {
+                open = Self.roundPrice(exp(path[minute]) * (1 + gapPercent / 100))
+            }
             let close = Self.roundPrice(exp(path[minute + 1]))
             let high = Self.roundPrice(max(open, close) * exp(abs(random.gaussian()) * sigma * 0.6))
             let low = Self.roundPrice(min(open, close) * exp(-abs(random.gaussian()) * sigma * 0.6))

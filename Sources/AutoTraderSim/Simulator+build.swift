@@ -25,7 +25,8 @@ public enum Simulator {
         let clock = SimClock(start: configuration.start ?? Date(), speed: configuration.speed)
         let universe = Universe.standard(syntheticCount: configuration.syntheticSymbols)
         let generator = MarketDataGenerator(seed: configuration.seed, universe: universe, hours: hours,
-                                            updatedBarRate: configuration.updatedBarRate)
+                                            updatedBarRate: configuration.updatedBarRate,
+                                            gapEvery: configuration.gapEvery, gapPercent: configuration.gapPercent)
         let faults = FaultInjector(configuration: configuration)
         let stats = SimStats()
         let exchange = Exchange(configuration: configuration, clock: clock, generator: generator, faults: faults,

@@ -88,6 +88,9 @@ public struct SimulatorConfiguration: Sendable {
     public var disconnectEvery: Double?
     public var rejectRate: Double = 0
     public var partialFillRate: Double = 0
+    /// Every N-th regular minute of a session opens `gapPercent` above the previous close (nil: no forced gaps).
+    public var gapEvery: Int?
+    public var gapPercent: Double = 2
 
     public init() {}
 
@@ -110,6 +113,8 @@ public struct SimulatorConfiguration: Sendable {
         if !(400...599).contains(duplicateClientOrderIDStatus) { return "--duplicate-client-order-id-status must be a 4xx or 5xx status" }
         if syntheticSymbols < 0 || syntheticSymbols > 26 * 26 * 26 { return "--synthetic-symbols must be 0…17576" }
         if rateLimit < 1 { return "--rate-limit must be at least 1" }
+        if let gapEvery, gapEvery < 1 { return "--gap-every must be at least 1" }
+        if !(-50...50).contains(gapPercent) { return "--gap-percent must be between -50 and 50" }
         if let start {
             let calendar = try? MarketCalendar()
             if let calendar, !calendar.coveredRange.contains(Timestamp(start)) {

@@ -68,7 +68,7 @@ struct SimulatorOrdersBenchmark: AsyncParsableCommand {
                     var index = 0
                     while ContinuousClock.now < deadline {
                         let before = ContinuousClock.now
-                        _ = try await client.submitMarketOrder(MarketOrderRequest(
+                        _ = try await client.submitOrder(OrderRequest(
                             symbol: "AAPL", qty: 1, side: .buy, clientOrderId: "bench-\(worker)-\(index)"))
                         samples.append(ContinuousClock.now - before)
                         index += 1

@@ -118,6 +118,12 @@ struct SimulatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("reject-rate"), help: "Fraction of accepted orders that are then rejected.")
     var rejectRate: Double = 0
 
+    @Option(name: .customLong("gap-every"), help: "Every N-th regular minute opens --gap-percent above the previous close (a forced gap).")
+    var gapEvery: Int?
+
+    @Option(name: .customLong("gap-percent"), help: "The size of a forced gap, in percent (default 2).")
+    var gapPercent: Double = 2
+
     @Option(name: .customLong("partial-fill-rate"),
             help: "Fraction of orders that fill only part of their qty (the rest is canceled at the day's end or by DELETE).")
     var partialFillRate: Double = 0
@@ -165,6 +171,8 @@ struct SimulatorCommand: AsyncParsableCommand {
         configuration.disconnectEvery = disconnectEvery
         configuration.rejectRate = rejectRate
         configuration.partialFillRate = partialFillRate
+        configuration.gapEvery = gapEvery
+        configuration.gapPercent = gapPercent
         if let problem = configuration.problem { throw ValidationError(problem) }
         return configuration
     }

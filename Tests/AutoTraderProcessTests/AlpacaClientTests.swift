@@ -71,7 +71,7 @@ import Testing
         let sim = try await SimulatorProcess(Self.start)
         let alpaca = client(sim)
         let id = clientOrderID()
-        let submitted = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "MSFT", qty: 3, side: .buy, clientOrderId: id))
+        let submitted = try await alpaca.submitOrder(OrderRequest(symbol: "MSFT", qty: 3, side: .buy, clientOrderId: id))
         #expect(submitted.clientOrderId == id && submitted.qty == 3 && submitted.side == .buy && !submitted.status.isTerminal)
         let filled = try await sim.waitFor {
             try await alpaca.order(id: submitted.id).flatMap { $0.status == .filled ? $0 : nil }
@@ -106,14 +106,14 @@ import Testing
     @Test func submittingTheSameClientOrderIDTwiceMakesOneOrder() async throws {
         let sim = try await SimulatorProcess(Self.start)
         let alpaca = client(sim)
-        let request = MarketOrderRequest(symbol: "AAPL", qty: 2, side: .buy, clientOrderId: clientOrderID())
-        let first = try await alpaca.submitMarketOrder(request)
-        let second = try await alpaca.submitMarketOrder(request)
+        let request = OrderRequest(symbol: "AAPL", qty: 2, side: .buy, clientOrderId: clientOrderID())
+        let first = try await alpaca.submitOrder(request)
+        let second = try await alpaca.submitOrder(request)
         #expect(first.id == second.id)
         #expect(try await simOrders(sim).filter { $0.clientOrderId == request.clientOrderId }.count == 1)
         // The same id for a different order is refused, not silently mapped onto the first one.
         do {
-            _ = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "AAPL", qty: 5, side: .buy, clientOrderId: request.clientOrderId))
+            _ = try await alpaca.submitOrder(OrderRequest(symbol: "AAPL", qty: 5, side: .buy, clientOrderId: request.clientOrderId))
             Issue.record("a different order with a used client_order_id must be refused")
         } catch let error as AlpacaError {
             #expect(error.isDuplicateClientOrderID)
@@ -125,22 +125,22 @@ import Testing
         let sim = try await SimulatorProcess(Self.start + ["--account", "cash"])
         let alpaca = client(sim)
         await #expect(throws: AlpacaError.self) {
-            try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "NVDA", qty: 1_000_000, side: .buy, clientOrderId: clientOrderID()))
+            try await alpaca.submitOrder(OrderRequest(symbol: "NVDA", qty: 1_000_000, side: .buy, clientOrderId: clientOrderID()))
         }
         do {
-            _ = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "NVDA", qty: 1_000_000, side: .buy, clientOrderId: clientOrderID()))
+            _ = try await alpaca.submitOrder(OrderRequest(symbol: "NVDA", qty: 1_000_000, side: .buy, clientOrderId: clientOrderID()))
         } catch let error as AlpacaError {
             #expect(error.status == 403 && error.message.contains("insufficient buying power"))
             if case .api(_, let code, _) = error { #expect(code == 40_310_000) }
         }
         do {
-            _ = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "NVDA", qty: 1, side: .sell, clientOrderId: clientOrderID()))
+            _ = try await alpaca.submitOrder(OrderRequest(symbol: "NVDA", qty: 1, side: .sell, clientOrderId: clientOrderID()))
             Issue.record("selling what the account does not hold must be refused")
         } catch let error as AlpacaError {
             #expect(error.status == 403 && error.message.contains("not allowed to short"))
         }
         do {
-            _ = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "NOSUCH", qty: 1, side: .buy, clientOrderId: clientOrderID()))
+            _ = try await alpaca.submitOrder(OrderRequest(symbol: "NOSUCH", qty: 1, side: .buy, clientOrderId: clientOrderID()))
             Issue.record("an unknown symbol must be refused")
         } catch let error as AlpacaError {
             #expect(error.status == 422)
@@ -151,7 +151,7 @@ import Testing
     @Test func anOrderSentWhileClosedWaitsAndCanBeCanceled() async throws {
         let sim = try await SimulatorProcess(["--start", "2024-06-08T15:00:00Z", "--speed", "1"]) // a Saturday
         let alpaca = client(sim)
-        let order = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "AAPL", qty: 1, side: .buy, clientOrderId: clientOrderID()))
+        let order = try await alpaca.submitOrder(OrderRequest(symbol: "AAPL", qty: 1, side: .buy, clientOrderId: clientOrderID()))
         #expect(order.status == .accepted)
         #expect(try await alpaca.orders(status: .open).map(\.id) == [order.id])
         try await alpaca.cancelOrder(id: order.id)
@@ -204,8 +204,8 @@ import Testing
         let alpaca = client(sim, attempts: 12)
         var submitted: [String: AlpacaOrder] = [:]
         for _ in 0..<12 {
-            let request = MarketOrderRequest(symbol: "AAPL", qty: 1, side: .buy, clientOrderId: clientOrderID())
-            submitted[request.clientOrderId] = try await alpaca.submitMarketOrder(request)
+            let request = OrderRequest(symbol: "AAPL", qty: 1, side: .buy, clientOrderId: clientOrderID())
+            submitted[request.clientOrderId] = try await alpaca.submitOrder(request)
             _ = try await alpaca.account()
         }
         let counters = try await stats(sim)
@@ -246,7 +246,7 @@ import Testing
     @Test func rejectedOrdersFillNothing() async throws {
         let sim = try await SimulatorProcess(Self.start + ["--reject-rate", "1"])
         let alpaca = client(sim)
-        let order = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "AMD", qty: 4, side: .buy, clientOrderId: clientOrderID()))
+        let order = try await alpaca.submitOrder(OrderRequest(symbol: "AMD", qty: 4, side: .buy, clientOrderId: clientOrderID()))
         let final = try await sim.waitFor { try await alpaca.order(id: order.id).flatMap { $0.status.isTerminal ? $0 : nil } }
         #expect(final.status == .rejected && final.filledQty == 0)
         #expect(try await fills(sim).isEmpty)
@@ -256,7 +256,7 @@ import Testing
     @Test func aPartialFillKeepsWhatFilledWhenTheRestIsCanceled() async throws {
         let sim = try await SimulatorProcess(Self.start + ["--partial-fill-rate", "1"])
         let alpaca = client(sim)
-        let order = try await alpaca.submitMarketOrder(MarketOrderRequest(symbol: "AMD", qty: 10, side: .buy, clientOrderId: clientOrderID()))
+        let order = try await alpaca.submitOrder(OrderRequest(symbol: "AMD", qty: 10, side: .buy, clientOrderId: clientOrderID()))
         let partial = try await sim.waitFor { try await alpaca.order(id: order.id).flatMap { $0.status == .partiallyFilled ? $0 : nil } }
         #expect(partial.filledQty > 0 && partial.filledQty < 10)
         try await alpaca.cancelOrder(id: order.id)

@@ -41,6 +41,15 @@ struct Nonsense: TradingAlgorithm {
     }
 }
 
+/// All in, all out: buys every share the card's cash affords (keeping the 0.5 % cushion) when flat, sells them when not.
+struct AllInAllOut: TradingAlgorithm {
+    static let summary = "all in when flat, all out when holding"
+    static let barsNeeded = 2
+    func decide(_ input: AlgorithmInput) throws -> AlgorithmDecision {
+        input.sharesHeld == 0 ? .buy(input.affordableShares(), "all in") : .sell(input.sharesHeld, "all out")
+    }
+}
+
 /// The executor in-process (so it can be given misbehaving algorithms), against the real simulator
 /// with REST faults and the real streamer: a throwing, hanging or nonsensical algorithm and broker
 /// errors on some orders never delay or stop the healthy cards.
@@ -146,5 +155,60 @@ struct Nonsense: TradingAlgorithm {
         // Unpaced it was ~5 a second (~50 in 10 s). Allowed: 5 + one a second (15 in 10 s).
         let allowed = 5 + Int(window)
         #expect(after - before <= allowed, "\(after - before) requests to the broker in \(window) s while one order stayed open (at most \(allowed))")
+    }
+
+    /// A card never spends more than its allocation, whatever the next price does: every third minute opens 2 %
+    /// above the last close (four times the cushion an all-in buy keeps), so a buy sized at the close meets a
+    /// higher open. Buys go out as limit orders at the sized price plus the cushion: a gap past the limit leaves
+    /// the order unfilled — never overspent — and the card's cash, replayed trade by trade, never goes below zero.
+    @Test func aGapPastTheCushionLeavesABuyUnfilledNeverOverspent() async throws {
+        let trading = try await TradingSystem(simArguments: [
+            "--start", "2024-06-04T14:00:00Z", "--speed", "60", "--seed", "9", "--gap-every", "3", "--gap-percent", "2",
+        ])
+        let system = trading.system
+        let cards = try ["AAPL", "MSFT", "NVDA", "AMD"].map {
+            try system.createAlgorithm(ticker: $0, algorithmType: "all_in", initialCapital: 2_000)
+        }
+        try trading.startStreamer(lookbackMinutes: 10)
+        let executor = try ExecutorService(
+            configuration: .simulator(baseURL: trading.sim.baseURL), system: system, stocksPath: trading.stocksPath,
+            calendar: try MarketCalendar(), catalog: AlgorithmCatalog([.init(name: "all_in", type: AllInAllOut.self)]),
+            options: ExecutorOptions(), logger: Logger(label: "test-executor"))
+        await executor.start()
+        // Until the gaps have both stopped some buys and let others through (each card trades every minute or two).
+        do {
+            try await waitFor("buys both filled and left unfilled by a gap", timeout: 180) {
+                let intents = try cards.flatMap { try system.intents(algorithmId: $0.id) }.filter { $0.side == .buy }
+                return intents.filter { $0.state == .filled }.count >= 4
+                    && intents.contains { $0.state == .canceled && $0.filledShares == 0 }
+            }
+            // Sell everything and stop: the executor closes what is open (an unfilled limit is canceled at the
+            // next minute) and sells what is held, so every order ends while it still runs.
+            for card in cards { _ = try system.requestLiquidation(algorithmId: card.id) }
+            try await waitFor("every card sold out and stopped", timeout: 180) {
+                try system.openIntents().isEmpty && cards.allSatisfy { try system.algorithm(id: $0.id).status == .stopped }
+            }
+        } catch {
+            await executor.shutdown()
+            throw error
+        }
+        await executor.shutdown()
+
+        for card in cards {
+            // Oldest first: the cash left after each trade.
+            var cash = card.initialCapital
+            for trade in try system.trades(algorithmId: card.id).reversed() {
+                cash += (trade.side == .buy ? -1 : 1) * Decimal(trade.shares) * trade.price
+                #expect(cash >= 0, "card \(card.id) overspent: \(cash) after \(trade.side) \(trade.shares) at \(trade.price)")
+            }
+            for intent in try system.intents(algorithmId: card.id) where intent.side == .buy {
+                let limit = try #require(intent.limitPrice, "every buy is a limit order")
+                #expect(Decimal(intent.shares) * limit <= card.initialCapital)
+                if let price = intent.fillPrice, intent.filledShares > 0 { #expect(price <= limit, "\(intent.clientOrderId)") }
+            }
+            for intent in try system.intents(algorithmId: card.id) where intent.side == .sell { #expect(intent.limitPrice == nil) }
+        }
+        let (fills, problems) = try await trading.fillsVersusTransactions()
+        #expect(fills > 0 && problems.isEmpty, "\(problems)")
     }
 }

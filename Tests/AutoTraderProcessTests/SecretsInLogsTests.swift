@@ -45,7 +45,7 @@ final class CapturedLog: Sendable {
         policy.maxAttempts = 8
         let client = AlpacaClient(configuration: configuration, retryPolicy: policy, logger: log.logger("alpaca"))
         _ = try await client.account()
-        _ = try await client.submitMarketOrder(MarketOrderRequest(symbol: "AAPL", qty: 1, side: .buy, clientOrderId: "log-test-1"))
+        _ = try await client.submitOrder(OrderRequest(symbol: "AAPL", qty: 1, side: .buy, clientOrderId: "log-test-1"))
         _ = try? await AlpacaClient(
             configuration: AlpacaConfiguration.simulator(baseURL: sim.baseURL, keyID: sim.keyID, secretKey: secret + "x"),
             logger: log.logger("alpaca")).account()

@@ -69,9 +69,9 @@ public struct AlpacaClient: Sendable {
         try await get(configuration.tradingURL, "/v2/positions")
     }
 
-    /// Submits a market day order. Safe to call again with the same request after a crash or
+    /// Submits a day order (market, or limit when the request has a limit). Safe to call again with the same request after a crash or
     /// a lost answer: the same `client_order_id` can only ever make one order, which is returned.
-    public func submitMarketOrder(_ order: MarketOrderRequest) async throws -> AlpacaOrder {
+    public func submitOrder(_ order: OrderRequest) async throws -> AlpacaOrder {
         let body = try JSONEncoder.alpaca.encode(order)
         do {
             return try await send(.POST, configuration.tradingURL, "/v2/orders", body: body, repeatable: true)

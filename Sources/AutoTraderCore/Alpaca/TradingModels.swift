@@ -310,23 +310,26 @@ public struct AlpacaOrder: Codable, Sendable, Equatable {
     }
 }
 
-/// The body of POST /v2/orders for the one kind of order AutoTrader sends: market, day, whole shares.
-public struct MarketOrderRequest: Codable, Sendable, Equatable {
+/// POST /v2/orders: a whole-share day order — a market order, or a limit order when `limitPrice` is set
+/// (a buy that can never cost more than its limit).
+public struct OrderRequest: Codable, Sendable, Equatable {
     public var symbol: String
     public var qty: Int
     public var side: OrderSide
     /// Unique per account (≤ 48 characters); resubmitting with the same id can never make a second order.
     public var clientOrderId: String
+    public var limitPrice: Decimal?
 
-    public init(symbol: String, qty: Int, side: OrderSide, clientOrderId: String) {
+    public init(symbol: String, qty: Int, side: OrderSide, clientOrderId: String, limitPrice: Decimal? = nil) {
         self.symbol = symbol
         self.qty = qty
         self.side = side
         self.clientOrderId = clientOrderId
+        self.limitPrice = limitPrice
     }
 
     enum CodingKeys: String, CodingKey {
-        case symbol, qty, side, type, timeInForce = "time_in_force", clientOrderId = "client_order_id"
+        case symbol, qty, side, type, timeInForce = "time_in_force", clientOrderId = "client_order_id", limitPrice = "limit_price"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -339,6 +342,7 @@ public struct MarketOrderRequest: Codable, Sendable, Equatable {
         qty = NSDecimalNumber(decimal: quantity).intValue
         side = try c.decode(OrderSide.self, forKey: .side)
         clientOrderId = try c.decodeIfPresent(String.self, forKey: .clientOrderId) ?? UUID().uuidString.lowercased()
+        limitPrice = try c.decodeDecimalIfPresent(.limitPrice)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -346,8 +350,9 @@ public struct MarketOrderRequest: Codable, Sendable, Equatable {
         try c.encode(symbol, forKey: .symbol)
         try c.encode(String(qty), forKey: .qty)
         try c.encode(side, forKey: .side)
-        try c.encode("market", forKey: .type)
+        try c.encode(limitPrice == nil ? "market" : "limit", forKey: .type)
         try c.encode("day", forKey: .timeInForce)
+        if let limitPrice { try c.encode(limitPrice.plainString, forKey: .limitPrice) }
         try c.encode(clientOrderId, forKey: .clientOrderId)
     }
 }

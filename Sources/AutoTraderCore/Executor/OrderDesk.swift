@@ -38,14 +38,15 @@ public actor OrderDesk {
     public func submit(_ intent: OrderIntent, symbol: String) async -> String {
         inFlight.insert(intent.clientOrderId)
         defer { inFlight.remove(intent.clientOrderId) }
-        let request = MarketOrderRequest(
-            symbol: symbol, qty: intent.shares, side: intent.side == .buy ? .buy : .sell, clientOrderId: intent.clientOrderId)
+        let request = OrderRequest(
+            symbol: symbol, qty: intent.shares, side: intent.side == .buy ? .buy : .sell, clientOrderId: intent.clientOrderId,
+            limitPrice: intent.limitPrice)
         var metadata: Logger.Metadata = [
             "card": "\(intent.algorithmId)", "ticker": "\(symbol)", "client_order_id": "\(intent.clientOrderId)",
-            "side": "\(intent.side.rawValue)", "shares": "\(intent.shares)",
+            "side": "\(intent.side.rawValue)", "shares": "\(intent.shares)", "limit": "\(intent.limitPrice?.plainString ?? "market")",
         ]
         do {
-            let order = try await client.submitMarketOrder(request)
+            let order = try await client.submitOrder(request)
             metadata["order_id"] = "\(order.id)"
             try system.markIntentSent(id: intent.id, brokerOrderId: order.id)
             logger.info("order sent", metadata: metadata)

@@ -35,6 +35,14 @@ public enum Money {
         return result
     }
 
+    /// Rounds toward zero to `scale` decimals (a limit that must not exceed what it was computed from).
+    public static func roundedDown(_ value: Decimal, scale: Int = 2) -> Decimal {
+        var input = value
+        var result = Decimal()
+        NSDecimalRound(&result, &input, scale, .down)
+        return result
+    }
+
     /// Number of decimals written in a decimal value (0 for 12, 2 for 12.34, 0 for 12.00 parsed as 12).
     public static func decimalPlaces(_ value: Decimal) -> Int {
         max(0, -Int(value.exponent))

@@ -33,6 +33,18 @@ public enum OrderRefusal: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// The executor's guards, applied to every decision whatever the algorithm answered.
 public enum OrderGuards {
+    /// What a buy's limit may exceed the price it was sized at by: the room `affordableShares` keeps back.
+    public static let cushion = Decimal(string: "0.005")!
+
+    /// The limit of a buy of `shares` sized at `price` by a card with `cash` uninvested: the price plus the
+    /// cushion, but never more than the cash allows, rounded down to a price the broker takes (cents from
+    /// $1, four decimals below). Whatever the next price does, the order can't cost more than `cash`.
+    public static func buyLimit(shares: Int, price: Decimal, cash: Decimal) -> Decimal {
+        guard shares > 0 else { return 0 }
+        let ceiling = min(price * (1 + cushion), cash / Decimal(shares))
+        return Money.roundedDown(ceiling, scale: ceiling >= 1 ? 2 : 4)
+    }
+
     /// Checks one order against the card's position at `price` (the latest close).
     public static func check(
         side: TradeSide, shares: Int, price: Decimal, initialCapital: Decimal, position: Position

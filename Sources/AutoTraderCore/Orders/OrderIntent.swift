@@ -37,6 +37,8 @@ public struct OrderIntent: Hashable, Sendable {
     public let minute: Timestamp
     public let side: TradeSide
     public let shares: Int
+    /// A buy's limit (it never costs more); nil for a market order.
+    public let limitPrice: Decimal?
     public let purpose: Purpose
     public let clientOrderId: String
     public let state: State
@@ -55,6 +57,7 @@ public struct OrderIntent: Hashable, Sendable {
         minute = Timestamp(row["minute"] as String) ?? Timestamp(secondsSinceEpoch: 0)
         side = TradeSide(rawValue: row["side"]) ?? .buy
         shares = row["shares"]
+        limitPrice = (row["limit_price"] as String?).flatMap { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) }
         purpose = Purpose(rawValue: row["purpose"]) ?? .algorithm
         clientOrderId = row["client_order_id"]
         state = State(rawValue: row["state"]) ?? .pending

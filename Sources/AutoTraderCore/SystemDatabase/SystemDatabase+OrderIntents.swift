@@ -76,12 +76,18 @@ extension SystemDatabase {
             {
                 return .failure(refusal)
             }
+            // A buy's limit is fixed here, from the same position the guard read: the hard cap on its cost.
+            let limit = side == .buy
+                ? OrderGuards.buyLimit(shares: shares, price: price, cash: algorithm.initialCapital - position.invested) : nil
             try db.execute(
                 sql: """
-                    INSERT INTO order_intents (algorithm_id, minute, side, shares, purpose, client_order_id, state, created_at, sent_at)
-                    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+                    INSERT INTO order_intents (algorithm_id, minute, side, shares, limit_price, purpose, client_order_id, state, created_at, sent_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
                     """,
-                arguments: [algorithmId, minute.text, side.rawValue, shares, purpose.rawValue, clientOrderId, now.text, now.text])
+                arguments: [
+                    algorithmId, minute.text, side.rawValue, shares, limit?.plainString, purpose.rawValue, clientOrderId,
+                    now.text, now.text,
+                ])
             let intent = try Self.fetchIntent(db, id: db.lastInsertedRowID)
             try db.execute(
                 sql: """
@@ -90,7 +96,7 @@ extension SystemDatabase {
                     """,
                 arguments: [
                     algorithmId, minute.text, side.rawValue, shares, String(reason.prefix(500)),
-                    "order \(clientOrderId) written, sending", now.text,
+                    "order \(clientOrderId) written\(limit.map { ", limit \($0.plainString)" } ?? ""), sending", now.text,
                 ])
             return .success(intent)
         }

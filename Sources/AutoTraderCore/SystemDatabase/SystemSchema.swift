@@ -140,6 +140,14 @@ public enum SystemSchema {
                 );
                 """)
         },
+        Migration(version: 8, name: "buy limits") { db in
+            try db.execute(sql: """
+                -- A buy goes out as a limit order at the price it was sized at plus the cushion, never
+                -- more than the card's cash allows (decimal text): a gap past it leaves the order unfilled
+                -- instead of overspending. NULL for market orders (sells; intents written before).
+                ALTER TABLE order_intents ADD COLUMN limit_price TEXT;
+                """)
+        },
     ]
 
     public static let schema = DatabaseSchema(
