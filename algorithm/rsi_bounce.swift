@@ -14,13 +14,13 @@ public struct RsiBounce: TradingAlgorithm {
         guard let rsi = input.bars.withCloses({ Indicators.rsiLast($0, period: 14) }) else {
             return .hold(Double(input.bars.count)) { count, _ in "warming up: \(Int(count)) of 15 bars" }
         }
-        let value = "rsi14 \(Indicators.format(rsi))"
+        func value() -> String { "rsi14 \(Indicators.format(rsi))" }
         if rsi < 30 {
             let shares = input.affordableShares()
-            return shares > 0 ? .buy(shares, "oversold (\(value))") : .hold("oversold but no cash for a share (\(value))")
+            return shares > 0 ? .buy(shares, "oversold (\(value()))") : .hold(rsi) { rsi, _ in "oversold but no cash for a share (rsi14 \(Indicators.format(rsi)))" }
         }
         if rsi > 70, input.sharesHeld > 0 {
-            return .sell(input.sharesHeld, "overbought (\(value))")
+            return .sell(input.sharesHeld, "overbought (\(value()))")
         }
         return .hold(rsi) { rsi, _ in "rsi14 \(Indicators.format(rsi))" }
     }

@@ -92,7 +92,8 @@ struct BacktestCommand: AsyncParsableCommand {
             if let from, let to {
                 period = try BacktestPeriod.dates(from, to, calendar: calendar)
             } else {
-                period = try BacktestPeriod.last(sessions ?? 0, calendar: calendar)
+                // "The last N sessions" on the broker's clock (the simulator's may be years from the machine's).
+                period = try BacktestPeriod.last(sessions ?? 0, calendar: calendar, now: await brokerNow())
             }
         } catch let error as BacktestError {
             throw CommandFailure(description: error.description)
@@ -117,15 +118,28 @@ struct BacktestCommand: AsyncParsableCommand {
         FileHandle.standardOutput.write(Data((json ? try report.json() : report.text()).utf8))
     }
 
+    /// The broker's time, or the machine's when the broker is not to be asked or can't be.
+    func brokerNow() async -> Timestamp {
+        guard !noFetch, let client = try? brokerClient(), let clock = try? await client.clock() else { return .now() }
+        return Timestamp(clock.timestamp)
+    }
+
+    func brokerClient() throws -> AlpacaClient {
+        var logger = Logger(label: "backtest")
+        logger.logLevel = .warning
+        var retries = AlpacaClient.RetryPolicy()
+        retries.maxAttempts = 2
+        return AlpacaClient(configuration: try AlpacaConfiguration.resolve(databases.settings()), retryPolicy: retries, logger: logger)
+    }
+
     /// Fetches what stocks.db lacks with the streamer's backfill; a range the broker can't serve is an error naming its minutes.
     func fetchWhatIsMissing(_ history: BacktestHistory, ticker: String, period: BacktestPeriod) async throws {
         var why = "--no-fetch kept the broker out of it"
         if !noFetch, !(try history.missingMinutes(ticker: ticker, period: period, warmUp: true)).isEmpty {
             do {
-                let settings = try databases.settings()
                 var logger = Logger(label: "backtest")
                 logger.logLevel = .warning
-                let client = AlpacaClient(configuration: try AlpacaConfiguration.resolve(settings), logger: logger)
+                let client = try brokerClient()
                 let repair = GapRepair(client: client, ingest: BarIngest(stocks: history.stocks, calendar: history.calendar, logger: logger), logger: logger)
                 let written = try await history.fetchMissing(ticker: ticker, period: period, repair: repair)
                 if written > 0 { FileHandle.standardError.write(Data("fetched \(written) bars of \(ticker) from the broker\n".utf8)) }

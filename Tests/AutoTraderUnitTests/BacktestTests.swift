@@ -194,6 +194,21 @@ struct ScriptedByVolume: TradingAlgorithm {
         #expect(AlgorithmDecision.hold(1.5, 2) { a, b in "a \(a) b \(b)" } == .hold("a 1.5 b 2.0"))
     }
 
+    @Test func exactDecimalIsTheDivisionsDecimal() {
+        var random = SplitMix64(seed: 62)
+        print("BacktestTests exactDecimal seed 62")
+        let samples: [Int64] = [0, 1, 10, 1_000_000, 100_000_000, 149_230_000, -5_000_000, 123_456_789, 999_999_999_999]
+            + (0..<5000).map { _ in Int64(random.next() % 1_000_000_000_000) - 1_000_000_000 }
+        for micros in samples {
+            let exact = Money.exactDecimal(micros: micros), divided = Money.decimal(micros: micros)
+            #expect(exact == divided && exact.plainString == divided.plainString && exact.hashValue == divided.hashValue, "\(micros)")
+            #expect(Money.centsText(exact) == Money.centsText(divided) && exact.exponent == divided.exponent, "\(micros)")
+        }
+        for price in [149.23, 0.0001, 1.5, 100.0, 24.999999, 3000.5] {
+            #expect(Money.exactDecimal(fromStored: price) == Money.decimal(fromStored: price))
+        }
+    }
+
     @Test func badInputIsRefusedWithAClearReason() throws {
         #expect(throws: BacktestError.badDate("2024-13-01")) { try BacktestPeriod.dates("2024-13-01", "2024-12-31", calendar: Self.calendar) }
         #expect(throws: BacktestError.emptyRange(from: CivilDate("2024-06-05")!, to: CivilDate("2024-06-03")!)) {

@@ -23,11 +23,11 @@ public final class BarSeries: Sendable {
 
 /// The bars an algorithm is shown, oldest first, indexed from 0 like an array: a window over a `BarSeries`.
 public struct BarWindow: RandomAccessCollection, Sendable {
-    let series: BarSeries
-    let offset: Int
+    @usableFromInline let series: BarSeries
+    @usableFromInline let offset: Int
     public let count: Int
 
-    init(series: BarSeries, offset: Int, count: Int) {
+    @usableFromInline init(series: BarSeries, offset: Int, count: Int) {
         self.series = series
         self.offset = offset
         self.count = count
@@ -46,10 +46,11 @@ public struct BarWindow: RandomAccessCollection, Sendable {
     }
 
     /// The newest bar's close, without copying the bar.
-    public var lastClose: Double? { count == 0 ? nil : series.closes[offset + count - 1] }
+    @inlinable public var lastClose: Double? { count == 0 ? nil : series.closes[offset + count - 1] }
 
     /// The closes, oldest first, read in place (no copy): what the indicators' in-place forms take.
-    public func withCloses<Result>(_ body: (UnsafeBufferPointer<Double>) throws -> Result) rethrows -> Result {
+    // Inlinable: specialized where an algorithm calls it, with no generic metadata looked up per minute.
+    @inlinable public func withCloses<Result>(_ body: (UnsafeBufferPointer<Double>) throws -> Result) rethrows -> Result {
         try series.closes.withUnsafeBufferPointer { all in
             try body(UnsafeBufferPointer(rebasing: all[offset..<(offset + count)]))
         }

@@ -33,27 +33,31 @@ public struct AlgorithmInput: Sendable {
         self.init(ticker: ticker, initialCapital: initialCapital, window: BarWindow(bars), transactions: transactions, now: now)
     }
 
-    /// `held`, when given, is what `transactions` add up to (shares, uninvested cash), kept by a caller that
-    /// follows the history as it grows: a backtest with thousands of fills would otherwise sum it every minute.
+    /// `held`, when given, is what `transactions` add up to (shares, uninvested cash, and that cash as a
+    /// `Double` for a quick "not even one share" check), kept by a caller that follows the history as it
+    /// grows: a backtest with thousands of fills would otherwise sum it every minute.
     public init(
         ticker: String, initialCapital: Decimal, window: BarWindow, transactions: [Trade], now: Timestamp,
-        held: (shares: Int, cash: Decimal)? = nil
+        held: (shares: Int, cash: Decimal, cashDollars: Double)? = nil
     ) {
         self.ticker = ticker
         self.initialCapital = initialCapital
         self.bars = window
         self.transactions = transactions
         self.now = now
-        self.held = held
+        self.held = held.map { ($0.shares, $0.cash) }
+        // A little above the cash: below one share's price it can't buy one, and no Decimal is divided to say so.
+        cashBound = held.map { $0.cashDollars + 0.01 }
     }
 
     let held: (shares: Int, cash: Decimal)?
+    let cashBound: Double?
 
     /// Closes as `Double`, oldest first: what the indicators take (a copy; `bars.withCloses` reads them in place).
     public var closes: [Double] { bars.withCloses { Array($0) } }
 
     /// The latest close: the price a decision is sized at.
-    public var lastPrice: Decimal? { bars.lastClose.map { Money.decimal(fromStored: $0) } }
+    public var lastPrice: Decimal? { bars.lastClose.map { Money.exactDecimal(fromStored: $0) } }
 
     public var sharesHeld: Int {
         if let held { return held.shares }
@@ -72,6 +76,7 @@ public struct AlgorithmInput: Sendable {
     /// Whole shares the uninvested cash buys at the latest close, keeping `cushion` (0.5 %) back:
     /// a market order fills at the next price, not this one, and the card must not overspend.
     public func affordableShares(cushion: Decimal = Decimal(string: "0.005")!) -> Int {
+        if let cashBound, let close = bars.lastClose, cashBound < close, cushion >= 0 { return 0 }
         guard let price = lastPrice, price > 0, uninvestedCash > 0 else { return 0 }
         var quotient = uninvestedCash / (price * (1 + cushion))
         var whole = Decimal()
