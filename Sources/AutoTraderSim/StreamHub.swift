@@ -8,14 +8,20 @@ public actor StreamHub {
     /// What a connection's writer sends next.
     public enum Outgoing: Sendable {
         case text(String)
+        /// A msgpack frame (connections that asked for `Content-Type: application/msgpack`).
+        case binary([UInt8])
         /// A minute's bar frame (recorded in the send log, when there is one, as it goes to the socket).
         case bars(String, minute: Timestamp, count: Int)
+        /// The same in msgpack.
+        case binaryBars([UInt8], minute: Timestamp, count: Int)
         /// Close the WebSocket (after any text queued before it).
         case close
     }
 
     struct Connection {
         let feed: String
+        /// The client asked for msgpack on the upgrade: every frame goes as binary msgpack.
+        let msgpack: Bool
         var authenticated = false
         var key: String?
         /// Channel → symbols, in the order they were first subscribed.
@@ -26,7 +32,20 @@ public actor StreamHub {
 
         func send(_ messages: [SimWire.StreamMessage]) {
             guard !silent else { return }
-            continuation.yield(.text(SimWire.StreamMessage.frame(messages)))
+            continuation.yield(frame(messages))
+        }
+
+        /// One frame of messages in the connection's codec.
+        func frame(_ messages: [SimWire.StreamMessage]) -> Outgoing {
+            msgpack ? .binary(SimWire.StreamMessage.msgpackFrame(messages)) : .text(SimWire.StreamMessage.frame(messages))
+        }
+
+        /// A minute's bar frame in the connection's codec (logged when `logged`).
+        func barFrame(_ messages: [SimWire.StreamMessage], minute: Timestamp, logged: Bool) -> Outgoing {
+            guard logged else { return frame(messages) }
+            return msgpack
+                ? .binaryBars(SimWire.StreamMessage.msgpackFrame(messages), minute: minute, count: messages.count)
+                : .bars(SimWire.StreamMessage.frame(messages), minute: minute, count: messages.count)
         }
     }
 
@@ -56,14 +75,16 @@ public actor StreamHub {
     // MARK: - Connection life
 
     /// Registers a new WebSocket and queues the welcome frame.
-    public func open(feed: String) -> (id: Int, outgoing: AsyncStream<Outgoing>) {
+    /// With `msgpack`, every frame to this connection is msgpack (binary), as Alpaca answers a client that sent
+    /// `Content-Type: application/msgpack` on the upgrade.
+    public func open(feed: String, msgpack: Bool = false) -> (id: Int, outgoing: AsyncStream<Outgoing>) {
         let id = nextID
         nextID += 1
         let (stream, continuation) = AsyncStream<Outgoing>.makeStream()
-        let connection = Connection(feed: feed, continuation: continuation)
+        let connection = Connection(feed: feed, msgpack: msgpack, continuation: continuation)
         connections[id] = connection
         stats.connectionOpened()
-        logger.info("stream connected", metadata: ["connection": "\(id)", "feed": "\(feed)"])
+        logger.info("stream connected", metadata: ["connection": "\(id)", "feed": "\(feed)", "codec": "\(msgpack ? "msgpack" : "json")"])
         connection.send([.success("connected")])
         return (id, stream)
     }
@@ -130,9 +151,27 @@ public actor StreamHub {
 
     /// One text message from a client: auth, subscribe or unsubscribe.
     public func receive(id: Int, text: String) {
+        receive(id: id, object: try? JSONSerialization.jsonObject(with: Data(text.utf8)))
+    }
+
+    /// One binary message: msgpack (what the SDKs send in msgpack mode), or JSON text sent as binary.
+    public func receive(id: Int, bytes: [UInt8]) {
+        receive(id: id, object: Self.clientObject(bytes))
+    }
+
+    /// A binary client message as a JSON-like object: JSON when it starts like JSON (`{`, a msgpack positive
+    /// integer that no client message is), msgpack otherwise; nil when it is neither.
+    static func clientObject(_ bytes: [UInt8]) -> Any? {
+        let first = bytes.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) })
+        if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
+            return try? JSONSerialization.jsonObject(with: Data(bytes))
+        }
+        return (try? MsgPack.decode(bytes))?.jsonObject
+    }
+
+    private func receive(id: Int, object parsed: Any?) {
         guard let connection = connections[id], !connection.silent else { return }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-              let action = object["action"] as? String
+        guard let object = parsed as? [String: Any], let action = object["action"] as? String
         else {
             connection.send([.error(code: 400, message: "invalid syntax")])
             return
@@ -221,17 +260,17 @@ public actor StreamHub {
         }
         connection.channels = channels
         connections[id] = connection
-        if !connection.silent { connection.continuation.yield(.text(Self.subscriptionFrame(channels))) }
+        connection.send([Self.subscriptionMessage(channels)])
     }
 
     /// The full current subscription, as Alpaca confirms every (un)subscribe: every channel but
     /// `imbalances` always (empty ones as `[]`), `imbalances` only when it has symbols.
-    static func subscriptionFrame(_ channels: [String: [String]]) -> String {
+    static func subscriptionMessage(_ channels: [String: [String]]) -> SimWire.StreamMessage {
         var listed: [String: [String]] = [:]
         for channel in Self.channels where channel != "imbalances" || !(channels[channel]?.isEmpty ?? true) {
             listed[channel] = channels[channel] ?? []
         }
-        return SimWire.StreamMessage.frame([.subscription(listed)])
+        return .subscription(listed)
     }
 
     // MARK: - Data
@@ -255,8 +294,7 @@ public actor StreamHub {
             }
             guard !messages.isEmpty else { continue }
             guard !connection.silent else { withheld += messages.count; continue }
-            let frame = SimWire.StreamMessage.frame(messages)
-            connection.continuation.yield(sendLog == nil ? .text(frame) : .bars(frame, minute: minute, count: messages.count))
+            connection.continuation.yield(connection.barFrame(messages, minute: minute, logged: sendLog != nil))
             sent += messages.count
             frames += 1
         }
@@ -266,6 +304,38 @@ public actor StreamHub {
         if sent > 0 {
             logger.debug("bars streamed", metadata: ["minute": "\(minute)", "bars": "\(sent)", "frames": "\(frames)"])
         }
+        publishDailyBars(minute: minute)
+    }
+
+    /// After a regular-hours minute's bars: today's daily bar so far (`d`, stamped at New York midnight, built from
+    /// the session's regular minutes that have ended) to `dailyBars` subscribers, in a frame of its own. The one
+    /// sent after the session's last minute is the day's bar, equal to what GET /v2/stocks/bars?timeframe=1Day
+    /// answers then.
+    func publishDailyBars(minute: Timestamp) {
+        guard let session = generator.hours.regularSession(containing: minute) else { return }
+        let asOf = Double(minute.secondsSinceEpoch + 60)
+        let stamp = generator.hours.newYorkMidnight(of: session)
+        var known: [String: SimWire.Bar?] = [:]
+        var sent = 0
+        for connection in connections.values where connection.authenticated {
+            guard let wanted = connection.channels["dailyBars"], !wanted.isEmpty else { continue }
+            let symbols = wanted.contains("*") ? allSymbols : wanted
+            var messages: [SimWire.StreamMessage] = []
+            for symbol in symbols {
+                let bar: SimWire.Bar?
+                if let cached = known[symbol] { bar = cached } else {
+                    bar = generator.dailyBars(symbol: symbol, from: stamp, through: stamp, asOf: asOf, limit: 1).first
+                        .map(SimWire.Bar.init)
+                    known[symbol] = bar
+                }
+                if let bar { messages.append(.dailyBar(symbol: symbol, bar)) }
+            }
+            guard !messages.isEmpty else { continue }
+            guard !connection.silent else { stats.add(.barsWithheld, messages.count); continue }
+            connection.send(messages)
+            sent += messages.count
+        }
+        if sent > 0 { logger.debug("daily bars streamed", metadata: ["minute": "\(minute)", "bars": "\(sent)"]) }
     }
 
     /// Sends the corrections of `minute`'s bars (`u` messages) to `updatedBars` subscribers.

@@ -8,6 +8,12 @@ import Logging
 enum StreamRoutes {
     static let feeds = ["iex", "sip"]
 
+    /// Whether the upgrade asked for msgpack (`Content-Type: application/msgpack`, as alpaca-py, alpaca-trade-api
+    /// and the Go and JS SDKs send it).
+    static func wantsMsgPack(_ headers: HTTPFields) -> Bool {
+        headers[values: .contentType].contains { $0.lowercased().contains("msgpack") }
+    }
+
     static func add(to router: Router<BasicWebSocketRequestContext>, hub: StreamHub, authTimeout: Double) {
         for feed in feeds {
             router.ws("/v2/\(feed)") { inbound, outbound, context in
@@ -26,7 +32,7 @@ struct StreamSession: Sendable {
     let authTimeout: Double
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, headers: HTTPFields) async {
-        let (id, outgoing) = await hub.open(feed: feed)
+        let (id, outgoing) = await hub.open(feed: feed, msgpack: StreamRoutes.wantsMsgPack(headers))
         // Alpaca also accepts the REST key headers on the upgrade request instead of an auth message.
         if let key = headers[.apcaKeyID], let secret = headers[.apcaSecretKey] {
             await hub.authenticate(id: id, key: key, secret: secret)
@@ -38,9 +44,14 @@ struct StreamSession: Sendable {
                     switch message {
                     case .text(let text):
                         do { try await outbound.write(.text(text)) } catch { return true }
+                    case .binary(let bytes):
+                        do { try await outbound.write(.binary(ByteBuffer(bytes: bytes))) } catch { return true }
                     case .bars(let text, let minute, let count):
                         hub.sendLog?.record(connection: id, minute: minute, bars: count, at: Date().timeIntervalSince1970)
                         do { try await outbound.write(.text(text)) } catch { return true }
+                    case .binaryBars(let bytes, let minute, let count):
+                        hub.sendLog?.record(connection: id, minute: minute, bars: count, at: Date().timeIntervalSince1970)
+                        do { try await outbound.write(.binary(ByteBuffer(bytes: bytes))) } catch { return true }
                     case .close:
                         // Returning ends the handler, which closes the WebSocket normally.
                         return true
@@ -53,7 +64,7 @@ struct StreamSession: Sendable {
                     for try await message in inbound.messages(maxSize: 1 << 20) {
                         switch message {
                         case .text(let text): await hub.receive(id: id, text: text)
-                        case .binary(let buffer): await hub.receive(id: id, text: String(buffer: buffer))
+                        case .binary(let buffer): await hub.receive(id: id, bytes: Array(buffer.readableBytesView))
                         }
                     }
                 } catch {}

@@ -20,6 +20,9 @@ extension SimWire {
         case bar(symbol: String, Bar)
         /// `T` `u`: a corrected minute bar, replacing the one with the same `t`.
         case updatedBar(symbol: String, Bar)
+        /// `T` `d`: today's daily bar so far (stamped at New York midnight), sent after each regular minute's bar;
+        /// the one sent after the session's last minute is the day's bar.
+        case dailyBar(symbol: String, Bar)
 
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: SimWireKey.self)
@@ -36,8 +39,8 @@ extension SimWire {
                 for (channel, symbols) in channels where channel != "T" {
                     try c.encode(symbols, forKey: SimWireKey(channel))
                 }
-            case .bar(let symbol, let bar), .updatedBar(let symbol, let bar):
-                if case .bar = self { try c.encode("b", forKey: SimWireKey("T")) } else { try c.encode("u", forKey: SimWireKey("T")) }
+            case .bar(let symbol, let bar), .updatedBar(let symbol, let bar), .dailyBar(let symbol, let bar):
+                try c.encode(barType, forKey: SimWireKey("T"))
                 try c.encode(symbol, forKey: SimWireKey("S"))
                 try c.encode(bar.t, forKey: SimWireKey("t"))
                 try c.encode(bar.o, forKey: SimWireKey("o"))
@@ -48,6 +51,39 @@ extension SimWire {
                 try c.encode(bar.n, forKey: SimWireKey("n"))
                 try c.encode(bar.vw, forKey: SimWireKey("vw"))
             }
+        }
+
+        private var barType: String {
+            switch self {
+            case .updatedBar: "u"
+            case .dailyBar: "d"
+            default: "b"
+            }
+        }
+
+        /// The same message in msgpack mode: the same keys, `t` as the timestamp extension (type −1).
+        var msgpack: MsgPack {
+            switch self {
+            case .success(let message):
+                return .object([("T", .string("success")), ("msg", .string(message))])
+            case .error(let code, let message):
+                return .object([("T", .string("error")), ("code", .int(Int64(code))), ("msg", .string(message))])
+            case .subscription(let channels):
+                return .object([("T", .string("subscription"))] + channels.keys.sorted().filter { $0 != "T" }.map { channel in
+                    (channel, .array((channels[channel] ?? []).map(MsgPack.string)))
+                })
+            case .bar(let symbol, let bar), .updatedBar(let symbol, let bar), .dailyBar(let symbol, let bar):
+                return .object([
+                    ("T", .string(barType)), ("S", .string(symbol)), ("o", .double(bar.o)), ("h", .double(bar.h)),
+                    ("l", .double(bar.l)), ("c", .double(bar.c)), ("v", .int(bar.v)),
+                    ("t", MsgPack.timestamp(rfc3339: bar.t) ?? .string(bar.t)), ("n", .int(bar.n)), ("vw", .double(bar.vw)),
+                ])
+            }
+        }
+
+        /// Messages as one msgpack frame: an array of maps.
+        static func msgpackFrame(_ messages: [StreamMessage]) -> [UInt8] {
+            MsgPack.array(messages.map(\.msgpack)).bytes
         }
 
         /// Messages as the text of one frame: a JSON array.
