@@ -13,9 +13,8 @@ public struct SmaCrossover: TradingAlgorithm {
         // Read in place, and no text on a hold until someone reads it: most minutes are holds (a backtest
         // runs millions of them). The averages are bit for bit `Indicators.sma`'s.
         let averages = input.bars.withCloses { closes -> (fast: Indicators.LastTwo, slow: Indicators.LastTwo)? in
-            guard closes.count >= 51, let fast = Indicators.smaLastTwo(closes, period: 20),
-                  let slow = Indicators.smaLastTwo(closes, period: 50) else { return nil }
-            return (fast, slow)
+            guard closes.count >= 51 else { return nil }
+            return Indicators.smaLastTwo(closes, fast: 20, slow: 50)
         }
         guard let (fast, slow) = averages else {
             return .hold(Double(input.bars.count)) { count, _ in "warming up: \(Int(count)) of 51 bars" }

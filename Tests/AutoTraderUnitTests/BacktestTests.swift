@@ -174,6 +174,10 @@ struct ScriptedByVolume: TradingAlgorithm {
                     let sma = Indicators.sma(closes, period: period)
                     #expect(Indicators.smaLastTwo(buffer, period: period) == Indicators.LastTwo(before: sma[length - 2]!, now: sma[length - 1]!))
                 }
+                if length > 50 {
+                    let both = Indicators.smaLastTwo(buffer, fast: 20, slow: 50)
+                    #expect(both?.fast == Indicators.smaLastTwo(buffer, period: 20) && both?.slow == Indicators.smaLastTwo(buffer, period: 50))
+                }
                 #expect(Indicators.rsiLast(buffer, period: 14) == Indicators.rsi(closes, period: 14).last!)
                 let macd = Indicators.macd(closes)
                 let lastTwo = Indicators.macdLastTwo(buffer)

@@ -23,6 +23,30 @@ extension Indicators {
         return LastTwo(before: before, now: sum / Double(period))
     }
 
+    /// Two SMAs' last two values in one pass: the same two running sums as `smaLastTwo` twice (so the same
+    /// bits), interleaved so the processor adds both at once instead of one after the other.
+    public static func smaLastTwo(
+        _ values: UnsafeBufferPointer<Double>, fast: Int, slow: Int
+    ) -> (fast: LastTwo, slow: LastTwo)? {
+        precondition(fast > 0 && slow > 0)
+        let count = values.count
+        guard count >= max(fast, slow) + 1 else { return nil }
+        var fastSum = 0.0, slowSum = 0.0
+        var fastBefore = 0.0, slowBefore = 0.0
+        for index in 0..<count {
+            let value = values[index]
+            fastSum += value
+            slowSum += value
+            if index >= fast { fastSum -= values[index - fast] }
+            if index >= slow { slowSum -= values[index - slow] }
+            if index == count - 2 {
+                fastBefore = fastSum / Double(fast)
+                slowBefore = slowSum / Double(slow)
+            }
+        }
+        return (LastTwo(before: fastBefore, now: fastSum / Double(fast)), LastTwo(before: slowBefore, now: slowSum / Double(slow)))
+    }
+
     /// Wilder's RSI at the last position of `values`, in place: `rsi(_:period:).last`, bit for bit.
     public static func rsiLast(_ values: UnsafeBufferPointer<Double>, period: Int = 14) -> Double? {
         precondition(period > 0)
