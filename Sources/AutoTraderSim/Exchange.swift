@@ -8,7 +8,8 @@ public struct SimFill: Encodable, Sendable, Equatable {
     public var clientOrderID: String
     public var symbol: String
     public var side: OrderSide
-    public var qty: Int
+    /// Shares: whole, or up to nine decimals for a fractional or notional order.
+    public var qty: Decimal
     public var price: Decimal
     public var time: Date
 
@@ -22,7 +23,7 @@ public struct SimFill: Encodable, Sendable, Equatable {
         try c.encode(clientOrderID, forKey: .clientOrderID)
         try c.encode(symbol, forKey: .symbol)
         try c.encode(side.rawValue, forKey: .side)
-        try c.encode(String(qty), forKey: .qty)
+        try c.encode(qty.plainString, forKey: .qty)
         try c.encode(price.plainString, forKey: .price)
         try c.encode(RFC3339.format(time), forKey: .time)
     }
@@ -35,10 +36,14 @@ public enum SimOrderType: String, Sendable { case market, limit }
 /// canceled, `ioc` gets the first bar it may fill on and is canceled if that bar doesn't reach its limit.
 public enum SimTimeInForce: String, Sendable { case day, gtc, ioc }
 
-/// A POST /v2/orders body that passed validation: a whole-share market or limit order.
+/// A POST /v2/orders body that passed validation: a market or limit order of whole shares, or a market
+/// day order of a fractional quantity or a dollar amount (`notional`) of a fractionable asset.
 public struct OrderSubmission: Sendable, Equatable {
     public var symbol: String
-    public var qty: Int
+    /// Shares (ignored when `notional` is set).
+    public var qty: Decimal
+    /// A dollar amount to buy or sell instead of a quantity.
+    public var notional: Decimal?
     public var side: OrderSide
     /// Nil when the client sent none (one is generated, as Alpaca does).
     public var clientOrderID: String?
@@ -48,16 +53,32 @@ public struct OrderSubmission: Sendable, Equatable {
     public var limitPrice: Decimal?
 
     public init(
-        symbol: String, qty: Int, side: OrderSide, clientOrderID: String?, type: SimOrderType = .market,
-        timeInForce: SimTimeInForce = .day, limitPrice: Decimal? = nil
+        symbol: String, qty: Decimal, side: OrderSide, clientOrderID: String?, type: SimOrderType = .market,
+        timeInForce: SimTimeInForce = .day, limitPrice: Decimal? = nil, notional: Decimal? = nil
     ) {
         self.symbol = symbol
         self.qty = qty
+        self.notional = notional
         self.side = side
         self.clientOrderID = clientOrderID
         self.type = type
         self.timeInForce = timeInForce
         self.limitPrice = limitPrice
+    }
+}
+
+/// A PATCH /v2/orders/{id} body that passed validation: what changes (nil: as before).
+public struct OrderReplacement: Sendable, Equatable {
+    public var qty: Decimal?
+    public var limitPrice: Decimal?
+    public var timeInForce: SimTimeInForce?
+    public var clientOrderID: String?
+
+    public init(qty: Decimal? = nil, limitPrice: Decimal? = nil, timeInForce: SimTimeInForce? = nil, clientOrderID: String? = nil) {
+        self.qty = qty
+        self.limitPrice = limitPrice
+        self.timeInForce = timeInForce
+        self.clientOrderID = clientOrderID
     }
 }
 
@@ -75,14 +96,24 @@ public struct SimOrder: Sendable, Equatable {
     public var failedAt: Date?
     public var assetID: String
     public var symbol: String
-    public var qty: Int
-    public var filledQty: Int
+    /// Shares ordered; for a notional order the shares it bought or sold once filled (0 before).
+    public var qty: Decimal
+    public var filledQty: Decimal
     public var filledAvgPrice: Decimal?
     public var side: OrderSide
     public var status: OrderStatus
     public var type: SimOrderType = .market
     public var timeInForce: SimTimeInForce = .day
     public var limitPrice: Decimal?
+    /// A dollar amount (a notional order); nil for an order of shares.
+    public var notional: Decimal?
+    /// Set on an order that a PATCH replaced, and on the order that replaced it.
+    public var replacedAt: Date?
+    public var replacedBy: String?
+    public var replaces: String?
+
+    /// Whether the quantity is not whole shares (a fractional or notional order).
+    var isFractional: Bool { notional != nil || qty != Money.rounded(qty, scale: 0) }
 }
 
 /// GET /v2/orders filters.
@@ -107,7 +138,7 @@ public struct OrderFilter: Sendable {
 public actor Exchange {
     /// A position: `quantity` below zero is a short, and `cost` is then what the shares were sold for.
     struct Holding {
-        var quantity: Int
+        var quantity: Decimal
         var cost: Decimal
     }
 
@@ -153,9 +184,12 @@ public actor Exchange {
     /// Day trades (a position opened and closed, or partly closed, on the same day) by New York date.
     private var dayTrades: [CivilDate: Int] = [:]
     /// Shares of each symbol opened today (long > 0, short < 0), to recognise a day trade.
-    private var openedToday: [String: Int] = [:]
+    private var openedToday: [String: Decimal] = [:]
     private let accountID: String
     private let accountNumber: String
+    /// Every order state change (new, fill, partial_fill, canceled, expired, rejected, replaced) in the order it
+    /// happens, for the trade-updates stream (`TradeUpdatesService` reads it; see OrderEvents.swift).
+    public nonisolated let orderEvents = AsyncStream<OrderEvent>.makeStream()
 
     public init(
         configuration: SimulatorConfiguration, clock: SimClock, generator: MarketDataGenerator, faults: FaultInjector,
@@ -179,6 +213,11 @@ public actor Exchange {
     public func submit(_ submission: OrderSubmission) throws -> SimOrder {
         let now = clock.now()
         process(now: now)
+        return try place(submission, now: now)
+    }
+
+    /// Checks and books an order (a new one, a replacement or a position's closing order) at `now`.
+    private func place(_ submission: OrderSubmission, now: Double, replaces: String? = nil) throws -> SimOrder {
         guard let asset = generator.universe.asset(submission.symbol) else {
             stats.add(.ordersRefused)
             throw AlpacaAPIError.unprocessable("asset \"\(submission.symbol)\" not found")
@@ -192,13 +231,27 @@ public actor Exchange {
             throw AlpacaAPIError(.init(code: configuration.duplicateClientOrderIDStatus), code: 40010001,
                                  "client_order_id must be unique")
         }
+        let fractional = submission.notional != nil || submission.qty != Money.rounded(submission.qty, scale: 0)
+        if fractional {
+            // Alpaca: fractional and notional orders are market day orders of a fractionable asset.
+            guard asset.isFractionable else {
+                stats.add(.ordersRefused)
+                throw AlpacaAPIError.unprocessable("asset \(asset.symbol) is not fractionable")
+            }
+            guard submission.type == .market, submission.timeInForce == .day else {
+                stats.add(.ordersRefused)
+                throw AlpacaAPIError.unprocessable("fractional orders must be market orders with time_in_force day")
+            }
+        }
         let estimate = currentPrice(asset.symbol, now: now) ?? Self.decimal(asset.basePrice)
         // A limit buy holds buying power at its limit (it can't cost more); a market buy at the last price.
         let reserve = submission.side == .buy ? (submission.limitPrice ?? estimate) : estimate
-        let quantity = Decimal(submission.qty)
+        // A notional order's shares are known at its fill; until then they are estimated at the last price.
+        let quantity = submission.notional.map { Self.shares($0, at: estimate) } ?? submission.qty
         switch submission.side {
         case .buy:
-            guard quantity * reserve <= buyingPower(now: now) else {
+            let cost = submission.notional ?? quantity * reserve
+            guard cost <= buyingPower(now: now) else {
                 stats.add(.ordersRefused)
                 throw AlpacaAPIError(.forbidden, code: 40310000, "insufficient buying power")
             }
@@ -206,26 +259,27 @@ public actor Exchange {
             let held = holdings[asset.symbol]?.quantity ?? 0
             let heldForOrders = openQuantity(symbol: asset.symbol, side: .sell)
             let available = max(0, held - heldForOrders)
-            if submission.qty > available {
+            if quantity > available {
                 // Beyond what is held is a short sale: a margin account may, from a flat or short position, for a
-                // shortable asset, with the buying power. A long is never turned into a short by one order.
+                // shortable asset, with the buying power. A long is never turned into a short by one order, and
+                // a fractional order never sells short.
                 if configuration.accountType == .cash, held <= 0, heldForOrders == 0 {
                     stats.add(.ordersRefused)
                     throw AlpacaAPIError(.forbidden, code: 40310000, "account is not allowed to short")
                 }
-                guard configuration.accountType == .margin, held <= 0, heldForOrders == 0 else {
+                guard configuration.accountType == .margin, held <= 0, heldForOrders == 0, !fractional else {
                     stats.add(.ordersRefused)
                     throw AlpacaAPIError(
                         .forbidden, code: 40310000,
-                        "insufficient qty available for order (requested: \(submission.qty), available: \(available))",
-                        extra: ["available": String(available), "existing_qty": String(held),
-                                "held_for_orders": String(heldForOrders), "symbol": asset.symbol])
+                        "insufficient qty available for order (requested: \(quantity.plainString), available: \(available.plainString))",
+                        extra: ["available": available.plainString, "existing_qty": held.plainString,
+                                "held_for_orders": heldForOrders.plainString, "symbol": asset.symbol])
                 }
                 guard asset.isTradable, !asset.isThin else {
                     stats.add(.ordersRefused)
                     throw AlpacaAPIError(.forbidden, code: 40310000, "asset \(asset.symbol) cannot be sold short")
                 }
-                let shortValue = Decimal(submission.qty - available) * (submission.limitPrice ?? estimate)
+                let shortValue = (quantity - available) * (submission.limitPrice ?? estimate)
                 guard shortValue <= buyingPower(now: now) else {
                     stats.add(.ordersRefused)
                     throw AlpacaAPIError(.forbidden, code: 40310000, "insufficient buying power")
@@ -233,28 +287,33 @@ public actor Exchange {
             }
         }
 
+        // Injected partial fills are whole shares of whole-share orders.
+        let wholeShares = fractional ? 0 : NSDecimalNumber(decimal: submission.qty).intValue
         let nowInstant = Timestamp(secondsSinceEpoch: Int64(now.rounded(.down)))
         let state: Working
         // A GTC order outlives sessions: no close ends it.
         let endsWithSession = submission.timeInForce != .gtc
         if let session = hours.regularSession(containing: nowInstant) {
             state = Working(eligibleFrom: now, sessionClose: endsWithSession ? session.close : nil,
-                            fate: faults.orderFate(quantity: submission.qty),
+                            fate: faults.orderFate(quantity: wholeShares),
                             lastClosePrice: configuration.fillPrice == .lastClose ? estimate : nil, reservePrice: reserve)
         } else {
             // Sent while the market is closed: waits (accepted) for the next session's first bar.
             let next = hours.nextSession(openingAtOrAfter: nowInstant)
             state = Working(eligibleFrom: next.map { Double($0.open.secondsSinceEpoch) } ?? .infinity,
-                            sessionClose: endsWithSession ? next?.close : nil, fate: faults.orderFate(quantity: submission.qty),
+                            sessionClose: endsWithSession ? next?.close : nil, fate: faults.orderFate(quantity: wholeShares),
                             lastClosePrice: nil, reservePrice: reserve)
         }
         let id = faults.nextOrderID()
         let submitted = Date(timeIntervalSince1970: now)
-        let order = SimOrder(
+        var order = SimOrder(
             id: id, clientOrderID: submission.clientOrderID ?? faults.nextOrderID(), createdAt: submitted,
-            updatedAt: submitted, submittedAt: submitted, assetID: asset.id, symbol: asset.symbol, qty: submission.qty,
+            updatedAt: submitted, submittedAt: submitted, assetID: asset.id, symbol: asset.symbol,
+            qty: submission.notional == nil ? submission.qty : 0,
             filledQty: 0, side: submission.side, status: .accepted, type: submission.type,
             timeInForce: submission.timeInForce, limitPrice: submission.limitPrice)
+        order.notional = submission.notional
+        order.replaces = replaces
         indexByID[id] = orders.count
         indexByClientID[order.clientOrderID] = orders.count
         orders.append(order)
@@ -263,11 +322,117 @@ public actor Exchange {
         stats.add(.ordersAccepted)
         logger.info("order accepted", metadata: [
             "id": "\(id)", "client_order_id": "\(order.clientOrderID)", "symbol": "\(asset.symbol)",
-            "side": "\(submission.side.rawValue)", "qty": "\(submission.qty)", "at": "\(RFC3339.format(submitted))",
+            "side": "\(submission.side.rawValue)", "qty": "\(submission.notional == nil ? submission.qty.plainString : "-")",
+            "notional": "\(submission.notional?.plainString ?? "-")", "at": "\(RFC3339.format(submitted))",
             "type": "\(submission.type.rawValue)", "time_in_force": "\(submission.timeInForce.rawValue)",
-            "limit_price": "\(submission.limitPrice?.plainString ?? "-")",
+            "limit_price": "\(submission.limitPrice?.plainString ?? "-")", "replaces": "\(replaces ?? "-")",
         ])
         return order
+    }
+
+    /// Shares a dollar amount buys at `price`: rounded down to nine decimals (Alpaca's finest fraction).
+    static func shares(_ notional: Decimal, at price: Decimal) -> Decimal {
+        guard price > 0 else { return 0 }
+        var exact = notional / price, result = Decimal()
+        NSDecimalRound(&result, &exact, 9, .down)
+        return result
+    }
+
+    /// PATCH /v2/orders/{id}: the open order becomes `replaced` (with `replaced_by` and `replaced_at`) and a new
+    /// order with the changed fields (`replaces` = the old id) takes its place, checked like a new order (the
+    /// old one's hold released meanwhile). Refused (422) for an order that is no longer open, that has
+    /// filled in part, or that is a notional order.
+    public func replace(id: String, with change: OrderReplacement) throws -> SimOrder {
+        let now = clock.now()
+        process(now: now)
+        guard let index = indexByID[id.lowercased()] else { throw AlpacaAPIError.orderNotFound }
+        let old = orders[index]
+        guard let oldState = working[old.id], let position = workingOrder.firstIndex(of: old.id) else {
+            throw AlpacaAPIError.unprocessable("order is not replaceable (its status is \(old.status))")
+        }
+        guard old.filledQty == 0 else {
+            throw AlpacaAPIError.unprocessable("order is partially filled: this simulator replaces only orders with nothing filled")
+        }
+        guard old.notional == nil else {
+            throw AlpacaAPIError.unprocessable("notional orders cannot be replaced by this simulator")
+        }
+        if change.limitPrice != nil, old.type != .limit {
+            throw AlpacaAPIError.unprocessable("limit_price is only for limit orders")
+        }
+        let submission = OrderSubmission(
+            symbol: old.symbol, qty: change.qty ?? old.qty, side: old.side, clientOrderID: change.clientOrderID,
+            type: old.type, timeInForce: change.timeInForce ?? old.timeInForce, limitPrice: change.limitPrice ?? old.limitPrice)
+        working[old.id] = nil
+        workingOrder.remove(at: position)
+        let new: SimOrder
+        do {
+            new = try place(submission, now: now, replaces: old.id)
+        } catch {
+            working[old.id] = oldState
+            workingOrder.insert(old.id, at: position)
+            throw error
+        }
+        let at = Date(timeIntervalSince1970: now)
+        var replaced = orders[index]
+        replaced.status = .replaced
+        replaced.replacedAt = at
+        replaced.replacedBy = new.id
+        replaced.updatedAt = at
+        orders[index] = replaced
+        emitOrderEvent(.replaced, replaced, at: at)
+        logger.info("order replaced", metadata: ["id": "\(old.id)", "replaced_by": "\(new.id)"])
+        return new
+    }
+
+    /// DELETE /v2/positions/{symbol}: a market day order for the whole position, `qty` shares of it, or
+    /// `percentage` of it (whole shares of a whole-share position, else down to nine decimals).
+    public func closePosition(symbol: String, qty: Decimal? = nil, percentage: Decimal? = nil) throws -> SimOrder {
+        let now = clock.now()
+        process(now: now)
+        return try closingOrder(symbol: generator.universe.asset(symbol)?.symbol ?? symbol.uppercased(), qty: qty,
+                                percentage: percentage, now: now)
+    }
+
+    private func closingOrder(symbol: String, qty: Decimal?, percentage: Decimal?, now: Double) throws -> SimOrder {
+        guard let holding = holdings[symbol], holding.quantity != 0 else { throw AlpacaAPIError.positionNotFound }
+        let size = abs(holding.quantity)
+        var amount = size
+        if let qty {
+            guard qty <= size else {
+                throw AlpacaAPIError(
+                    .forbidden, code: 40310000,
+                    "insufficient qty available for order (requested: \(qty.plainString), available: \(size.plainString))",
+                    extra: ["available": size.plainString, "existing_qty": holding.quantity.plainString,
+                            "held_for_orders": "0", "symbol": symbol])
+            }
+            amount = qty
+        } else if let percentage {
+            var exact = size * percentage / 100, rounded = Decimal()
+            NSDecimalRound(&rounded, &exact, size == Money.rounded(size, scale: 0) ? 0 : 9, .down)
+            guard rounded > 0 else {
+                throw AlpacaAPIError.unprocessable("percentage \(percentage.plainString) of \(size.plainString) shares is less than one share")
+            }
+            amount = rounded
+        }
+        return try place(OrderSubmission(symbol: symbol, qty: amount, side: holding.quantity > 0 ? .sell : .buy,
+                                         clientOrderID: nil), now: now)
+    }
+
+    /// DELETE /v2/positions: one closing order per position (by symbol), or the error that refused it;
+    /// with `cancelOrders` every open order is canceled first.
+    public func closeAll(cancelOrders: Bool) -> [(symbol: String, result: Result<SimOrder, AlpacaAPIError>)] {
+        let now = clock.now()
+        process(now: now)
+        if cancelOrders { _ = cancelAll() }
+        return holdings.keys.sorted().map { symbol in
+            do {
+                return (symbol, .success(try closingOrder(symbol: symbol, qty: nil, percentage: nil, now: now)))
+            } catch let error as AlpacaAPIError {
+                return (symbol, .failure(error))
+            } catch {
+                return (symbol, .failure(.internalError))
+            }
+        }
     }
 
     public func order(id: String) throws -> SimOrder {
@@ -388,7 +553,7 @@ public actor Exchange {
         guard let holding = holdings[symbol], holding.quantity != 0, let asset = generator.universe.asset(symbol: symbol)
         else { return nil }
         // Alpaca writes a short as a negative qty and market value, with side "short".
-        let quantity = Decimal(holding.quantity)
+        let quantity = holding.quantity
         let average = Money.rounded(holding.cost / abs(quantity), scale: 6)
         let price = currentPrice(symbol, now: now) ?? average
         let lastDay = previousClose(symbol, now: now) ?? price
@@ -404,7 +569,7 @@ public actor Exchange {
             : min(0, holding.quantity + openQuantity(symbol: symbol, side: .buy))
         return SimWire.Position(
             assetID: asset.id, symbol: symbol, exchange: asset.exchange, assetClass: "us_equity",
-            assetMarginable: asset.isTradable, qty: SimWire.decimal(quantity), qtyAvailable: String(available),
+            assetMarginable: asset.isTradable, qty: SimWire.decimal(quantity), qtyAvailable: SimWire.decimal(available),
             avgEntryPrice: SimWire.decimal(average), side: holding.quantity > 0 ? "long" : "short",
             marketValue: SimWire.decimal(value),
             costBasis: SimWire.decimal(holding.cost), unrealizedPl: SimWire.decimal(profit),
@@ -442,6 +607,7 @@ public actor Exchange {
             orders[index] = order
             close(id: id)
             stats.add(.ordersRejected)
+            emitOrderEvent(.rejected, order, at: failed)
             logger.info("order rejected (injected)", metadata: ["id": "\(id)", "symbol": "\(order.symbol)"])
             return
         }
@@ -449,9 +615,17 @@ public actor Exchange {
         if order.status == .accepted {
             order.status = .new
             order.updatedAt = Date(timeIntervalSince1970: max(state.eligibleFrom, submitted))
+            emitOrderEvent(.new, order, at: order.updatedAt)
         }
         if order.filledQty == 0, let (price, time) = fillPoint(order: order, state: &state, now: now) {
-            let quantity = state.fate.partialQuantity ?? order.qty
+            if let notional = order.notional {
+                // A notional order's shares: the amount at the fill price, down to nine decimals (a sell
+                // never more than is held).
+                var shares = Self.shares(notional, at: price)
+                if order.side == .sell { shares = min(shares, max(0, holdings[order.symbol]?.quantity ?? 0)) }
+                order.qty = shares
+            }
+            let quantity = state.fate.partialQuantity.map { Decimal($0) } ?? order.qty
             order.filledQty = quantity
             order.filledAvgPrice = price
             order.filledAt = time
@@ -463,6 +637,8 @@ public actor Exchange {
                                  side: order.side, qty: quantity, price: price, time: time))
             stats.add(.fills)
             if order.status == .partiallyFilled { stats.add(.partialFills) }
+            emitOrderEvent(order.status == .filled ? .fill : .partialFill, order, at: time, price: price, qty: quantity,
+                           position: holdings[order.symbol]?.quantity ?? 0)
             logger.info("order \(order.status)", metadata: [
                 "id": "\(id)", "symbol": "\(order.symbol)", "side": "\(order.side.rawValue)", "qty": "\(quantity)",
                 "price": "\(price.plainString)", "at": "\(RFC3339.format(time))",
@@ -528,17 +704,17 @@ public actor Exchange {
 
     /// Books a fill: a buy covers a short before it adds to a long, a sell closes a long before it opens a
     /// short; the part that closes carries its share of the cost away, the part that opens adds its own.
-    private func settle(symbol: String, side: OrderSide, quantity: Int, price: Decimal, on day: CivilDate) {
-        let amount = Decimal(quantity) * price
+    private func settle(symbol: String, side: OrderSide, quantity: Decimal, price: Decimal, on day: CivilDate) {
+        let amount = quantity * price
         cash += side == .buy ? -amount : amount
         var holding = holdings[symbol] ?? Holding(quantity: 0, cost: 0)
-        let direction = side == .buy ? 1 : -1
+        let direction: Decimal = side == .buy ? 1 : -1
         // Shares that close (part of) the opposite position.
         let closing = holding.quantity * direction < 0 ? min(quantity, abs(holding.quantity)) : 0
         if closing > 0 {
-            let average = holding.cost / Decimal(abs(holding.quantity))
+            let average = holding.cost / abs(holding.quantity)
             holding.quantity += closing * direction
-            holding.cost = holding.quantity == 0 ? 0 : Money.rounded(average * Decimal(abs(holding.quantity)), scale: 6)
+            holding.cost = holding.quantity == 0 ? 0 : Money.rounded(average * abs(holding.quantity), scale: 6)
             // Closing what was opened today is a day trade.
             let openedHere = openedToday[symbol] ?? 0
             if openedHere * direction < 0 {
@@ -550,7 +726,7 @@ public actor Exchange {
         let opening = quantity - closing
         if opening > 0 {
             holding.quantity += opening * direction
-            holding.cost += Decimal(opening) * price
+            holding.cost += opening * price
             openedToday[symbol, default: 0] += opening * direction
         }
         holdings[symbol] = holding.quantity != 0 ? holding : nil
@@ -571,6 +747,7 @@ public actor Exchange {
         if status == .expired { order.expiredAt = time; stats.add(.ordersExpired) }
         orders[index] = order
         close(id: order.id)
+        emitOrderEvent(status == .expired ? .expired : .canceled, order, at: time)
         logger.info("order \(status)", metadata: ["id": "\(order.id)", "symbol": "\(order.symbol)",
                                                  "filled_qty": "\(order.filledQty)"])
     }
@@ -582,10 +759,14 @@ public actor Exchange {
 
     // MARK: - Money
 
-    private func openQuantity(symbol: String, side: OrderSide) -> Int {
-        workingOrder.reduce(0) { total, id in
+    /// Shares open orders of a side still want (a notional order's estimated at its reserve price).
+    private func openQuantity(symbol: String, side: OrderSide) -> Decimal {
+        workingOrder.reduce(Decimal(0)) { total, id in
             guard let index = indexByID[id], orders[index].symbol == symbol, orders[index].side == side else { return total }
             let order = orders[index]
+            if let notional = order.notional, order.filledQty == 0 {
+                return total + Self.shares(notional, at: working[id]?.reservePrice ?? 0)
+            }
             return total + order.qty - order.filledQty
         }
     }
@@ -607,8 +788,8 @@ public actor Exchange {
     private func marginFigures(now: Double) -> MarginFigures {
         var figures = MarginFigures()
         for (symbol, holding) in holdings {
-            let average = holding.cost / Decimal(abs(holding.quantity))
-            let value = Decimal(holding.quantity) * (currentPrice(symbol, now: now) ?? average)
+            let average = holding.cost / abs(holding.quantity)
+            let value = holding.quantity * (currentPrice(symbol, now: now) ?? average)
             if value >= 0 { figures.long += value } else { figures.short += value }
         }
         let gross = figures.long - figures.short
@@ -627,7 +808,8 @@ public actor Exchange {
     private func buyingPower(now: Double) -> Decimal {
         let held = workingOrder.reduce(Decimal(0)) { total, id in
             guard let index = indexByID[id], orders[index].side == .buy, let state = working[id] else { return total }
-            return total + Decimal(orders[index].qty - orders[index].filledQty) * state.reservePrice
+            if let notional = orders[index].notional, orders[index].filledQty == 0 { return total + notional }
+            return total + (orders[index].qty - orders[index].filledQty) * state.reservePrice
         }
         let figures = marginFigures(now: now)
         let base: Decimal

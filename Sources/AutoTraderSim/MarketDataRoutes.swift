@@ -4,7 +4,7 @@ import Hummingbird
 
 /// One historical-bars request, read and checked (timeframe, range, limit, page token, feed, sort).
 struct BarRequest {
-    enum Timeframe { case minute, day }
+    typealias Timeframe = BarTimeframe
 
     /// Where the previous page stopped: the symbol and time of its last bar.
     struct Cursor: Equatable {
@@ -16,7 +16,7 @@ struct BarRequest {
             self.time = time
         }
 
-        /// Opaque to clients; like Alpaca's older tokens, base64 of `SYMBOL|M|time`.
+        /// Opaque to clients; like Alpaca's older tokens, base64 of `SYMBOL|timeframe|time`.
         init?(token: String) {
             guard let data = Data(base64Encoded: token) else { return nil }
             let parts = String(decoding: data, as: UTF8.self).split(separator: "|", omittingEmptySubsequences: false)
@@ -25,7 +25,7 @@ struct BarRequest {
         }
 
         func token(_ timeframe: Timeframe) -> String {
-            Data("\(symbol)|\(timeframe == .minute ? "M" : "D")|\(time.text)".utf8).base64EncodedString()
+            Data("\(symbol)|\(timeframe.code)|\(time.text)".utf8).base64EncodedString()
         }
     }
 
@@ -41,11 +41,10 @@ struct BarRequest {
 
     init(_ query: QueryValues, symbols: [String], now: Double, hours: TradingHours, feeds: Set<String>) throws {
         self.symbols = symbols
-        switch query["timeframe"] {
-        case "1Min", "1T", "1Minute": timeframe = .minute
-        case "1Day", "1D": timeframe = .day
-        default: throw AlpacaAPIError(.unprocessableContent, code: 42210000, "invalid timeframe")
+        guard let text = query["timeframe"], let timeframe = BarTimeframe(text) else {
+            throw AlpacaAPIError(.unprocessableContent, code: 42210000, "invalid timeframe")
         }
+        self.timeframe = timeframe
         try Self.checkFeed(query, now: now, feeds: feeds)
         let nowInstant = Timestamp(secondsSinceEpoch: Int64(now.rounded(.down)))
         let today = hours.newYorkDate(of: nowInstant)
@@ -105,13 +104,8 @@ struct BarRequest {
                 else { from = max(from, cursor.time.adding(seconds: 1)) }
             }
             guard from <= through else { continue }
-            let bars: [SimBar]
-            switch timeframe {
-            case .minute:
-                bars = generator.bars(symbol: symbol, from: from, through: through, asOf: asOf, descending: descending, limit: wanted)
-            case .day:
-                bars = generator.dailyBars(symbol: symbol, from: from, through: through, asOf: asOf, descending: descending, limit: wanted)
-            }
+            let bars = generator.bars(symbol: symbol, timeframe: timeframe, from: from, through: through, asOf: asOf,
+                                      descending: descending, limit: wanted)
             guard !bars.isEmpty else { continue }
             result.append((symbol, bars))
             wanted -= bars.count
@@ -125,11 +119,33 @@ struct BarRequest {
     }
 }
 
-/// Alpaca's market-data REST endpoints for stock bars (history and latest).
+/// Alpaca's market-data REST endpoints for stocks: bars (history and latest), latest trades and quotes,
+/// snapshots.
 struct MarketDataRoutes {
     let generator: MarketDataGenerator
     let clock: SimClock
     let feeds: Set<String>
+
+    var derived: DerivedPrints { DerivedPrints(generator: generator) }
+
+    /// `symbols` (required) and the feed check of a multi-symbol latest endpoint.
+    func latestQuery(_ request: Request) throws -> ([String], Double) {
+        let query = QueryValues(request)
+        guard let symbols = query.list("symbols"), !symbols.isEmpty else { throw AlpacaAPIError.badParameter("missing symbols") }
+        let now = clock.now()
+        try BarRequest.checkFeed(query, now: now, feeds: feeds)
+        return (symbols, now)
+    }
+
+    /// The newest minute bar of one symbol (what its latest trade and quote are made from), or 404.
+    func latestBar(_ symbol: String, _ request: Request) throws -> SimBar {
+        let now = clock.now()
+        try BarRequest.checkFeed(QueryValues(request), now: now, feeds: feeds)
+        guard let bar = generator.latestBar(symbol: symbol, asOf: now) else {
+            throw AlpacaAPIError(.notFound, code: 40410000, "no trade found for \(symbol)")
+        }
+        return bar
+    }
 
     func add(to group: RouterGroup<SimRequestContext>) {
         group.get("stocks/bars") { request, _ in
@@ -155,6 +171,50 @@ struct MarketDataRoutes {
             }
             return try JSONBody.response(SimWire.LatestBars(bars: bars))
         }
+        group.get("stocks/trades/latest") { request, _ in
+            let (symbols, now) = try latestQuery(request)
+            var trades: [String: SimWire.Trade] = [:]
+            for symbol in symbols {
+                if let bar = generator.latestBar(symbol: symbol, asOf: now) { trades[symbol] = derived.trade(symbol: symbol, bar: bar) }
+            }
+            return try JSONBody.response(SimWire.LatestTrades(trades: trades))
+        }
+        group.get("stocks/{symbol}/trades/latest") { request, context in
+            let symbol = try context.parameters.require("symbol")
+            let bar = try latestBar(symbol, request)
+            return try JSONBody.response(SimWire.LatestTrade(symbol: symbol, trade: derived.trade(symbol: symbol, bar: bar)))
+        }
+        group.get("stocks/quotes/latest") { request, _ in
+            let (symbols, now) = try latestQuery(request)
+            var quotes: [String: SimWire.Quote] = [:]
+            for symbol in symbols {
+                if let bar = generator.latestBar(symbol: symbol, asOf: now) { quotes[symbol] = derived.quote(symbol: symbol, bar: bar) }
+            }
+            return try JSONBody.response(SimWire.LatestQuotes(quotes: quotes))
+        }
+        group.get("stocks/{symbol}/quotes/latest") { request, context in
+            let symbol = try context.parameters.require("symbol")
+            let bar = try latestBar(symbol, request)
+            return try JSONBody.response(SimWire.LatestQuote(symbol: symbol, quote: derived.quote(symbol: symbol, bar: bar)))
+        }
+        group.get("stocks/snapshots") { request, _ in
+            let (symbols, now) = try latestQuery(request)
+            var snapshots: [String: SimWire.Snapshot] = [:]
+            for symbol in symbols {
+                if let snapshot = derived.snapshot(symbol: symbol, asOf: now) { snapshots[symbol] = snapshot }
+            }
+            return try JSONBody.response(SimWire.Snapshots(snapshots: snapshots))
+        }
+        group.get("stocks/{symbol}/snapshot") { request, context in
+            let symbol = try context.parameters.require("symbol")
+            let now = clock.now()
+            try BarRequest.checkFeed(QueryValues(request), now: now, feeds: feeds)
+            guard var snapshot = derived.snapshot(symbol: symbol, asOf: now) else {
+                throw AlpacaAPIError(.notFound, code: 40410000, "no data found for \(symbol)")
+            }
+            snapshot.symbol = symbol
+            return try JSONBody.response(snapshot)
+        }
         group.get("stocks/{symbol}/bars") { request, context in
             let symbol = try context.parameters.require("symbol")
             let now = clock.now()
@@ -173,5 +233,48 @@ struct MarketDataRoutes {
             }
             return try JSONBody.response(SimWire.LatestBar(symbol: symbol, bar: SimWire.Bar(bar)))
         }
+    }
+}
+
+/// The trades and quotes the simulator never had, made from its minute bars (the README says what each
+/// field holds): the latest trade is the last minute bar's close, at the bar's last second, of the bar's
+/// average trade size; the latest quote is a one-tick spread around that close, one round lot each side.
+struct DerivedPrints {
+    let generator: MarketDataGenerator
+
+    /// The consolidated tape of a listing exchange: A for NYSE, C for Nasdaq, B for the rest (Arca, AMEX, BATS).
+    static func tape(_ exchange: String) -> String {
+        switch exchange {
+        case "NYSE": return "A"
+        case "NASDAQ": return "C"
+        default: return "B"
+        }
+    }
+
+    /// A cent from $1 up, a hundredth of a cent below.
+    static func tick(_ price: Double) -> Double { price >= 1 ? 0.01 : 0.0001 }
+
+    func trade(symbol: String, bar: SimBar) -> SimWire.Trade {
+        let size = max(1, (Double(bar.v) / Double(max(1, bar.n))).rounded())
+        let id = StableHash.mix(StableHash.of(symbol), UInt64(bitPattern: bar.t.secondsSinceEpoch), 0x7ADE) >> 11
+        return SimWire.Trade(t: bar.t.adding(seconds: 59).text, x: "V", p: bar.c, s: Int64(size), c: ["@"],
+                             i: Int64(id), z: Self.tape(generator.universe.asset(symbol: symbol)?.exchange ?? ""))
+    }
+
+    func quote(symbol: String, bar: SimBar) -> SimWire.Quote {
+        let tick = Self.tick(bar.c)
+        let bid = max(tick, MarketDataGenerator.roundPrice(bar.c - tick)), ask = MarketDataGenerator.roundPrice(bar.c + tick)
+        return SimWire.Quote(t: bar.t.adding(seconds: 59).text, ax: "V", ap: ask, as: 1, bx: "V", bp: bid, bs: 1, c: ["R"],
+                             z: Self.tape(generator.universe.asset(symbol: symbol)?.exchange ?? ""))
+    }
+
+    /// Nil for a symbol without any bar.
+    func snapshot(symbol: String, asOf: Double) -> SimWire.Snapshot? {
+        guard let minute = generator.latestBar(symbol: symbol, asOf: asOf) else { return nil }
+        let daily = generator.lastTwoDailyBars(symbol: symbol, asOf: asOf)
+        return SimWire.Snapshot(
+            symbol: nil, latestTrade: trade(symbol: symbol, bar: minute), latestQuote: quote(symbol: symbol, bar: minute),
+            minuteBar: SimWire.Bar(minute), dailyBar: daily.latest.map(SimWire.Bar.init),
+            prevDailyBar: daily.previous.map(SimWire.Bar.init))
     }
 }

@@ -17,7 +17,12 @@ struct TradingRoutes {
         group.get("assets") { request, _ in
             let query = QueryValues(request)
             let status = query["status"]
+            // Every simulated asset is a US equity: another class lists nothing.
+            let assetClass = query["asset_class"]
+            let exchangeName = query["exchange"]?.uppercased()
             let assets = universe.assets.filter { asset in
+                if let assetClass, assetClass != "us_equity" { return false }
+                if let exchangeName, asset.exchange != exchangeName { return false }
                 switch status {
                 case "active": return asset.isActive
                 case "inactive": return !asset.isActive
@@ -62,11 +67,49 @@ struct TradingRoutes {
             try await exchange.cancel(id: id)
             return Response(status: .noContent)
         }
+        group.patch("orders/{id}") { request, context in
+            let id = try Self.orderID(context)
+            var request = request
+            let body = try await request.collectBody(upTo: 1 << 16)
+            let change = try OrderRequestParser.parseReplacement(Data(buffer: body))
+            return try JSONBody.response(SimWire.Order(try await exchange.replace(id: id, with: change)))
+        }
         group.get("positions") { _, _ in
             try JSONBody.response(await exchange.positions())
         }
+        group.delete("positions") { request, _ in
+            let cancelOrders = try Self.flag(QueryValues(request)["cancel_orders"], name: "cancel_orders")
+            let results = await exchange.closeAll(cancelOrders: cancelOrders).map { entry in
+                switch entry.result {
+                case .success(let order):
+                    return SimWire.ClosePositionResult(symbol: entry.symbol, status: 200, order: SimWire.Order(order))
+                case .failure(let error):
+                    return SimWire.ClosePositionResult(
+                        symbol: entry.symbol, status: Int(error.status.code),
+                        error: SimWire.Error(code: error.code, message: error.message, extra: error.extra))
+                }
+            }
+            return try JSONBody.response(results, status: .init(code: 207, reasonPhrase: "Multi-Status"))
+        }
         group.get("positions/{symbol}") { _, context in
             try JSONBody.response(try await exchange.position(symbol: try context.parameters.require("symbol")))
+        }
+        group.delete("positions/{symbol}") { request, context in
+            let symbol = try context.parameters.require("symbol")
+            let query = QueryValues(request)
+            var qty: Decimal?, percentage: Decimal?
+            if let text = query["qty"] {
+                guard let value = Money.parse(text), value > 0 else { throw AlpacaAPIError.unprocessable("qty must be a number > 0") }
+                qty = value
+            }
+            if let text = query["percentage"] {
+                guard let value = Money.parse(text), value > 0, value <= 100 else {
+                    throw AlpacaAPIError.unprocessable("percentage must be a number > 0 and <= 100")
+                }
+                percentage = value
+            }
+            if qty != nil, percentage != nil { throw AlpacaAPIError.unprocessable("only one of qty or percentage is accepted") }
+            return try JSONBody.response(SimWire.Order(try await exchange.closePosition(symbol: symbol, qty: qty, percentage: percentage)))
         }
         group.get("clock") { _, _ in
             try JSONBody.response(Self.clockBody(clock: clock, hours: hours))
@@ -81,6 +124,15 @@ struct TradingRoutes {
         let id = try context.parameters.require("id")
         guard UUID(uuidString: id) != nil else { throw AlpacaAPIError.unprocessable("order_id is missing") }
         return id.lowercased()
+    }
+
+    /// A boolean query value (`true`/`false`); absent is false.
+    static func flag(_ text: String?, name: String) throws -> Bool {
+        switch text?.lowercased() {
+        case nil, "false": return false
+        case "true": return true
+        default: throw AlpacaAPIError.unprocessable("invalid \(name): use true or false")
+        }
     }
 
     static func filter(_ query: QueryValues) throws -> OrderFilter {
@@ -154,24 +206,21 @@ enum OrderRequestParser {
         guard let symbol = value("symbol") as? String, !symbol.isEmpty else {
             throw AlpacaAPIError.unprocessable("symbol is required")
         }
-        let qty = value("qty"), notional = value("notional")
-        if qty != nil, notional != nil { throw AlpacaAPIError.unprocessable("only one of qty or notional is accepted") }
-        if notional != nil { throw AlpacaAPIError.unprocessable("notional orders are not supported by this simulator") }
-        guard let qty else { throw AlpacaAPIError.unprocessable("qty or notional is required") }
-        let quantity: Decimal
-        if let text = qty as? String {
-            guard let parsed = Money.parse(text) else { throw AlpacaAPIError.unprocessable("qty must be a number") }
-            quantity = parsed
-        } else if let number = qty as? NSNumber {
-            quantity = number.decimalValue
+        let qty = value("qty"), notionalValue = value("notional")
+        if qty != nil, notionalValue != nil { throw AlpacaAPIError.unprocessable("only one of qty or notional is accepted") }
+        var quantity: Decimal = 0, notional: Decimal?
+        if let notionalValue {
+            let amount = try number(notionalValue, name: "notional")
+            guard amount >= 1 else { throw AlpacaAPIError.unprocessable("notional must be at least 1") }
+            guard Money.rounded(amount, scale: 2) == amount else {
+                throw AlpacaAPIError.unprocessable("notional must be in whole cents")
+            }
+            guard amount <= 1_000_000_000 else { throw AlpacaAPIError.unprocessable("notional is too large") }
+            notional = amount
         } else {
-            throw AlpacaAPIError.unprocessable("qty must be a number")
+            guard let qty else { throw AlpacaAPIError.unprocessable("qty or notional is required") }
+            quantity = try Self.quantity(qty)
         }
-        guard quantity > 0 else { throw AlpacaAPIError.unprocessable("qty must be > 0") }
-        guard Money.rounded(quantity, scale: 0) == quantity else {
-            throw AlpacaAPIError.unprocessable("qty must be integer (fractional orders are not supported by this simulator)")
-        }
-        guard quantity <= 10_000_000 else { throw AlpacaAPIError.unprocessable("qty is too large") }
         guard let sideText = value("side") as? String else { throw AlpacaAPIError.unprocessable("side is required") }
         guard let side = OrderSide(rawValue: sideText) else {
             throw AlpacaAPIError.unprocessable("invalid side \"\(sideText)\": use buy or sell")
@@ -214,8 +263,66 @@ enum OrderRequestParser {
             }
             clientOrderID = text.isEmpty ? nil : text
         }
-        return OrderSubmission(symbol: symbol, qty: NSDecimalNumber(decimal: quantity).intValue, side: side,
-                               clientOrderID: clientOrderID, type: orderType, timeInForce: timeInForce, limitPrice: limitPrice)
+        return OrderSubmission(symbol: symbol, qty: quantity, side: side, clientOrderID: clientOrderID, type: orderType,
+                               timeInForce: timeInForce, limitPrice: limitPrice, notional: notional)
+    }
+
+    /// A decimal from a JSON string or number.
+    static func number(_ raw: Any, name: String) throws -> Decimal {
+        if let text = raw as? String, let parsed = Money.parse(text) { return parsed }
+        if let number = raw as? NSNumber, !(raw is Bool) { return number.decimalValue }
+        throw AlpacaAPIError.unprocessable("\(name) must be a number")
+    }
+
+    /// A share quantity: positive, at most nine decimals (whole shares unless the asset is fractionable,
+    /// which the exchange checks).
+    static func quantity(_ raw: Any) throws -> Decimal {
+        let quantity = try number(raw, name: "qty")
+        guard quantity > 0 else { throw AlpacaAPIError.unprocessable("qty must be > 0") }
+        guard Money.rounded(quantity, scale: 9) == quantity else {
+            throw AlpacaAPIError.unprocessable("qty must have at most 9 decimal places")
+        }
+        guard quantity <= 10_000_000 else { throw AlpacaAPIError.unprocessable("qty is too large") }
+        return quantity
+    }
+
+    /// A PATCH /v2/orders/{id} body: `qty` (whole shares), `limit_price`, `time_in_force`, `client_order_id`;
+    /// at least one. `stop_price` and `trail` are refused (no stop orders here).
+    static func parseReplacement(_ data: Data) throws -> OrderReplacement {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw AlpacaAPIError(.badRequest, code: 40010000, "request body format is invalid")
+        }
+        func value(_ key: String) -> Any? {
+            guard let value = object[key], !(value is NSNull) else { return nil }
+            return value
+        }
+        var change = OrderReplacement()
+        if let raw = value("qty") {
+            let quantity = try quantity(raw)
+            // Alpaca's answer to a fractional qty in a replace (error_422_qty_must_be_integer.json).
+            guard Money.rounded(quantity, scale: 0) == quantity else { throw AlpacaAPIError.unprocessable("qty must be integer") }
+            change.qty = quantity
+        }
+        if let raw = value("limit_price") { change.limitPrice = try price(raw, name: "limit_price") }
+        if value("stop_price") != nil || value("trail") != nil {
+            throw AlpacaAPIError.unprocessable("stop_price and trail are only for stop orders, which this simulator does not take")
+        }
+        if let raw = value("time_in_force") {
+            guard let text = raw as? String, let timeInForce = SimTimeInForce(rawValue: text) else {
+                throw AlpacaAPIError.unprocessable("invalid time_in_force \"\(raw)\": this simulator takes day, gtc, ioc")
+            }
+            change.timeInForce = timeInForce
+        }
+        if let raw = value("client_order_id") {
+            guard let text = raw as? String, text.count <= 48 else {
+                throw AlpacaAPIError.unprocessable("client_order_id must be a string of no more than 48 characters")
+            }
+            change.clientOrderID = text.isEmpty ? nil : text
+        }
+        guard change != OrderReplacement() else {
+            throw AlpacaAPIError.unprocessable("qty, limit_price, time_in_force or client_order_id is required")
+        }
+        return change
     }
 
     /// A limit price: a positive number (string or JSON number) in whole cents from $1, at most four decimals below.

@@ -19,6 +19,11 @@ public struct SimAsset: Sendable, Equatable {
     public let isActive: Bool
     public let isTradable: Bool
     public let id: String
+
+    /// Whether fractional and notional orders are taken: every tradable asset that is not one of the thin
+    /// small caps (the simulator's rule; Alpaca decides per asset, and lists most liquid US equities as
+    /// fractionable). GET /v2/assets says it as `fractionable`.
+    public var isFractionable: Bool { isTradable && !isThin }
 }
 
 /// The symbols the simulator lists: ~100 real US names, a few thin small caps, inactive ones, and optional synthetic ones.

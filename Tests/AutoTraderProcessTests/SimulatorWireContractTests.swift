@@ -190,13 +190,14 @@ import WSClient
                                "symbol": "AAPL", "qty": "1", "notional": "100", "side": "buy", "type": "market", "time_in_force": "day",
                            ], status: 422),
                            against: ["error_422_only_one_of_qty_or_notional.json"])
-        try contract.check("error 422 (fractional qty)", "POST /v2/orders with qty 1.5",
+        // AEHR, a thin small cap, is not fractionable.
+        try contract.check("error 422 (fractional qty)", "POST /v2/orders with qty 1.5 of an asset that is not fractionable",
                            await answer(open, "POST", "/v2/orders", json: [
-                               "symbol": "AAPL", "qty": "1.5", "side": "buy", "type": "market", "time_in_force": "day",
+                               "symbol": "AEHR", "qty": "1.5", "side": "buy", "type": "market", "time_in_force": "day",
                            ], status: 422),
                            against: ["error_422_qty_must_be_integer.json"])
-        try contract.check("error 422 (data: bad timeframe)", "GET /v2/stocks/bars?timeframe=7Min",
-                           await answer(open, "GET", "/v2/stocks/bars?symbols=AAPL&timeframe=7Min", status: 422),
+        try contract.check("error 422 (data: bad timeframe)", "GET /v2/stocks/bars?timeframe=60Min",
+                           await answer(open, "GET", "/v2/stocks/bars?symbols=AAPL&timeframe=60Min", status: 422),
                            against: errorFixtures)
         try contract.check("error 400 (data: bad parameter)", "GET /v2/stocks/bars without symbols",
                            await answer(open, "GET", "/v2/stocks/bars?timeframe=1Min", status: 400),

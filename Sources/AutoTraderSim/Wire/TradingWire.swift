@@ -96,7 +96,7 @@ extension SimWire {
             marginable = asset.isTradable
             shortable = asset.isTradable && !asset.isThin
             easyToBorrow = asset.isTradable && !asset.isThin
-            fractionable = asset.isTradable && !asset.isThin
+            fractionable = asset.isFractionable
             maintenanceMarginRequirement = asset.isThin ? 100 : 30
             attributes = []
         }
@@ -115,6 +115,9 @@ extension SimWire {
         public var expiredAt: String?
         public var canceledAt: String?
         public var failedAt: String?
+        public var replacedAt: String?
+        public var replacedBy: String?
+        public var replaces: String?
         public var assetID: String
         public var symbol: String
         public var assetClass: String
@@ -152,12 +155,17 @@ extension SimWire {
             expiredAt = SimWire.time(order.expiredAt)
             canceledAt = SimWire.time(order.canceledAt)
             failedAt = SimWire.time(order.failedAt)
+            replacedAt = SimWire.time(order.replacedAt)
+            replacedBy = order.replacedBy
+            replaces = order.replaces
             assetID = order.assetID
             symbol = order.symbol
             assetClass = "us_equity"
-            notional = nil
-            qty = String(order.qty)
-            filledQty = String(order.filledQty)
+            // A notional order has a dollar amount and no qty (Alpaca's order_accepted_market_notional.json);
+            // its shares show in filled_qty.
+            notional = order.notional.map(SimWire.decimal)
+            qty = order.notional == nil ? SimWire.decimal(order.qty) : nil
+            filledQty = SimWire.decimal(order.filledQty)
             filledAvgPrice = order.filledAvgPrice.map(SimWire.decimal)
             orderClass = ""
             type = order.type.rawValue
@@ -180,10 +188,9 @@ extension SimWire {
             try c.encodeOrNull(expiredAt, forKey: .expiredAt)
             try c.encodeOrNull(canceledAt, forKey: .canceledAt)
             try c.encodeOrNull(failedAt, forKey: .failedAt)
-            // Replacing orders (PATCH) is not simulated: these are always null.
-            try c.encodeNil(forKey: .replacedAt)
-            try c.encodeNil(forKey: .replacedBy)
-            try c.encodeNil(forKey: .replaces)
+            try c.encodeOrNull(replacedAt, forKey: .replacedAt)
+            try c.encodeOrNull(replacedBy, forKey: .replacedBy)
+            try c.encodeOrNull(replaces, forKey: .replaces)
             try c.encode(assetID, forKey: .assetID)
             try c.encode(symbol, forKey: .symbol)
             try c.encode(assetClass, forKey: .assetClass)
@@ -205,6 +212,24 @@ extension SimWire {
             try c.encodeNil(forKey: .trailPercent)
             try c.encodeNil(forKey: .trailPrice)
             try c.encodeNil(forKey: .hwm)
+        }
+    }
+
+    /// One entry of DELETE /v2/positions' 207 answer (close_all_positions_207.json): the symbol, the HTTP
+    /// status of its closing order, and the order (200) or the error that refused it.
+    public struct ClosePositionResult: Encodable, Sendable {
+        public var symbol: String
+        public var status: Int
+        public var order: Order?
+        public var error: Error?
+
+        enum CodingKeys: String, CodingKey { case symbol, status, body }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(symbol, forKey: .symbol)
+            try c.encode(status, forKey: .status)
+            if let order { try c.encode(order, forKey: .body) } else if let error { try c.encode(error, forKey: .body) }
         }
     }
 
