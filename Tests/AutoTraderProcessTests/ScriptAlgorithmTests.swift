@@ -37,15 +37,20 @@ import Testing
                 return ('hold', 0)
         """
 
-    /// The protocol spoken by a POSIX sh script: it buys one share every minute.
+    /// The protocol spoken by a POSIX sh script: it buys one share a minute until it has bought two.
     static let shBuysOne = """
         #!/bin/sh
-        # Buys one share every minute: the protocol in POSIX sh, to show it is language-neutral.
+        # Buys one share a minute until it has bought two: the protocol in POSIX sh, to show it is language-neutral.
         while IFS= read -r line; do
           id=$(printf '%s\\n' "$line" | sed -n 's/^{"v":1,"type":"[a-z]*","id":\\([0-9]*\\).*/\\1/p')
+          buys=$(printf '%s\\n' "$line" | grep -o '"type":"buy"' | wc -l)
           case "$line" in
             *'"type":"describe"'*) printf '{"v":1,"id":%s,"summary":"buys one share a minute (POSIX sh)","bars_needed":1}\\n' "$id" ;;
-            *) printf '{"v":1,"id":%s,"action":"buy","shares":1,"reason":"sh says buy"}\\n' "$id" ;;
+            *) if [ "$buys" -lt 2 ]; then
+                 printf '{"v":1,"id":%s,"action":"buy","shares":1,"reason":"sh says buy"}\\n' "$id"
+               else
+                 printf '{"v":1,"id":%s,"action":"hold","reason":"sh has two"}\\n' "$id"
+               fi ;;
           esac
         done
         """
@@ -105,12 +110,19 @@ import Testing
                 return [('buy', 1.5), ('buy', -3), ('short', 1)][minute % 3]
         """
 
+    /// The simulator's seed: AUTOTRADER_TEST_SEED replays a run, else a random one, printed.
+    static func seed() -> Int {
+        let seed = ProcessInfo.processInfo.environment["AUTOTRADER_TEST_SEED"].flatMap { Int($0) } ?? Int.random(in: 1...1_000_000)
+        print("ScriptAlgorithmTests seed: \(seed) (AUTOTRADER_TEST_SEED=\(seed) repeats it)")
+        return seed
+    }
+
     static func write(_ text: String, to path: String, executable: Bool = false) throws {
         // Written beside and renamed, so the scanner never reads half a file.
         let temporary = (path as NSString).deletingLastPathComponent + "/.writing-\(UUID().uuidString)"
         try text.write(toFile: temporary, atomically: false, encoding: .utf8)
         if executable { chmod(temporary, 0o755) }
-        try FileManager.default.moveItem(atPath: temporary, toPath: path)
+        guard rename(temporary, path) == 0 else { throw RawHTTP.Failure(description: "rename to \(path) failed: errno \(errno)") }
     }
 
     static func input(closes: [Double], transactions: [Trade] = [], capital: Decimal = 1000) -> AlgorithmInput {
@@ -267,8 +279,7 @@ import Testing
     /// card trades; clashes are reported by name and can't get a card; a removed script's card is skipped with
     /// the reason; every fill is exactly one transaction in system.db.
     @Test func scriptsTradeThroughTheWholeSystemAndFilesArePickedUpWhileRunning() async throws {
-        let seed = Int.random(in: 1...1_000_000)
-        print("ScriptAlgorithmTests seed: \(seed)")
+        let seed = Self.seed()
         let trading = try await TradingSystem(simArguments: ["--start", "2024-06-04T14:00:00Z", "--speed", "60", "--seed", "\(seed)"])
         let folder = TemporaryDirectory("algorithms")
         try Self.write(Self.buysToThree, to: folder.file("buys_to_three.py"))
@@ -329,7 +340,7 @@ import Testing
             let python = try trading.system.position(algorithmId: pythonID).shares
             let late = try trading.system.position(algorithmId: lateID).shares
             let sh = try trading.system.trades(algorithmId: shID).filter { $0.side == .buy }.count
-            return python == 3 && late == 3 && sh >= 2
+            return python == 3 && late == 3 && sh == 2
         }
         // Removed while running: its card is skipped with the reason, never traded blind.
         try FileManager.default.removeItem(atPath: folder.file("late_comer.py"))
@@ -355,8 +366,7 @@ import Testing
     /// Hanging, crashing, garbage-printing, over-selling and nonsense scripts each get their documented
     /// outcome in the decision log and never trade, while a healthy script's card trades beside them.
     @Test func misbehavingScriptsNeverTradeWhileOthersDo() async throws {
-        let seed = Int.random(in: 1...1_000_000)
-        print("ScriptAlgorithmTests seed: \(seed)")
+        let seed = Self.seed()
         let trading = try await TradingSystem(simArguments: ["--start", "2024-06-04T14:00:00Z", "--speed", "60", "--seed", "\(seed)"])
         let folder = TemporaryDirectory("algorithms")
         try Self.write(Self.buysToThree, to: folder.file("buys_to_three.py"))
@@ -384,9 +394,15 @@ import Testing
                 && decisions(oversells).contains { $0.decision == .refused }
                 && Set(decisions(nonsense).map(\.reason)).count >= 3
         }
+        // Fixed while running: the changed file gets a fresh worker, and its card trades from then on.
+        let crashesBefore = try decisions(crashes).count
+        try Self.write(Self.buysToThree, to: folder.file("crashes.py"))
+        try await waitFor("the fixed script's card trades", timeout: 90) { try system.position(algorithmId: crashes).shares == 3 }
+        #expect(try decisions(crashes).count > crashesBefore)
+
         _ = await trading.stopExecutor()
         try await trading.waitForNoOpenIntents()
-        for bad in [hangs, crashes, garbage, oversells, nonsense] {
+        for bad in [hangs, garbage, oversells, nonsense] {
             #expect(try system.trades(algorithmId: bad).isEmpty && system.intents(algorithmId: bad).isEmpty, "card \(bad) traded")
         }
         #expect(try decisions(crashes).contains { $0.reason.contains("about to crash") }, "the crash's stderr is in the reason")
