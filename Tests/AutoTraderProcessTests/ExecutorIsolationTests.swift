@@ -211,4 +211,57 @@ struct AllInAllOut: TradingAlgorithm {
         let (fills, problems) = try await trading.fillsVersusTransactions()
         #expect(fills > 0 && problems.isEmpty, "\(problems)")
     }
+
+    /// "Closed unsent" is not final: an intent the broker hadn't heard of within the grace is closed unsent,
+    /// but stays watched; when its order turns up after all (a request a dying process had already written
+    /// to its socket), the executor follows it and records its fill exactly once, and the decision log says so.
+    @Test func anOrderThatArrivesAfterItsIntentWasClosedUnsentIsRecordedOnce() async throws {
+        let trading = try await TradingSystem(simArguments: ["--start", "2024-06-04T14:00:00Z", "--speed", "60", "--seed", "12"])
+        let system = trading.system
+        let card = try system.createAlgorithm(ticker: "AAPL", algorithmType: "throws", initialCapital: 5_000)
+        try trading.startStreamer(lookbackMinutes: 10)
+        // What a dying executor left behind: an intent written (for the broker's current minute), its request never answered.
+        let minute = Timestamp(secondsSinceEpoch: Int64(try await trading.simNow()) / 60 * 60)
+        let written = try system.createIntent(
+            algorithmId: card.id, minute: minute, side: .buy, shares: 2, price: 1_000, reason: "written by a process that died").get()
+        var options = ExecutorOptions()
+        options.notFoundGrace = .seconds(2)
+        let executor = try ExecutorService(
+            configuration: .simulator(baseURL: trading.sim.baseURL), system: system, stocksPath: trading.stocksPath,
+            calendar: try MarketCalendar(), catalog: AlgorithmCatalog([.init(name: "throws", type: Throws.self)]),
+            options: options, logger: Logger(label: "test-executor"))
+        await executor.start()
+        do {
+            try await waitFor("the intent closed unsent", timeout: 60) {
+                try system.intents(algorithmId: card.id).first { $0.id == written.id }?.state == .unsent
+            }
+            // The late request arrives: the same client order id, the same order.
+            let late = try await trading.sim.request("POST", "/v2/orders", json: [
+                "symbol": "AAPL", "qty": "2", "side": "buy", "type": "limit", "time_in_force": "day",
+                "limit_price": try #require(written.limitPrice).plainString, "client_order_id": written.clientOrderId,
+            ])
+            #expect(late.status == 200, "\(late.text)")
+            // Watched with one list request a minute (wall time): the fill is recorded within a couple of minutes.
+            try await waitFor("the late order's outcome recorded", timeout: 180) {
+                guard let intent = try system.intents(algorithmId: card.id).first(where: { $0.id == written.id }) else { return false }
+                return !intent.state.isOpen && intent.state != .unsent
+            }
+        } catch {
+            await executor.shutdown()
+            throw error
+        }
+        await executor.shutdown()
+        let intent = try #require(try system.intents(algorithmId: card.id).first { $0.id == written.id })
+        #expect(intent.detail.contains("arrived late"), "\(intent.detail)")
+        let trades = try system.trades(algorithmId: card.id)
+        if intent.filledShares > 0 {
+            #expect(trades.count == 1 && trades.first?.shares == intent.filledShares && intent.transactionId == trades.first?.id)
+        } else {
+            Issue.record("a marketable late order (limit above the price) should have filled: \(intent.state) \(intent.detail)")
+        }
+        let outcome = try system.decisions(algorithmId: card.id).first { $0.minute == minute }?.outcome ?? ""
+        #expect(outcome.contains("arrived late"), "\(outcome)")
+        let (_, problems) = try await trading.fillsVersusTransactions()
+        #expect(problems.isEmpty, "every fill exactly one transaction: \(problems)")
+    }
 }

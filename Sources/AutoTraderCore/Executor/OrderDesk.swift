@@ -8,7 +8,8 @@ import Logging
 /// broker by client order id until they end; the fill is recorded as a transaction in the same
 /// SQLite transaction that closes the intent. An intent the broker never received is closed
 /// unsent (never sent late); an order still open when its minute has passed is canceled and
-/// what filled is recorded.
+/// what filled is recorded. An intent closed unsent stays watched for about a session: a request a
+/// dying process had already written to its socket can still arrive, and its fill is then recorded.
 public actor OrderDesk {
     private let client: AlpacaClient
     private let system: SystemDatabase
@@ -18,7 +19,10 @@ public actor OrderDesk {
     /// Submits under way in this process: the broker may not know them yet.
     private var inFlight: Set<String> = []
     private var cancelRequested: Set<String> = []
-    private var firstNotFound: [String: ContinuousClock.Instant] = [:]
+    /// The last look for intents closed unsent whose order arrived after all (at most one list request a minute).
+    private var lastLateLook: ContinuousClock.Instant?
+    /// How long (wall time) an intent closed unsent is watched: longer than a session.
+    static let lateWatch: Int64 = 7 * 3600
     /// Paced looks at an order that stays open: 0.2 s, then twice as long each time up to 5 s. A market
     /// order normally ends before the first look; one that doesn't (a halted or thin stock) must not
     /// spend the account's 200 requests a minute, which the other services share.
@@ -87,13 +91,13 @@ public actor OrderDesk {
             return
         }
         let live = Set(open.map(\.clientOrderId))
-        firstNotFound = firstNotFound.filter { live.contains($0.key) }
         cancelRequested.formIntersection(live)
         nextLook = nextLook.filter { live.contains($0.key) }
         let now = ContinuousClock.now
         let toFollow = open.filter { intent in
             !inFlight.contains(intent.clientOrderId) && (!paced || nextLook[intent.clientOrderId].map { $0.at <= now } ?? true)
         }
+        if !paced { await lookForLateOrders() }
         guard !toFollow.isEmpty else { return }
         for intent in toFollow {
             let wait = nextLook[intent.clientOrderId].map { min($0.wait * 2, Self.longestWait) } ?? Self.firstWait
@@ -128,15 +132,15 @@ public actor OrderDesk {
         let metadata: Logger.Metadata = ["card": "\(intent.algorithmId)", "client_order_id": "\(intent.clientOrderId)"]
         do {
             guard let order = try await client.order(clientOrderID: intent.clientOrderId) else {
-                let first = firstNotFound[intent.clientOrderId] ?? ContinuousClock.now
-                firstNotFound[intent.clientOrderId] = first
-                guard ContinuousClock.now - first >= notFoundGrace else { return }
+                // The grace counts from when the intent was written, so a restart doesn't start it again.
+                let graceSeconds = Int64(notFoundGrace.components.seconds) + (notFoundGrace.components.attoseconds > 0 ? 1 : 0)
+                guard Timestamp.now().secondsSinceEpoch - intent.createdAt.secondsSinceEpoch >= graceSeconds else { return }
                 // Never received (the process died before sending, or every attempt failed). Sending it
                 // now would trade on an old minute, so it is closed unsent and nothing is recorded.
                 _ = try system.closeIntent(
                     id: intent.id, state: intent.state == .pending ? .unsent : .failed, filledShares: 0, fillPrice: nil,
-                    filledAt: nil, brokerOrderId: nil, detail: "the broker has no order with this client_order_id")
-                logger.warning("order intent never reached the broker; closed unsent", metadata: metadata)
+                    filledAt: nil, brokerOrderId: nil, detail: SystemDatabase.notReceivedDetail)
+                logger.warning("order intent never reached the broker; closed unsent (still watched)", metadata: metadata)
                 return
             }
             await follow(intent, order: order, currentMinute: currentMinute)
@@ -150,7 +154,6 @@ public actor OrderDesk {
     private func follow(_ intent: OrderIntent, order: AlpacaOrder, currentMinute: Timestamp?) async {
         let metadata: Logger.Metadata = ["card": "\(intent.algorithmId)", "client_order_id": "\(intent.clientOrderId)"]
         do {
-            firstNotFound[intent.clientOrderId] = nil
             if order.status.isTerminal {
                 try close(intent, with: order)
                 return
@@ -170,6 +173,34 @@ public actor OrderDesk {
         }
     }
 
+    /// Intents closed unsent in the last session whose order the broker has after all: re-opened and
+    /// followed like any other, so the fill is recorded exactly once (closing an intent is idempotent).
+    /// One list request for the orders since the oldest such intent's minute, at most once a minute.
+    private func lookForLateOrders() async {
+        let now = ContinuousClock.now
+        if let last = lastLateLook, now - last < .seconds(60) { return }
+        do {
+            let watched = try system.unsentIntents(since: Timestamp.now().adding(seconds: -Self.lateWatch))
+            guard let oldest = watched.map(\.minute).min() else { return }
+            lastLateLook = now
+            // Orders are stamped on the broker's clock, as the intent's minute is.
+            let orders = try await client.orders(status: .all, limit: 500, after: oldest.adding(seconds: -60).date, ascending: true)
+            let byClientID = Dictionary(orders.map { ($0.clientOrderId, $0) }, uniquingKeysWith: { first, _ in first })
+            for intent in watched {
+                guard let order = byClientID[intent.clientOrderId],
+                      let reopened = try system.reopenLateIntent(id: intent.id, brokerOrderId: order.id) else { continue }
+                logger.warning("an order closed as never received arrived after all; following it", metadata: [
+                    "card": "\(intent.algorithmId)", "client_order_id": "\(intent.clientOrderId)", "order_id": "\(order.id)",
+                    "status": "\(order.status)", "filled": "\(order.filledQty)",
+                ])
+                await follow(reopened, order: order, currentMinute: Timestamp.now())
+            }
+        } catch {
+            lastError = "looking for late orders: \(error)"
+            logger.warning("could not look for orders that arrived late; will retry", metadata: ["error": "\(error)"])
+        }
+    }
+
     private func close(_ intent: OrderIntent, with order: AlpacaOrder) throws {
         let filled = NSDecimalNumber(decimal: order.filledQty).intValue
         let state: OrderIntent.State
@@ -179,9 +210,11 @@ public actor OrderDesk {
         default: state = .canceled // canceled, expired, replaced: what filled (if anything) stays filled
         }
         let filledAt = (order.filledAt ?? order.updatedAt).map { Timestamp(secondsSinceEpoch: Int64($0.timeIntervalSince1970.rounded(.down))) }
+        let late = intent.detail == SystemDatabase.arrivedLateDetail
         let closing = try system.closeIntent(
             id: intent.id, state: state, filledShares: filled, fillPrice: filled > 0 ? order.filledAvgPrice : nil,
-            filledAt: filledAt, brokerOrderId: order.id, detail: "broker status \(order.status)")
+            filledAt: filledAt, brokerOrderId: order.id,
+            detail: late ? "\(SystemDatabase.arrivedLateDetail); broker status \(order.status)" : "broker status \(order.status)")
         guard !closing.wasAlreadyClosed else { return }
         var metadata: Logger.Metadata = [
             "card": "\(intent.algorithmId)", "ticker": "\(order.symbol)", "order_id": "\(order.id)",

@@ -153,7 +153,8 @@ extension SystemDatabase {
                     state.rawValue, brokerOrderId, trade == nil ? 0 : filledShares,
                     trade.map { Money.stored($0.price) }, trade?.id, detail, now.text, id,
                 ])
-            let outcome = trade.map { "\(state.rawValue): \($0.shares) shares at \(Money.centsText($0.price))" }
+            let late = detail.hasPrefix(Self.arrivedLateDetail) ? " (\(Self.arrivedLateDetail))" : ""
+            let outcome = trade.map { "\(state.rawValue): \($0.shares) shares at \(Money.centsText($0.price))\(late)" }
                 ?? "\(state.rawValue), nothing filled\(detail.isEmpty ? "" : ": \(detail)")"
             try db.execute(
                 sql: "UPDATE decisions SET outcome = ? WHERE algorithm_id = ? AND minute = ? AND decision IN ('buy', 'sell')",
@@ -164,6 +165,46 @@ extension SystemDatabase {
             }
             return IntentClosing(
                 intent: try Self.fetchIntent(db, id: id), trade: trade, stoppedAlgorithm: stopped, wasAlreadyClosed: false)
+        }
+    }
+
+    /// Why an intent was closed unsent: the broker had no order with its client order id.
+    public static let notReceivedDetail = "the broker has no order with this client_order_id"
+    /// An intent closed unsent whose order the broker turned out to have.
+    public static let arrivedLateDetail = "arrived late, after being closed unsent"
+
+    /// Intents closed unsent (nothing recorded) written since `since`: still watched for a late order.
+    public func unsentIntents(since: Timestamp) throws -> [OrderIntent] {
+        try pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM order_intents
+                    WHERE state IN ('unsent', 'failed') AND transaction_id IS NULL AND detail = ? AND created_at >= ?
+                    ORDER BY id
+                    """,
+                arguments: [Self.notReceivedDetail, since.text]
+            ).map(OrderIntent.init(row:))
+        }
+    }
+
+    /// Re-opens an intent closed unsent whose order the broker has after all, so it is followed like any
+    /// other and its fill recorded once. Nil when it is no longer an unsent intent (another look got there first).
+    public func reopenLateIntent(id: Int64, brokerOrderId: String, now: Timestamp = .now()) throws -> OrderIntent? {
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE order_intents SET state = 'sent', closed_at = NULL, broker_order_id = ?, sent_at = COALESCE(sent_at, ?),
+                        detail = ?
+                    WHERE id = ? AND state IN ('unsent', 'failed') AND transaction_id IS NULL AND detail = ?
+                    """,
+                arguments: [brokerOrderId, now.text, Self.arrivedLateDetail, id, Self.notReceivedDetail])
+            guard db.changesCount == 1 else { return nil }
+            let intent = try Self.fetchIntent(db, id: id)
+            try db.execute(
+                sql: "UPDATE decisions SET outcome = ? WHERE algorithm_id = ? AND minute = ? AND decision IN ('buy', 'sell')",
+                arguments: ["the order \(intent.clientOrderId) \(Self.arrivedLateDetail); following it", intent.algorithmId, intent.minute.text])
+            return intent
         }
     }
 
