@@ -65,6 +65,7 @@ struct BacktestCommand: AsyncParsableCommand {
     func validate() throws {
         guard (from == nil) == (to == nil) else { throw ValidationError("--from and --to go together") }
         guard (from != nil) != (sessions != nil) else { throw ValidationError("give either --from and --to, or --sessions") }
+        if type == "all", trades != nil || equity != nil { throw ValidationError("--trades and --equity need one algorithm, not all") }
     }
 
     func run() async throws {
