@@ -168,10 +168,13 @@ sql "INSERT INTO algorithm_instances (display_name, algorithm_type, ticker, init
 count() { sql "SELECT count(*) FROM transactions WHERE price = 190.5 AND shares = 3"; }
 all_tx=$(sql "SELECT count(*) || ' ' || total(shares * price) FROM transactions")
 [ "$(count)" = 1 ] || fail "the test transaction is not there"
-# Make the installed system.db look one schema version older (as before an upgrade that brings migration 6).
+# Make the installed system.db look as it was at schema version 5 (as before an upgrade that brings
+# migration 6 and every later one: their tables are dropped, so the upgrade creates them again).
+latest=$(sql 'PRAGMA user_version')
 sb systemctl stop autotrader.target
 # (left stopped: a service started now would migrate it at once; the old build it stands for wouldn't)
-sql "DROP TABLE pin_attempts; PRAGMA user_version = 5;"
+# (6: pin_attempts, 7: algorithm_catalog, 8: order_intents.limit_price)
+sql "DROP TABLE pin_attempts; DROP TABLE algorithm_catalog; ALTER TABLE order_intents DROP COLUMN limit_price; PRAGMA user_version = 5;"
 mkdir -p "$SHARE/upgrade"; cp "$BIN"/autotrader* "$SHARE/upgrade/" 2>/dev/null || true
 printf 'upgrade' >> "$SHARE/upgrade/autotrader-streamer"   # a different build of the streamer
 out=$(sb "$REPO/deploy.sh" --prebuilt "$SHARE/upgrade" --no-apt --no-kiosk 2>&1) || fail "the upgrade failed: $out"
@@ -180,7 +183,7 @@ grep -q "backed up (SQLite online backup)" <<<"$out" || fail "no backup before t
 backup=$(sed -n 's/.*backed up (SQLite online backup) to \(.*\) before its migration/\1/p' <<<"$out")
 [ "$(sb sqlite3 "$backup" 'PRAGMA user_version; SELECT count(*) FROM transactions WHERE price = 190.5;' | tr '\n' ' ')" = "5 1 " ] \
   || fail "the backup $backup is not the pre-migration system.db with the transaction"
-[ "$(sql 'PRAGMA user_version')" = 6 ] || fail "system.db was not migrated"
+[ "$(sql 'PRAGMA user_version')" = "$latest" ] || fail "system.db was not migrated (to $latest)"
 [ "$(count)" = 1 ] || fail "the upgrade lost the transaction"
 [ "$(sql "SELECT count(*) || ' ' || total(shares * price) FROM transactions")" = "$all_tx" ] || fail "the upgrade changed the transactions"
 for s in "${SERVICES[@]}"; do wait_active "$s"; done
