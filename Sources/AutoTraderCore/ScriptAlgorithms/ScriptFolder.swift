@@ -2,6 +2,7 @@ import Foundation
 
 /// One script algorithm file found in the algorithm folder.
 public struct ScriptFile: Hashable, Sendable {
+    /// How the file is run.
     public enum Runner: Hashable, Sendable {
         /// A `.py` file: run by the shipped Python runner (the original design's `class Algorithm`).
         case python

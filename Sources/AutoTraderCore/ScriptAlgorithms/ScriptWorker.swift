@@ -216,6 +216,15 @@ public actor ScriptWorker {
             waiting.continuation.resume(returning: .success(answer))
             if !queue.isEmpty { arm() }
         case .closed:
+            guard !queue.isEmpty else {
+                // Between requests (a stop signal meant for the whole service, say): no request failed, so no
+                // backoff; the next request starts it again.
+                logger.info("script worker exited between requests", metadata: ["algorithm": "\(name)", "file": "\(path)"])
+                process?.kill()
+                process = nil
+                generation += 1
+                return
+            }
             let why = "it closed its output" + tail
             kill(failing: .exited(why), others: "it exited")
         default:

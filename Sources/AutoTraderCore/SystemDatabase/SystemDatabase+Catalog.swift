@@ -3,7 +3,9 @@ import GRDB
 
 /// One algorithm the executor can (or can't) run, as it published it in system.db's `algorithm_catalog`.
 public struct CatalogEntry: Hashable, Sendable, Codable {
+    /// Compiled into the executor, or a script file in the algorithm folder.
     public enum Kind: String, Sendable, Codable { case swift, script }
+    /// Whether the executor can run it (a card can be created only for ok).
     public enum Status: String, Sendable, Codable { case ok, error }
 
     public let name: String
