@@ -14,6 +14,7 @@ struct BacktestBenchmark: ParsableCommand {
     @Option(help: "Bars in the series (regular-hours minutes from 2018-01-02 on).") var bars = 1_000_000
     @Option(help: "The random walk's seed.") var seed: UInt64 = 20_240_604
     @Option(help: "Runs of each algorithm; the best is reported.") var repeats = 3
+    @Option(help: "Run only this algorithm (and no year, no vectorbt): for profiling.") var only: String?
     @Option(help: "A Python with vectorbt (default: .build/vectorbt-venv/bin/python, then python3).") var python: String?
 
     func run() throws {
@@ -25,7 +26,7 @@ struct BacktestBenchmark: ParsableCommand {
         let backtester = Backtester(calendar: calendar)
         let settings = BacktestSettings(capital: 10_000)
         var rates: [String: Double] = [:]
-        for entry in AlgorithmRegistry.catalog.entries {
+        for entry in AlgorithmRegistry.catalog.entries where only.map({ $0 == entry.name }) ?? true {
             var best = Double.infinity
             var result: BacktestResult?
             for _ in 0..<max(1, repeats) {
@@ -36,6 +37,7 @@ struct BacktestBenchmark: ParsableCommand {
             rates[entry.name] = Double(bars) / best
             BenchSupport.say("  \(entry.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(BenchSupport.grouped(Int(Double(bars) / best))) bars/s (\(BenchSupport.format(best * 1000, decimals: 1)) ms; \(result!.fills.count) fills, final equity \(Money.centsText(result!.finalEquity)))")
         }
+        if only != nil { return }
         // A year of minute bars, all three algorithms: what an interactive "compare all" costs.
         let year = BacktestBars(bars: Array(series.prefix(98_280)), firstIndex: 0)
         var fastest = Double.infinity
