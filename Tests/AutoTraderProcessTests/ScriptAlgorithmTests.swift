@@ -415,4 +415,45 @@ import Testing
         let (_, problems) = try await trading.fillsVersusTransactions()
         #expect(problems.isEmpty, "\(problems)")
     }
+
+    /// The dashboard's add dialog offers a script beside the Swift algorithms (marked "script") and shows a
+    /// broken one, disabled, with its error; a card is created for the script through the dialog.
+    @Test func theDashboardOffersScriptsAndShowsABrokenOneAsUnavailable() async throws {
+        if let reason = WebDriver.unavailableReason { Issue.record("browser tests need chromium: \(reason)"); return }
+        let world = try await APIWorld(apiArguments: ["--frontend", Repository.path("frontend")])
+        // What an executor would publish (the api only reads it).
+        try world.system.publishCatalog([
+            CatalogEntry(name: "my_script", kind: .script, summary: "a script that buys dips", barsNeeded: 30, status: .ok,
+                         path: "/algorithms/my_script.py", fileHash: "0123456789abcdef"),
+            CatalogEntry(name: "broken_one", kind: .script, summary: "", barsNeeded: nil, status: .error,
+                         error: "the file could not be loaded: SyntaxError: invalid syntax", path: "/algorithms/broken_one.py"),
+            CatalogEntry(name: "sma_crossover", kind: .swift, summary: "SMA 20/50 crossover", barsNeeded: 51, status: .ok),
+        ])
+        let browser = try await WebDriver(width: 800, height: 480)
+        defer { Task { await browser.quit() } }
+        try await browser.navigate("\(world.api.baseURL)/?poll_open_ms=600000")
+        #expect(try await browser.waitUntil("return Number(document.body.dataset.pollCount || 0) >= 1", timeout: 20))
+        try await browser.click("#add-button")
+        _ = try await browser.waitFor("#pin-pad", visible: true)
+        for digit in "2020" { try await browser.click("#pin-pad [data-digit=\"\(digit)\"]") }
+        try await browser.click("#pin-ok")
+        #expect(try await browser.waitFor("#add-dialog", visible: true) != nil)
+        #expect(try await browser.waitUntil("return document.querySelectorAll('#add-algorithm option').length >= 5", timeout: 10))
+        let options = try await browser.execute("""
+            return Array.from(document.querySelectorAll('#add-algorithm option')).map(o => [o.value, o.textContent, o.disabled])
+            """) as? [[Any]] ?? []
+        let rows = options.map { ($0[0] as? String ?? "", $0[1] as? String ?? "", $0[2] as? Bool ?? false) }
+        #expect(rows.contains { $0.0 == "my_script" && $0.1.contains("script") && !$0.2 }, "\(rows)")
+        #expect(rows.contains { $0.0 == "" && $0.1.contains("broken_one") && $0.1.contains("unavailable") && $0.1.contains("SyntaxError") && $0.2 },
+                "\(rows)")
+        #expect(rows.contains { $0.0 == "sma_crossover" && !$0.2 })
+        try await browser.type("#add-ticker", "AAPL")
+        #expect(try await browser.waitUntil("return document.querySelector('#ticker-status').dataset.state === 'valid'", timeout: 10))
+        try await browser.execute("const s = document.querySelector('#add-algorithm'); s.value = 'my_script'; s.dispatchEvent(new Event('change'))")
+        #expect(try await browser.text("#add-algorithm-description") == "a script that buys dips")
+        try await browser.type("#add-capital", "1500")
+        try await browser.click("#add-submit")
+        #expect(try await browser.waitUntil("return document.querySelectorAll('#cards .card').length === 1", timeout: 15))
+        #expect(try world.system.algorithms(status: .running).map(\.algorithmType) == ["my_script"])
+    }
 }
