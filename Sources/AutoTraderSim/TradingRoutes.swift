@@ -270,8 +270,18 @@ enum OrderRequestParser {
     /// A decimal from a JSON string or number.
     static func number(_ raw: Any, name: String) throws -> Decimal {
         if let text = raw as? String, let parsed = Money.parse(text) { return parsed }
-        if let number = raw as? NSNumber, !(raw is Bool) { return number.decimalValue }
+        if let number = raw as? NSNumber { return decimal(number) }
         throw AlpacaAPIError.unprocessable("\(name) must be a number")
+    }
+
+    /// A JSON number as the client wrote it: `190.37` stays 190.37 (a binary double's own expansion would
+    /// not be whole cents). Swift's description of a double is the shortest text that reads back as it.
+    static func decimal(_ number: NSNumber) -> Decimal {
+        let double = number.doubleValue
+        if double.isFinite, double.rounded() != double, let parsed = Decimal(string: "\(double)", locale: Locale(identifier: "en_US_POSIX")) {
+            return parsed
+        }
+        return number.decimalValue
     }
 
     /// A share quantity: positive, at most nine decimals (whole shares unless the asset is fractionable,
@@ -328,7 +338,7 @@ enum OrderRequestParser {
     /// A limit price: a positive number (string or JSON number) in whole cents from $1, at most four decimals below.
     static func price(_ raw: Any, name: String) throws -> Decimal {
         let parsed: Decimal?
-        if let text = raw as? String { parsed = Money.parse(text) } else { parsed = (raw as? NSNumber)?.decimalValue }
+        if let text = raw as? String { parsed = Money.parse(text) } else { parsed = (raw as? NSNumber).map(decimal) }
         guard let price = parsed, price > 0 else { throw AlpacaAPIError.unprocessable("\(name) must be a number > 0") }
         let places = price >= 1 ? 2 : 4
         guard Money.rounded(price, scale: places) == price else {

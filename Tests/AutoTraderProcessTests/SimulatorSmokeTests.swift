@@ -135,7 +135,7 @@ import Testing
         let thin: AlpacaBarsPage = try await one.request(
             "GET", "/v2/stocks/GEVO/bars?timeframe=1Min&start=2024-06-03T13:30:00Z&end=2024-06-03T19:59:00Z&limit=10000").decode()
         #expect(thin.bars.count > 100 && thin.bars.count < 300, "a thin ticker misses minutes (\(thin.bars.count) of 390)")
-        let bad = try await one.request("GET", "/v2/stocks/AAPL/bars?timeframe=7Min")
+        let bad = try await one.request("GET", "/v2/stocks/AAPL/bars?timeframe=60Min") // Alpaca: 1–59 minutes
         #expect(bad.status == 422)
     }
 
