@@ -17,6 +17,7 @@ public enum Simulator {
         public let stats: SimStats
         public let exchange: Exchange
         public let hub: StreamHub
+        public let tradeUpdates: TradeUpdatesHub
     }
 
     public static func makeParts(_ configuration: SimulatorConfiguration, logger: Logger) throws -> Parts {
@@ -33,7 +34,8 @@ public enum Simulator {
                                 stats: stats, logger: logger)
         let hub = StreamHub(configuration: configuration, generator: generator, stats: stats, logger: logger)
         return Parts(configuration: configuration, clock: clock, hours: hours, generator: generator, faults: faults,
-                     stats: stats, exchange: exchange, hub: hub)
+                     stats: stats, exchange: exchange, hub: hub,
+                     tradeUpdates: TradeUpdatesHub(configuration: configuration, logger: logger))
     }
 
     /// The application: one port for trading REST, market-data REST, the stream and /sim; the background services.
@@ -56,11 +58,13 @@ public enum Simulator {
                          stats: parts.stats, configuration: configuration).add(to: inspection)
 
         let streamRouter = Router(context: BasicWebSocketRequestContext.self)
-        StreamRoutes.add(to: streamRouter, hub: parts.hub, authTimeout: configuration.authTimeout)
+        StreamRoutes.add(to: streamRouter, hub: parts.hub, tradeUpdates: parts.tradeUpdates,
+                         authTimeout: configuration.authTimeout)
         let streamResponder = streamRouter.buildResponder()
 
         var services: [any Service] = [
             MatchingService(exchange: parts.exchange, clock: parts.clock),
+            TradeUpdatesService(exchange: parts.exchange, hub: parts.tradeUpdates),
             BarPublisher(clock: parts.clock, hours: parts.hours, hub: parts.hub, generator: parts.generator,
                          barDelay: .milliseconds(configuration.barDelayMilliseconds), logger: logger),
         ]

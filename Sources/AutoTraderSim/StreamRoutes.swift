@@ -14,11 +14,21 @@ enum StreamRoutes {
         headers[values: .contentType].contains { $0.lowercased().contains("msgpack") }
     }
 
-    static func add(to router: Router<BasicWebSocketRequestContext>, hub: StreamHub, authTimeout: Double) {
+    static func add(
+        to router: Router<BasicWebSocketRequestContext>, hub: StreamHub, tradeUpdates: TradeUpdatesHub? = nil,
+        authTimeout: Double
+    ) {
         for feed in feeds {
             router.ws("/v2/\(feed)") { inbound, outbound, context in
                 let session = StreamSession(hub: hub, feed: feed, authTimeout: authTimeout)
                 await session.run(inbound: inbound, outbound: outbound, headers: context.request.headers)
+            }
+        }
+        // The trading stream, at the trading URL (wss://paper-api.alpaca.markets/stream).
+        if let tradeUpdates {
+            router.ws("/stream") { inbound, outbound, context in
+                await TradeUpdatesSession(hub: tradeUpdates)
+                    .run(inbound: inbound, outbound: outbound, headers: context.request.headers)
             }
         }
     }

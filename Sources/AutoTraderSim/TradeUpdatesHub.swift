@@ -1,0 +1,172 @@
+import AutoTraderCore
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import ServiceLifecycle
+
+/// The trading stream (`/stream` at the trading URL): authentication, `listen`, and the exchange's order
+/// events pushed as `trade_updates` to every authenticated connection listening to them. Frames are binary
+/// (JSON inside, as Alpaca's paper stream sends them; msgpack when the upgrade asked for it).
+public actor TradeUpdatesHub {
+    struct Connection {
+        let msgpack: Bool
+        var authenticated = false
+        var listening = false
+        let continuation: AsyncStream<StreamHub.Outgoing>.Continuation
+
+        func send(_ message: SimWire.TradeStreamMessage) {
+            continuation.yield(.binary(message.frame(msgpack: msgpack)))
+        }
+    }
+
+    /// The streams a `listen` may name.
+    static let streams = ["trade_updates"]
+
+    private let configuration: SimulatorConfiguration
+    private let logger: Logger
+    private var connections: [Int: Connection] = [:]
+    private var nextID = 1
+    /// Events sent (all connections together), for tests and logs.
+    public private(set) var eventsSent = 0
+
+    public init(configuration: SimulatorConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func open(msgpack: Bool) -> (id: Int, outgoing: AsyncStream<StreamHub.Outgoing>) {
+        let id = nextID
+        nextID += 1
+        let (stream, continuation) = AsyncStream<StreamHub.Outgoing>.makeStream()
+        connections[id] = Connection(msgpack: msgpack, continuation: continuation)
+        logger.info("trade stream connected", metadata: ["connection": "\(id)", "codec": "\(msgpack ? "msgpack" : "json")"])
+        return (id, stream)
+    }
+
+    public func closed(id: Int) {
+        guard let connection = connections.removeValue(forKey: id) else { return }
+        connection.continuation.finish()
+        logger.info("trade stream disconnected", metadata: ["connection": "\(id)"])
+    }
+
+    /// Closes every connection (`/sim/disconnect`-style tests); returns how many.
+    public func dropAll() -> Int {
+        let dropped = connections
+        connections.removeAll()
+        for connection in dropped.values {
+            connection.continuation.yield(.close)
+            connection.continuation.finish()
+        }
+        return dropped.count
+    }
+
+    public func receive(id: Int, text: String) {
+        receive(id: id, object: try? JSONSerialization.jsonObject(with: Data(text.utf8)))
+    }
+
+    public func receive(id: Int, bytes: [UInt8]) {
+        receive(id: id, object: StreamHub.clientObject(bytes))
+    }
+
+    /// `authenticate` (`data.key_id`/`data.secret_key`, what the docs and alpaca-py send) or `auth`
+    /// (`key`/`secret`, the market-data form, also accepted), then `listen`. Anything else is ignored (Alpaca's
+    /// answer to it is not documented).
+    private func receive(id: Int, object parsed: Any?) {
+        guard var connection = connections[id] else { return }
+        guard let object = parsed as? [String: Any], let action = object["action"] as? String else {
+            logger.info("trade stream: unreadable client message ignored", metadata: ["connection": "\(id)"])
+            return
+        }
+        let data = object["data"] as? [String: Any] ?? [:]
+        switch action {
+        case "authenticate", "auth":
+            let key = (data["key_id"] ?? object["key"]) as? String
+            let secret = (data["secret_key"] ?? object["secret"]) as? String
+            let authorized = key == configuration.keyID && secret == configuration.secretKey
+            if authorized { connection.authenticated = true }
+            connections[id] = connection
+            if !authorized {
+                logger.warning("trade stream auth failed (wrong key or secret)", metadata: ["connection": "\(id)"])
+            }
+            connection.send(.authorization(authorized: authorized, action: "authenticate"))
+        case "listen":
+            guard connection.authenticated else {
+                connection.send(.authorization(authorized: false, action: "listen"))
+                return
+            }
+            // The set to listen to, replacing the previous one; unknown streams are left out of the answer.
+            let asked = data["streams"] as? [String] ?? []
+            let streams = Self.streams.filter(asked.contains)
+            connection.listening = streams.contains("trade_updates")
+            connections[id] = connection
+            connection.send(.listening(streams))
+        default:
+            logger.info("trade stream: unknown action ignored", metadata: ["connection": "\(id)", "action": "\(action)"])
+        }
+    }
+
+    /// One order event to every connection listening to `trade_updates`.
+    public func publish(_ event: OrderEvent) {
+        var frames: [Bool: [UInt8]] = [:]
+        for connection in connections.values where connection.authenticated && connection.listening {
+            let frame = frames[connection.msgpack] ?? SimWire.TradeStreamMessage.tradeUpdate(event).frame(msgpack: connection.msgpack)
+            frames[connection.msgpack] = frame
+            connection.continuation.yield(.binary(frame))
+            eventsSent += 1
+        }
+    }
+}
+
+/// Hands the exchange's order events to the trade-updates hub as they happen.
+struct TradeUpdatesService: Service, CustomStringConvertible {
+    var description: String { "TradeUpdatesService" }
+
+    let exchange: Exchange
+    let hub: TradeUpdatesHub
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for await event in exchange.orderEvents.stream { await hub.publish(event) }
+        }
+    }
+}
+
+/// One trading-stream WebSocket: a writer draining the hub's queue for it and a reader handing client messages over.
+struct TradeUpdatesSession: Sendable {
+    let hub: TradeUpdatesHub
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, headers: HTTPFields) async {
+        let (id, outgoing) = await hub.open(msgpack: StreamRoutes.wantsMsgPack(headers))
+        let hub = self.hub
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await message in outgoing {
+                    switch message {
+                    case .text(let text):
+                        do { try await outbound.write(.text(text)) } catch { return }
+                    case .binary(let bytes), .binaryBars(let bytes, _, _):
+                        do { try await outbound.write(.binary(ByteBuffer(bytes: bytes))) } catch { return }
+                    case .bars(let text, _, _):
+                        do { try await outbound.write(.text(text)) } catch { return }
+                    case .close:
+                        return
+                    }
+                }
+            }
+            group.addTask {
+                do {
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        switch message {
+                        case .text(let text): await hub.receive(id: id, text: text)
+                        case .binary(let buffer): await hub.receive(id: id, bytes: Array(buffer.readableBytesView))
+                        }
+                    }
+                } catch {}
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        await hub.closed(id: id)
+    }
+}
