@@ -502,10 +502,10 @@ extension StreamerProcessTests {
         let during = try await simStats(sim)
         #expect(during["stream_connections_open"] == 1 && during["stream_authenticated"] == 1, "\(during)")
         #expect(during["bars_withheld", default: 0] > 0, "\(during)")
-        // … until the watchdog (5 s of silence while the broker says the market is open) replaces it.
+        // … until the watchdog (5 s of silence, or 75 s of the broker's clock, while the market is open) replaces it.
         _ = try await sim.waitFor(timeout: 30) { try await simStats(sim)["stream_authenticated", default: 0] >= 2 ? true : nil }
         let replacedAt = try await simNow(sim)
-        #expect(replacedAt.minuteStart > silentFrom.minuteStart.adding(minutes: 2), "silent from \(silentFrom) to \(replacedAt)")
+        #expect(replacedAt.secondsSinceEpoch - silentFrom.secondsSinceEpoch >= 60, "silent from \(silentFrom) to \(replacedAt)")
         _ = try await sim.waitFor(timeout: 30) { try await simStats(sim)["stream_connections_open"] == 1 ? true : nil }
 
         // Not "give it 3 s": wait until the repair after the new subscription has filled the silent minutes.
@@ -528,6 +528,36 @@ extension StreamerProcessTests {
         let through = try tickers.compactMap { try setup.stocks.latestBar(ticker: $0)?.timestamp }.min()!
         #expect(through > replacedAt.minuteStart, "stocks.db must reach past the silent period")
         try await expectExactlyGroundTruth(setup, sim, tickers: tickers, from: Self.windowStart, through: through)
+        await sim.terminate()
+    }
+
+    /// The watchdog also counts the broker's time: at 120× a silent connection is replaced once a whole
+    /// broker minute has gone by without its bars (75 s of broker time), not after 150 real seconds — which
+    /// would be five hours of market here. The real-time rule is left at its default to show it isn't what acts.
+    @Test func aQuietConnectionIsReplacedWithinAboutAMinuteOfTheBrokersClock() async throws {
+        let setup = try await setUp()
+        let sim = try await SimulatorProcess(["--start", "2024-06-04T14:00:00Z", "--speed", "120", "--seed", "7"])
+        let tickers = ["AAPL", "MSFT"]
+        for ticker in tickers {
+            _ = try setup.system.createAlgorithm(ticker: ticker, algorithmType: "sma_crossover", initialCapital: 1000)
+        }
+        let streamer = try startStreamer(setup, sim)
+        _ = try await sim.waitFor { try heartbeat(setup)?.detailObject["subscribed"] as? [String] == tickers ? true : nil }
+        // Past the warm-up: the streamer's broker clock has measured the simulator's rate.
+        let started = try await simNow(sim)
+        try await waitForBars(setup, sim, tickers: tickers, through: started.minuteStart.adding(minutes: 1))
+
+        #expect(try await sim.request("POST", "/sim/silence").object()["silenced"] as? Int == 1)
+        let silentFrom = try await simNow(sim)
+        _ = try await sim.waitFor(timeout: 60) { try await simStats(sim)["stream_authenticated", default: 0] >= 2 ? true : nil }
+        let replacedAt = try await simNow(sim)
+        // 75 s of broker time, plus the watchdog's quarter-second look (30 s here) and the reconnect: well within 4 minutes.
+        let brokerSeconds = replacedAt.secondsSinceEpoch - silentFrom.secondsSinceEpoch
+        #expect(brokerSeconds <= 240, "replaced after \(brokerSeconds) s of broker time")
+        #expect(brokerSeconds >= 60, "not before a whole minute went by: \(brokerSeconds) s")
+        let (result, _) = await terminate(streamer)
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        #expect(result.stderr.contains("of the broker's clock"), "\(result.stderr.suffix(2000))")
         await sim.terminate()
     }
 

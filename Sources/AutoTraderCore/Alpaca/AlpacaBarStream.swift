@@ -55,6 +55,10 @@ public actor AlpacaBarStream {
     private let pingInterval: Duration
     private let idleTimeout: Duration?
     private let expectsData: @Sendable () async -> Bool
+    /// The broker's now (epoch seconds), for the watchdog's second rule; nil when unknown.
+    private let brokerNow: (@Sendable () async -> Double?)?
+    /// Broker seconds without a frame, while bars are expected, after which a connection is replaced.
+    public static let brokerIdle: Double = 75
 
     private var desired: Set<String> = []
     /// What the server confirmed for the current connection.
@@ -65,10 +69,14 @@ public actor AlpacaBarStream {
     /// - Parameters:
     ///   - idleTimeout: drop a connection that sends nothing for this long while `expectsData()` is true.
     ///   - expectsData: whether bars should be flowing now (the market is open and symbols are subscribed).
+    ///   - brokerNow: the broker's clock. With it, a connection that sent nothing for `brokerIdle` broker
+    ///     seconds (a whole minute ended without its bars) is replaced too: at an accelerated simulator's
+    ///     pace the real-time rule alone would let tens of market minutes go by.
     public init(
         configuration: AlpacaConfiguration, logger: Logger = Logger(label: "alpaca.stream"), backoff: Backoff = Backoff(),
         pingInterval: Duration = .seconds(10), idleTimeout: Duration? = .seconds(150),
-        expectsData: @escaping @Sendable () async -> Bool = { true }
+        expectsData: @escaping @Sendable () async -> Bool = { true },
+        brokerNow: (@Sendable () async -> Double?)? = nil
     ) {
         (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
         self.configuration = configuration
@@ -77,6 +85,7 @@ public actor AlpacaBarStream {
         self.pingInterval = pingInterval
         self.idleTimeout = idleTimeout
         self.expectsData = expectsData
+        self.brokerNow = brokerNow
     }
 
     /// The symbols to stream; applied to the open connection at once, and to every later one.
@@ -221,16 +230,34 @@ public actor AlpacaBarStream {
             }
             if let idleTimeout {
                 group.addTask {
+                    // Two rules: `idleTimeout` of real time, and `brokerIdle` of the broker's time. The broker's
+                    // time of the last frame is noted when the watchdog sees it (a quarter second's precision),
+                    // and while no bars are expected it follows the clock, so a night (or a skipped one) never counts.
+                    var seenFrame = await state.lastFrame
+                    var brokerAtLastFrame = await self.brokerNow?()
                     while true {
-                        try await Task.sleep(for: .seconds(1))
-                        let quiet = ContinuousClock.now - (await state.lastFrame)
-                        if quiet > idleTimeout, await self.expectsData(), await !self.symbols.isEmpty {
-                            await state.end(Outcome(
-                                reason: "no data for \(quiet.milliseconds / 1000) s while the market is open: replacing the connection",
-                                reaction: .reconnect))
-                            try? await outbound.close(.goingAway, reason: "idle")
-                            return
+                        try await Task.sleep(for: .milliseconds(250))
+                        let lastFrame = await state.lastFrame
+                        let brokerTime = await self.brokerNow?()
+                        let expecting = await self.expectsData()
+                        if lastFrame != seenFrame || !expecting || brokerAtLastFrame == nil {
+                            seenFrame = lastFrame
+                            brokerAtLastFrame = brokerTime
                         }
+                        guard expecting, await !self.symbols.isEmpty else { continue }
+                        let quiet = ContinuousClock.now - lastFrame
+                        let brokerQuiet = brokerTime.flatMap { now in brokerAtLastFrame.map { now - $0 } } ?? 0
+                        let reason: String
+                        if quiet > idleTimeout {
+                            reason = "no data for \(quiet.milliseconds / 1000) s while the market is open: replacing the connection"
+                        } else if brokerQuiet > Self.brokerIdle {
+                            reason = "no data for \(Int(brokerQuiet)) s of the broker's clock while the market is open: replacing the connection"
+                        } else {
+                            continue
+                        }
+                        await state.end(Outcome(reason: reason, reaction: .reconnect))
+                        try? await outbound.close(.goingAway, reason: "idle")
+                        return
                     }
                 }
             }

@@ -68,6 +68,8 @@ public actor StreamerService: StartStopService, HeartbeatReporting {
     let repair: GapRepair
     let client: AlpacaClient
     let stream: AlpacaBarStream
+    /// The broker's clock, extrapolated between reads: whether the market is open, and the stream watchdog's time.
+    let brokerClock: BrokerClock
     let options: StreamerOptions
     let logger: Logger
     public nonisolated let heartbeatWriter: HeartbeatWriter
@@ -109,9 +111,18 @@ public actor StreamerService: StartStopService, HeartbeatReporting {
             client: client, ingest: ingest, lookbackSessions: options.lookbackSessions, lookbackMinutes: options.lookbackMinutes,
             logger: logger)
         let flag = marketOpen
+        let brokerClock = BrokerClock(client: client)
+        self.brokerClock = brokerClock
         self.stream = AlpacaBarStream(
             configuration: configuration, logger: logger, backoff: options.backoff, idleTimeout: options.idleTimeout,
-            expectsData: { flag.isOpen })
+            // Open by the broker's last word and, between reads, by the calendar at the extrapolated broker time
+            // (at an accelerated simulator's pace a 15 s old "open" would outlive the close by half an hour).
+            expectsData: {
+                guard flag.isOpen else { return false }
+                guard let now = try? await brokerClock.now().time else { return true }
+                return calendar.session(containing: Timestamp(secondsSinceEpoch: Int64(now))) != nil
+            },
+            brokerNow: { try? await brokerClock.now().time })
         self.heartbeatWriter = HeartbeatWriter(system: system, service: Self.serviceName)
     }
 
@@ -311,7 +322,7 @@ public actor StreamerService: StartStopService, HeartbeatReporting {
 
     func refreshClock() async {
         do {
-            marketOpen.isOpen = try await client.clock().isOpen
+            marketOpen.isOpen = try await brokerClock.now().isOpen
         } catch {
             logger.debug("clock unavailable", metadata: ["error": "\(error)"])
         }
