@@ -106,6 +106,14 @@ struct ScriptedByVolume: TradingAlgorithm {
         #expect(expired.fills.isEmpty && expired.unfilled == 1)
     }
 
+    @Test func aBuyIsALimitOrderAndAnOpenGappingPastItDoesNotFill() {
+        // 9 shares sized at 100: limit min(100 × 1.005, 1000 / 9) = 100.50. 13:32's open 100.51 is past it.
+        let gapped = run(Self.bars([(100, 100, 1), (100, 100, 0), (100.51, 101, 0), (101, 101, 0)]))
+        #expect(gapped.fills.isEmpty && gapped.unfilled == 1)
+        let within = run(Self.bars([(100, 100, 1), (100, 100, 0), (100.50, 101, 0), (101, 101, 0)]))
+        #expect(within.fills.map(\.price) == [Decimal(string: "100.5")!])
+    }
+
     @Test func withoutABarTwoMinutesLaterTheOrderIsCanceledAsLive() {
         var rows = Self.bars([(100, 100, 1), (100, 100, 0), (100, 100, 0), (100, 100, 0)])
         rows.remove(at: 2) // no bar at 13:32

@@ -9,6 +9,7 @@ public struct BacktestBars: Sendable {
     public let firstIndex: Int
     // The columns the replay reads every minute, contiguous.
     let opens: ContiguousArray<Double>
+    let lows: ContiguousArray<Double>
     let times: ContiguousArray<Timestamp>
 
     public init(bars: [MinuteBar], firstIndex: Int) {
@@ -16,6 +17,7 @@ public struct BacktestBars: Sendable {
         series = BarSeries(bars)
         self.firstIndex = firstIndex
         opens = ContiguousArray(bars.lazy.map(\.open))
+        lows = ContiguousArray(bars.lazy.map(\.low))
         times = ContiguousArray(bars.lazy.map(\.timestamp))
     }
 
@@ -68,8 +70,8 @@ private struct Run {
     let commissionEach: Int64
     let slippage: Decimal
 
-    // The order in flight: the decision's bar index and what it asked for.
-    var pending: (index: Int, plan: OrderPlan)?
+    // The order in flight: the decision's bar index, what it asked for and a buy's limit.
+    var pending: (index: Int, plan: OrderPlan, limit: Decimal?)?
 
     var fills: [BacktestFill] = []
     var refused = 0
@@ -191,17 +193,23 @@ private struct Run {
             refused += 1
             return
         }
+        // Buys go out as limit orders, as live: the sized price plus the cushion, never more than the cash allows.
+        let limit = plan.side == .buy ? OrderGuards.buyLimit(shares: plan.shares, price: plan.price, cash: uninvested) : nil
         switch settings.fill {
         case .close:
+            if let limit, Money.exactDecimal(fromStored: bars.series.closes[index]) > limit {
+                unfilled += 1
+                return
+            }
             fill(plan, decidedAt: bars.times[index], at: index, in: bars, base: bars.series.closes[index])
         case .nextOpen:
-            pending = (index, plan)
+            pending = (index, plan, limit)
         }
     }
 
     /// The order decided on bar `order.index` meets the market: at the open of the bar that begins after
     /// it reached the broker, if the ticker has one before the executor would cancel it.
-    mutating func settle(_ order: (index: Int, plan: OrderPlan), before next: Int, in bars: BacktestBars) {
+    mutating func settle(_ order: (index: Int, plan: OrderPlan, limit: Decimal?), before next: Int, in bars: BacktestBars) {
         let times = bars.times
         let decided = times[order.index]
         guard let session = calendar.session(containing: decided) else {
@@ -210,6 +218,7 @@ private struct Run {
         }
         let sent = decided.adding(minutes: 1)
         var fillAt: Int?
+        var overnight = false
         if sent < session.close {
             // Sent during minute M+1: the bar of M+2, in this session, or nothing (canceled as M+1 begins).
             let target = decided.adding(minutes: 2)
@@ -221,9 +230,21 @@ private struct Run {
         {
             // Sent after the close: it waits for the next session's first bar.
             fillAt = next
+            overnight = true
         }
         guard let fillAt else {
             unfilled += 1
+            return
+        }
+        if let limit = order.limit, Money.exactDecimal(fromStored: bars.opens[fillAt]) > limit {
+            // The open gapped past the buy's limit. Live, the executor cancels it as the next minute begins, before
+            // that bar is over; only an order that waited overnight is looked at after its first bar ended, and
+            // fills at its limit when the bar's low reached it.
+            if overnight, Money.exactDecimal(fromStored: bars.lows[fillAt]) <= limit {
+                fill(order.plan, decidedAt: decided, at: fillAt, in: bars, base: Money.stored(limit))
+            } else {
+                unfilled += 1
+            }
             return
         }
         fill(order.plan, decidedAt: decided, at: fillAt, in: bars, base: bars.opens[fillAt])
