@@ -240,6 +240,34 @@ import Testing
         await broken.stop()
     }
 
+    /// A Python worker can't reach the network: the runner's seccomp filter makes socket(AF_INET/AF_INET6)
+    /// fail before any algorithm code runs (a local AF_UNIX socket still works).
+    @Test func aPythonScriptCannotOpenANetworkSocket() async throws {
+        let folder = TemporaryDirectory("scripts")
+        try Self.write("""
+            import socket
+
+            class Algorithm:
+                def __init__(self, ticker, initial_capital):
+                    pass
+
+                def on_data(self, bars, transaction_history):
+                    try:
+                        socket.create_connection(('127.0.0.1', 9), timeout=1).close()
+                        return ('buy', 1, 'reached the network')
+                    except OSError as error:
+                        socket.socket(socket.AF_UNIX).close()
+                        return ('hold', 0, 'blocked: %s' % error)
+            """, to: folder.file("phones_home.py"))
+        let worker = Self.worker(try #require(ScriptFolder.scan(folder.path).first))
+        defer { Task { await worker.stop() } }
+        _ = try await worker.describe().get()
+        guard case .decided(let decision) = await worker.decide(card: 1, input: Self.input(closes: [100])) else {
+            Issue.record("no decision"); return
+        }
+        #expect(decision.action == .hold && decision.reason.contains("Permission denied"), "\(decision)")
+    }
+
     /// Protocol answers are parsed strictly: booleans aren't shares, and an answer without an id is not the protocol.
     @Test func answersAreCheckedForSense() throws {
         func verdict(_ json: String) -> String {
