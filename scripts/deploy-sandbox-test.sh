@@ -58,6 +58,15 @@ grep -qi "<html" <<<"$page" || fail "the dashboard's page is not HTML: ${page:0:
 curl -fsS "$API/api/health" >/dev/null || fail "GET /api/health does not answer"
 sb runuser -u autotrader -- env -C /var/lib/autotrader autotrader doctor --services streamer,executor || true
 
+step "script algorithms: the owner's folder, described by the executor under its sandbox, offered by the api"
+grep -q "scripts:   /var/lib/autotrader-algorithms" <<<"$out" || fail "deploy.sh did not say where script algorithms go"
+[ "$(sb stat -c '%a %G' /var/lib/autotrader-algorithms)" = "2775 autotrader" ] || fail "the algorithm folder is not 2775, group autotrader"
+for _ in $(seq 30); do curl -fsS "$API/api/available-algorithms" | grep -q '"name":"bollinger_reversion"' && break; sleep 1; done
+curl -fsS "$API/api/available-algorithms" | grep -q '"name":"bollinger_reversion","description":"[^"]*","summary":"[^"]*","bars_needed":21,"kind":"script","status":"ok"' \
+  || fail "the seeded Python algorithm is not offered: $(curl -sS "$API/api/available-algorithms")"
+filter=$(sb journalctl -u autotrader-executor --no-pager -q -o cat | grep -i "network filter" || true)
+[ -z "$filter" ] || fail "the Python runner's network filter did not apply under the executor's sandbox: $filter"
+
 step "journald: priorities from the <N> prefixes"
 pid=$(mainpid autotrader-sim); sb kill -9 "$pid"   # the streamer's stream drops: it warns
 wait_active autotrader-sim
