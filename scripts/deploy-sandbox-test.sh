@@ -62,7 +62,9 @@ step "script algorithms: the owner's folder, described by the executor under its
 grep -q "scripts:   /var/lib/autotrader-algorithms" <<<"$out" || fail "deploy.sh did not say where script algorithms go"
 [ "$(sb stat -c '%a %G' /var/lib/autotrader-algorithms)" = "2775 autotrader" ] || fail "the algorithm folder is not 2775, group autotrader"
 for _ in $(seq 30); do curl -fsS "$API/api/available-algorithms" | grep -q '"name":"bollinger_reversion"' && break; sleep 1; done
-curl -fsS "$API/api/available-algorithms" | grep -q '"name":"bollinger_reversion","description":"[^"]*","summary":"[^"]*","bars_needed":21,"kind":"script","status":"ok"' \
+curl -fsS "$API/api/available-algorithms" | python3 -c 'import json, sys
+rows = json.load(sys.stdin)["algorithms"]
+sys.exit(0 if any(r["name"] == "bollinger_reversion" and r["kind"] == "script" and r["status"] == "ok" and r["bars_needed"] == 21 for r in rows) else 1)' \
   || fail "the seeded Python algorithm is not offered: $(curl -sS "$API/api/available-algorithms")"
 filter=$(sb journalctl -u autotrader-executor --no-pager -q -o cat | grep -i "network filter" || true)
 [ -z "$filter" ] || fail "the Python runner's network filter did not apply under the executor's sandbox: $filter"
