@@ -17,20 +17,9 @@ public enum RFC3339 {
               bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t"),
               bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":")
         else { return nil }
-        func number(_ from: Int, _ count: Int) -> Int? {
-            guard from + count <= bytes.count else { return nil }
-            var value = 0
-            for index in from..<(from + count) {
-                let digit = Int(bytes[index]) - 48
-                guard (0...9).contains(digit) else { return nil }
-                value = value * 10 + digit
-            }
-            return value
-        }
-        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-              let date = CivilDate(year: year, month: month, day: day), hour < 24, minute < 60, second < 61
-        else { return nil }
+        func number(_ from: Int, _ count: Int) -> Int? { DateTimeDigits.number(bytes, from, count) }
+        guard let (date, time) = DateTimeDigits.head(bytes, maxSecond: 60) else { return nil }
+        let second = time % 60
         var index = 19
         var nanoseconds = 0
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
@@ -60,7 +49,8 @@ public enum RFC3339 {
             return nil
         }
         guard index == bytes.count else { return nil }
-        let local = Int64(date.daysSinceEpoch) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59))
+        // A leap second (:60) counts as :59.
+        let local = Int64(date.daysSinceEpoch) * 86_400 + Int64(time - second + min(second, 59))
         return (local - Int64(offset), nanoseconds)
     }
 

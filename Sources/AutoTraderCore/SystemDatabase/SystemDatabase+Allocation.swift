@@ -29,13 +29,7 @@ extension SystemDatabase {
     public func createAlgorithm(
         ticker: String, algorithmType: String, initialCapital: Decimal, brokerCash: Decimal, now: Timestamp = .now()
     ) throws -> AlgorithmInstance {
-        guard Validation.isValidTicker(ticker) else { throw AutoTraderError.invalidTicker(ticker) }
-        guard Validation.isValidAlgorithmType(algorithmType) else {
-            throw AutoTraderError.invalidAlgorithmType(algorithmType)
-        }
-        guard Validation.isValidCapital(initialCapital) else {
-            throw AutoTraderError.invalidCapital(initialCapital.plainString)
-        }
+        try Self.checkNewCard(ticker: ticker, algorithmType: algorithmType, initialCapital: initialCapital)
         let displayName = AlgorithmInstance.displayName(ticker: ticker, algorithmType: algorithmType, createdAt: now)
         return try pool.writeWithoutTransaction { db in
             var created: AlgorithmInstance?

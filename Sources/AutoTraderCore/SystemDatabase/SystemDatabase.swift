@@ -39,11 +39,8 @@ public struct SystemDatabase: Sendable {
 
     // MARK: - Algorithms
 
-    /// Creates a running algorithm named `TICKER_algotype_YYYYMMDD_HHMMSS`, without asking about cash: for
-    /// tests' fixtures only. People's cards go through `CardCreation` (the broker's ticker and cash rules).
-    func createAlgorithm(
-        ticker: String, algorithmType: String, initialCapital: Decimal, now: Timestamp = .now()
-    ) throws -> AlgorithmInstance {
+    /// What every new card must be: a valid ticker, a known-looking algorithm name, a positive capital in cents.
+    static func checkNewCard(ticker: String, algorithmType: String, initialCapital: Decimal) throws {
         guard Validation.isValidTicker(ticker) else { throw AutoTraderError.invalidTicker(ticker) }
         guard Validation.isValidAlgorithmType(algorithmType) else {
             throw AutoTraderError.invalidAlgorithmType(algorithmType)
@@ -51,6 +48,14 @@ public struct SystemDatabase: Sendable {
         guard Validation.isValidCapital(initialCapital) else {
             throw AutoTraderError.invalidCapital(initialCapital.plainString)
         }
+    }
+
+    /// Creates a running algorithm named `TICKER_algotype_YYYYMMDD_HHMMSS`, without asking about cash: for
+    /// tests' fixtures only. People's cards go through `CardCreation` (the broker's ticker and cash rules).
+    func createAlgorithm(
+        ticker: String, algorithmType: String, initialCapital: Decimal, now: Timestamp = .now()
+    ) throws -> AlgorithmInstance {
+        try Self.checkNewCard(ticker: ticker, algorithmType: algorithmType, initialCapital: initialCapital)
         let displayName = AlgorithmInstance.displayName(ticker: ticker, algorithmType: algorithmType, createdAt: now)
         return try pool.write { db in
             try db.execute(

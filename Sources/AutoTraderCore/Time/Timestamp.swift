@@ -33,21 +33,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
               bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"),
               bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "Z")
         else { return nil }
-        func number(_ from: Int, _ count: Int) -> Int? {
-            var value = 0
-            for index in from..<(from + count) {
-                let digit = Int(bytes[index]) - 48
-                guard (0...9).contains(digit) else { return nil }
-                value = value * 10 + digit
-            }
-            return value
-        }
-        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-              let date = CivilDate(year: year, month: month, day: day),
-              hour < 24, minute < 60, second < 60
-        else { return nil }
-        self.secondsSinceEpoch = Int64(date.daysSinceEpoch) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        guard let (date, seconds) = DateTimeDigits.head(bytes) else { return nil }
+        self.secondsSinceEpoch = Int64(date.daysSinceEpoch) * 86_400 + Int64(seconds)
     }
 
     public static func now() -> Timestamp { Timestamp(Date()) }
