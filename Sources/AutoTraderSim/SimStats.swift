@@ -25,6 +25,9 @@ public final class SimStats: @unchecked Sendable {
         case streamConnectionsSilenced = "stream_connections_silenced"
         /// Bars and corrections a silenced connection would have been sent.
         case barsWithheld = "bars_withheld"
+        /// Trading-stream `listen` messages that turned `trade_updates` on, and the events sent (all connections).
+        case tradeStreamListens = "trade_stream_listens"
+        case tradeUpdatesSent = "trade_updates_sent"
     }
 
     private let lock = NSLock()

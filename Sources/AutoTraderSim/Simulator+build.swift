@@ -35,7 +35,7 @@ public enum Simulator {
         let hub = StreamHub(configuration: configuration, generator: generator, stats: stats, logger: logger)
         return Parts(configuration: configuration, clock: clock, hours: hours, generator: generator, faults: faults,
                      stats: stats, exchange: exchange, hub: hub,
-                     tradeUpdates: TradeUpdatesHub(configuration: configuration, logger: logger))
+                     tradeUpdates: TradeUpdatesHub(configuration: configuration, stats: stats, logger: logger))
     }
 
     /// The application: one port for trading REST, market-data REST, the stream and /sim; the background services.

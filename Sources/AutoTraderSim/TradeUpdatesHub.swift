@@ -24,14 +24,16 @@ public actor TradeUpdatesHub {
     static let streams = ["trade_updates"]
 
     private let configuration: SimulatorConfiguration
+    private let stats: SimStats?
     private let logger: Logger
     private var connections: [Int: Connection] = [:]
     private var nextID = 1
     /// Events sent (all connections together), for tests and logs.
     public private(set) var eventsSent = 0
 
-    public init(configuration: SimulatorConfiguration, logger: Logger) {
+    public init(configuration: SimulatorConfiguration, stats: SimStats? = nil, logger: Logger) {
         self.configuration = configuration
+        self.stats = stats
         self.logger = logger
     }
 
@@ -100,6 +102,7 @@ public actor TradeUpdatesHub {
             let streams = Self.streams.filter(asked.contains)
             connection.listening = streams.contains("trade_updates")
             connections[id] = connection
+            if connection.listening { stats?.add(.tradeStreamListens) }
             connection.send(.listening(streams))
         default:
             logger.info("trade stream: unknown action ignored", metadata: ["connection": "\(id)", "action": "\(action)"])
@@ -114,6 +117,7 @@ public actor TradeUpdatesHub {
             frames[connection.msgpack] = frame
             connection.continuation.yield(.binary(frame))
             eventsSent += 1
+            stats?.add(.tradeUpdatesSent)
         }
     }
 }

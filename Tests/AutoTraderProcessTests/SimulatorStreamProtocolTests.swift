@@ -256,6 +256,33 @@ import WSClient
             #expect(order[key]?.type == value.type, "order.\(key): \(String(describing: order[key])) vs documented \(value)")
         }
     }
+
+    // MARK: - alpaca-py's StockDataStream and TradingStream, unmodified
+
+    /// `scripts/alpaca-py-streams.py`: StockDataStream (msgpack) gets bars, daily bars and updated bars as its
+    /// models; TradingStream gets new, fill, new, canceled for orders placed with TradingClient. Uses the venv
+    /// of `scripts/install-alpaca-py.sh` (or `$ALPACA_PY_PYTHON`); fails without it unless
+    /// `AUTOTRADER_SKIP_ALPACA_PY=1`.
+    @Test(.enabled(if: !AlpacaSDKConformanceTests.skipped, "AUTOTRADER_SKIP_ALPACA_PY is set"), .timeLimit(.minutes(4)))
+    func alpacaPyStreamsWorkAgainstTheSimulator() async throws {
+        guard let python = AlpacaSDKConformanceTests.python() else {
+            Issue.record("alpaca-py is not installed: run scripts/install-alpaca-py.sh, or set ALPACA_PY_PYTHON; AUTOTRADER_SKIP_ALPACA_PY=1 skips this test")
+            return
+        }
+        let sim = try await SimulatorProcess(["--start", "2024-06-04T13:30:00Z", "--speed", "60", "--seed", Self.seed(),
+                                              "--updated-bar-rate", "0.5"])
+        let script = Repository.root.appendingPathComponent("scripts/alpaca-py-streams.py").path
+        let result = try await AlpacaSDKConformanceTests.run(python, [script], environment: [
+            "ALPACA_SIM_URL": sim.baseURL.absoluteString, "ALPACA_SIM_KEY_ID": sim.keyID, "ALPACA_SIM_SECRET_KEY": sim.secretKey,
+        ], in: sim.directory, deadline: .seconds(180))
+        print("alpaca-py-streams: exit \(result.status)\n\(result.stdout.suffix(4000))")
+        if result.timedOut {
+            Issue.record("alpaca-py-streams did not finish within 180 s:\n\(result.stdout.suffix(4000))\n\(result.stderr.suffix(4000))")
+        } else if result.status != 0 {
+            Issue.record("alpaca-py-streams exited \(result.status):\n\(result.stdout.suffix(4000))\n\(result.stderr.suffix(8000))")
+        }
+        #expect(result.stdout.contains("stream checks passed"))
+    }
 }
 
 // MARK: - A raw WebSocket, frame by frame
