@@ -332,6 +332,7 @@ final class SoakRun: @unchecked Sendable {
         verdicts.append(.check(reconciled, "autotrader reconcile: cards' shares equal the broker's positions"
             + (reconciled ? "" : ": \(reconcile.stdout.suffix(1500)) \(reconcile.log.suffix(500))")))
         verdicts.append(try await fillsVersusTransactions())
+        verdicts.append(try await requestsPerOrder())
 
         var exits: [String] = []
         for service in services.reversed() {
@@ -450,6 +451,17 @@ final class SoakRun: @unchecked Sendable {
     }
 
     /// Every fill at the simulator is exactly one transaction in system.db, and every transaction one fill.
+    /// The account's request budget as the soak spent it: every REST request the simulator answered (all three
+    /// services: clock, orders, look-ups, backfill) per order taken. A figure to watch, not a pass/fail check.
+    private func requestsPerOrder() async throws -> SoakVerdict {
+        let (data, _) = try await URLSession.shared.data(from: simBase.appendingPathComponent("sim/stats"))
+        let stats = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+        let requests = stats["rest_requests"] as? Int ?? 0
+        let orders = stats["orders_accepted"] as? Int ?? 0
+        let perOrder = orders > 0 ? String(format: "%.1f", Double(requests) / Double(orders)) : "-"
+        return .check(true, "broker requests: \(BenchSupport.grouped(requests)) REST requests for \(BenchSupport.grouped(orders)) orders, \(perOrder) per order (all services)")
+    }
+
     private func fillsVersusTransactions() async throws -> SoakVerdict {
         let (data, _) = try await URLSession.shared.data(from: simBase.appendingPathComponent("sim/fills"))
         guard let fills = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { throw BenchFailure("unexpected /sim/fills answer") }
