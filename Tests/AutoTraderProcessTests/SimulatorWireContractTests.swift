@@ -54,6 +54,10 @@ import WSClient
 
     // MARK: - The REST answers
 
+    /// No fixture is of a replaced order: ALPACA_PROTOCOL.md §5 has `replaced_at` a nullable timestamp and
+    /// `replaced_by` / `replaces` nullable UUIDs, strings once set.
+    static let replaceRules = WireRules(alsoTypes: ["replaced_at": [.string], "replaced_by": [.string], "replaces": [.string]])
+
     @Test(.enabled(if: present, Comment(rawValue: absent)))
     func everyRestAnswerHasAlpacasKeysAndTypes() async throws {
         var contract = WireContract(directory: Self.fixtures)
@@ -117,6 +121,24 @@ import WSClient
                                against: ["positions.json"], elementsOfFixtures: true, rules: Self.positionRules)
         try contract.check("position", "GET /v2/positions/AAPL", await answer(open, "GET", "/v2/positions/AAPL"),
                            against: ["positions.json"], elementsOfFixtures: true, rules: Self.positionRules)
+
+        // A notional order, a replacement and the order it replaced, a position's closing order, close-all's 207.
+        try contract.check("order (notional)", "POST /v2/orders with notional", await answer(closed, "POST", "/v2/orders", json: [
+            "symbol": "AAPL", "notional": "500", "side": "buy", "type": "market", "time_in_force": "day",
+        ]), against: orderFixtures)
+        let resting = try await answer(closed, "POST", "/v2/orders", json: [
+            "symbol": "MSFT", "qty": "2", "side": "buy", "type": "limit", "limit_price": "100", "time_in_force": "gtc",
+        ])
+        let restingID = try #require(resting["id"]?.string)
+        try contract.check("order (replacement)", "PATCH /v2/orders/{id}",
+                           await answer(closed, "PATCH", "/v2/orders/\(restingID)", json: ["qty": "3", "limit_price": "101"]),
+                           against: orderFixtures, rules: Self.replaceRules)
+        try contract.check("order (replaced)", "GET /v2/orders/{replaced id}",
+                           await answer(closed, "GET", "/v2/orders/\(restingID)"), against: orderFixtures, rules: Self.replaceRules)
+        try contract.check("order (closing a position)", "DELETE /v2/positions/AAPL?qty=1",
+                           await answer(open, "DELETE", "/v2/positions/AAPL?qty=1"), against: orderFixtures)
+        try contract.checkEach("close-all entry", "DELETE /v2/positions (207)", await answer(open, "DELETE", "/v2/positions", status: 207),
+                               against: ["close_all_positions_207.json"], elementsOfFixtures: true)
 
         // Bars: a page with a next_page_token, the last page, an empty answer, daily bars, one symbol's page, latest.
         let range = "start=2024-06-03T13:30:00Z&end=2024-06-03T19:59:00Z"
