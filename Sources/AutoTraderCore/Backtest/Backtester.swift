@@ -72,11 +72,15 @@ private struct Run {
 
     // The order in flight: the decision's bar index, what it asked for and a buy's limit.
     var pending: (index: Int, plan: OrderPlan, limit: Decimal?)?
+    /// The minute whose decision live skips: an order still open when its next minute begins is canceled then,
+    /// and the card is skipped that minute ("the previous order is still open").
+    var skipAt: Timestamp?
 
     var fills: [BacktestFill] = []
     var refused = 0
     var unfilled = 0
     var errors = 0
+    var skipped = 0
     // Round trips: from flat to flat.
     var tripCostMicros: Int64 = 0
     var tripProceedsMicros: Int64 = 0
@@ -131,7 +135,12 @@ private struct Run {
                 pending = nil
                 settle(order, before: index, in: series)
             }
-            decide(at: index, in: series)
+            if let skip = skipAt {
+                skipAt = nil
+                if skip == time { skipped += 1 } else { decide(at: index, in: series) }
+            } else {
+                decide(at: index, in: series)
+            }
             while let first = unvalued.first, first.index <= index {
                 unvalued.removeFirst()
                 heldShares += first.shares
@@ -225,6 +234,9 @@ private struct Run {
             var probe = order.index + 1
             while probe < times.count, times[probe] < target { probe += 1 }
             if probe < times.count, times[probe] == target, target < session.close { fillAt = probe }
+            // No bar to fill at before the close: it expires with the session (closed, nothing skipped); without a
+            // bar at M+2 it is still open as M+1 begins: canceled, and the card skipped at M+1.
+            if fillAt == nil, target < session.close { skipAt = sent }
         } else if next < times.count, let following = try? calendar.nextMarketMinute(after: decided),
             let nextSession = calendar.session(containing: following), nextSession.contains(times[next])
         {
@@ -244,6 +256,7 @@ private struct Run {
                 fill(order.plan, decidedAt: decided, at: fillAt, in: bars, base: Money.stored(limit))
             } else {
                 unfilled += 1
+                skipAt = overnight ? times[fillAt] : sent
             }
             return
         }
