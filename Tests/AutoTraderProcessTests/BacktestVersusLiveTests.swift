@@ -24,7 +24,10 @@ import Testing
     @Test func aTradingDaysLiveFillsAreTheBacktestsFills() async throws {
         // Ten simulated minutes before the open let the streamer backfill the two sessions before (the warm-up
         // both see); 120× leaves each minute half a second, so the executor decides every card every minute.
-        let trading = try await TradingSystem(simArguments: ["--start", "2024-06-04T13:20:00Z", "--speed", "120", "--seed", "11"])
+        // Every 7th minute opens 1 % above the close before it: some buys' limits are gapped past, unfilled in both.
+        let trading = try await TradingSystem(simArguments: [
+            "--start", "2024-06-04T13:20:00Z", "--speed", "120", "--seed", "11", "--gap-every", "7", "--gap-percent", "1",
+        ])
         let specs: [(String, String, Decimal)] = [
             ("AAPL", "rsi_bounce", 10_000), ("AAPL", "sma_crossover", 5_000), ("MSFT", "macd_signal", 8_000),
             ("NVDA", "sma_crossover", 12_000), ("AMD", "rsi_bounce", Decimal(string: "3000.50")!),
@@ -37,10 +40,14 @@ import Testing
         _ = await trading.stopExecutor()
 
         var compared = 0
+        var gappedBuys = 0
         for card in cards {
-            // The comparison holds only if live decided the card on every minute of the day.
+            // The comparison holds only if live decided the card on every minute of the day (a skip while a gapped
+            // buy is being canceled is live's rule, and the backtest's).
             let decisions = try trading.system.decisions(algorithmId: card.id).filter { $0.minute >= Self.open && $0.minute < Self.close }
-            let missed = decisions.filter { ![.hold, .buy, .sell].contains($0.decision) }
+            let missed = decisions.filter {
+                ![.hold, .buy, .sell].contains($0.decision) && !($0.decision == .skip && $0.reason == "the previous order is still open")
+            }
             #expect(missed.isEmpty, "card \(card.id) (\(card.algorithmType) on \(card.ticker)) was not decided normally: \(missed.prefix(5).map { "\($0.minute) \($0.decision.rawValue) \($0.reason)" })")
             #expect(decisions.count == 390, "card \(card.id) was decided on \(decisions.count) of 390 minutes")
 
@@ -66,7 +73,9 @@ import Testing
             }
             #expect(backtest == live, "card \(card.id) (\(card.algorithmType) on \(card.ticker), \(card.initialCapital.plainString)):\nlive     \(live)\nbacktest \(backtest)")
             if !live.isEmpty { compared += 1 }
+            gappedBuys += try trading.system.intents(algorithmId: card.id).filter { $0.side == .buy && $0.filledShares == 0 }.count
         }
+        print("BacktestVersusLiveTests: \(gappedBuys) buys left unfilled live (gapped past their limits), the same in the backtest")
         #expect(compared >= 3, "expected most cards to trade during the day (\(compared) did)")
     }
 
