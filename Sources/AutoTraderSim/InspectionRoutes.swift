@@ -11,6 +11,8 @@ struct InspectionRoutes {
     let clock: SimClock
     let stats: SimStats
     let configuration: SimulatorConfiguration
+    /// The trading stream, for `POST /sim/disconnect-trading`.
+    var tradeUpdates: TradeUpdatesHub?
 
     func add(to group: RouterGroup<SimRequestContext>) {
         group.get("orders") { _, _ in
@@ -24,6 +26,11 @@ struct InspectionRoutes {
         }
         group.post("disconnect") { _, _ in
             let count = await hub.dropAll()
+            return JSONBody.response(object: ["disconnected": count])
+        }
+        // Closes every trading-stream (`/stream`) connection; `/sim/disconnect` closes the market-data ones.
+        group.post("disconnect-trading") { _, _ in
+            let count = await tradeUpdates?.dropAll() ?? 0
             return JSONBody.response(object: ["disconnected": count])
         }
         group.post("silence") { request, _ in

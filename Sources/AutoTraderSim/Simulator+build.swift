@@ -55,7 +55,7 @@ public enum Simulator {
         MarketDataRoutes(generator: parts.generator, clock: parts.clock, feeds: configuration.feeds).add(to: alpaca)
         let inspection = router.group("sim").add(middleware: LoopbackOnlyMiddleware())
         InspectionRoutes(exchange: parts.exchange, hub: parts.hub, generator: parts.generator, clock: parts.clock,
-                         stats: parts.stats, configuration: configuration).add(to: inspection)
+                         stats: parts.stats, configuration: configuration, tradeUpdates: parts.tradeUpdates).add(to: inspection)
 
         let streamRouter = Router(context: BasicWebSocketRequestContext.self)
         StreamRoutes.add(to: streamRouter, hub: parts.hub, tradeUpdates: parts.tradeUpdates,

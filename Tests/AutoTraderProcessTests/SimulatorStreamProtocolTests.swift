@@ -207,6 +207,12 @@ import WSClient
                     if message.object?["stream"]?.string == "trade_updates", let data = message.object?["data"] { packedEvents.append(data) }
                 }
                 events.set((seen, packedEvents))
+                // /sim/disconnect-trading closes both trading-stream connections.
+                let dropped = try await sim.request("POST", "/sim/disconnect-trading").object()
+                #expect(dropped["disconnected"] as? Int == 2, "\(dropped)")
+                if let frame = try? await packed.next() {
+                    Issue.record("the trading socket got a frame after /sim/disconnect-trading: \(frame.bytes.count) bytes")
+                }
             }
         }
 
