@@ -66,8 +66,8 @@ curl -fsS "$API/api/available-algorithms" | python3 -c 'import json, sys
 rows = json.load(sys.stdin)["algorithms"]
 sys.exit(0 if any(r["name"] == "bollinger_reversion" and r["kind"] == "script" and r["status"] == "ok" and r["bars_needed"] == 21 for r in rows) else 1)' \
   || fail "the seeded Python algorithm is not offered: $(curl -sS "$API/api/available-algorithms")"
-filter=$(sb journalctl -u autotrader-executor --no-pager -q -o cat | grep -i "network filter" || true)
-[ -z "$filter" ] || fail "the Python runner's network filter did not apply under the executor's sandbox: $filter"
+filter=$(sb journalctl -u autotrader-executor --no-pager -q -o cat | grep -i "network filter\|not confined" || true)
+[ -z "$filter" ] || fail "the Python runner's network filter or write confinement did not apply under the executor's sandbox: $filter"
 
 step "journald: priorities from the <N> prefixes"
 pid=$(mainpid autotrader-sim); sb kill -9 "$pid"   # the streamer's stream drops: it warns

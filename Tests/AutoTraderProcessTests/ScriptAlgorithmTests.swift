@@ -268,6 +268,36 @@ import Testing
         #expect(decision.action == .hold && decision.reason.contains("Permission denied"), "\(decision)")
     }
 
+    /// A Python worker writes only under its own folder: the runner's Landlock ruleset refuses a write outside.
+    @Test func aPythonScriptWritesOnlyInItsOwnFolder() async throws {
+        let folder = TemporaryDirectory("scripts")
+        let outside = TemporaryDirectory("outside")
+        try Self.write("""
+            import os
+
+            class Algorithm:
+                def __init__(self, ticker, initial_capital):
+                    pass
+
+                def on_data(self, bars, transaction_history):
+                    open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'notes.txt'), 'w').write('mine')
+                    try:
+                        open('\(outside.file("escaped.txt"))', 'w').write('escaped')
+                        return ('buy', 1, 'wrote outside')
+                    except OSError as error:
+                        return ('hold', 0, 'outside: %s' % error)
+            """, to: folder.file("writer.py"))
+        let worker = Self.worker(try #require(ScriptFolder.scan(folder.path).first))
+        defer { Task { await worker.stop() } }
+        _ = try await worker.describe().get()
+        guard case .decided(let decision) = await worker.decide(card: 1, input: Self.input(closes: [100])) else {
+            Issue.record("no decision"); return
+        }
+        #expect(decision.action == .hold && decision.reason.contains("Permission denied"), "\(decision)")
+        #expect(FileManager.default.fileExists(atPath: folder.file("notes.txt")))
+        #expect(!FileManager.default.fileExists(atPath: outside.file("escaped.txt")))
+    }
+
     /// Protocol answers are parsed strictly: booleans aren't shares, and an answer without an id is not the protocol.
     @Test func answersAreCheckedForSense() throws {
         func verdict(_ json: String) -> String {
