@@ -359,7 +359,7 @@ import WSClient
 // MARK: - JSON as the comparison sees it
 
 /// A JSON value with booleans and numbers kept apart (JSONSerialization on Linux merges them).
-enum WireJSON: Decodable, Equatable, CustomStringConvertible {
+enum WireJSON: Decodable, Equatable, Sendable, CustomStringConvertible {
     case null, bool(Bool), number(Double), string(String), array([WireJSON]), object([String: WireJSON])
 
     enum Kind: String, Hashable, Comparable {
