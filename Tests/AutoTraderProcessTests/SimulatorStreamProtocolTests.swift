@@ -263,6 +263,72 @@ import WSClient
         }
     }
 
+    /// The less common events: `partial_fill` (with `--partial-fill-rate 1`), then `canceled` for the rest at the
+    /// close; `expired` for a day order with nothing filled at the close; `rejected` (with `--reject-rate 1`).
+    @Test func partialFillsExpiriesAndRejectionsAreReported() async throws {
+        let seed = Self.seed()
+        // Five simulated minutes before the close, a minute a second (room for a slow start-up).
+        let sim = try await SimulatorProcess(["--start", "2024-06-04T19:55:00Z", "--speed", "60", "--seed", seed,
+                                              "--partial-fill-rate", "1"])
+        let events = try await Self.tradeEvents(sim: sim, count: 5) {
+            let market = try await sim.request("POST", "/v2/orders", json: [
+                "symbol": "AAPL", "qty": "10", "side": "buy", "type": "market", "time_in_force": "day", "client_order_id": "partial-1"])
+            #expect(market.status == 200, "\(market.text)")
+            let limit = try await sim.request("POST", "/v2/orders", json: [
+                "symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "limit_price": "1.00", "time_in_force": "day",
+                "client_order_id": "expiring-1"])
+            #expect(limit.status == 200, "\(limit.text)")
+        }
+        let byOrder = Dictionary(grouping: events) { $0["order"]?["client_order_id"]?.string ?? "?" }
+        #expect(byOrder["partial-1"]?.map { $0["event"]?.string ?? "?" } == ["new", "partial_fill", "canceled"])
+        #expect(byOrder["expiring-1"]?.map { $0["event"]?.string ?? "?" } == ["new", "expired"])
+        if let partial = byOrder["partial-1"]?.dropFirst().first {
+            let qty = Double(partial["qty"]?.string ?? "") ?? 0
+            #expect(qty >= 1 && qty < 10, "partial qty \(qty)")
+            #expect(partial["position_qty"] == partial["qty"])
+            #expect(partial["order"]?["status"]?.string == "partially_filled")
+            #expect(partial["price"] == partial["order"]?["filled_avg_price"])
+        }
+        if let expired = byOrder["expiring-1"]?.last {
+            #expect(expired["timestamp"] == expired["order"]?["expired_at"])
+            #expect(expired["order"]?["status"]?.string == "expired")
+        }
+
+        let rejecting = try await SimulatorProcess(["--start", "2024-06-04T14:00:00Z", "--speed", "60", "--seed", seed,
+                                                    "--reject-rate", "1"])
+        let rejected = try await Self.tradeEvents(sim: rejecting, count: 1) {
+            let order = try await rejecting.request("POST", "/v2/orders", json: [
+                "symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day", "client_order_id": "rejected-1"])
+            #expect(order.status == 200, "\(order.text)")
+        }
+        #expect(rejected.first?["event"]?.string == "rejected")
+        #expect(rejected.first?["order"]?["status"]?.string == "rejected")
+        #expect(rejected.first?["timestamp"] == rejected.first?["order"]?["failed_at"])
+    }
+
+    /// Authenticates and listens on `/stream` (JSON), runs `orders`, and returns the first `count` events' data.
+    static func tradeEvents(sim: SimulatorProcess, count: Int, _ orders: @escaping @Sendable () async throws -> Void) async throws -> [WireJSON] {
+        let box = ResultBox<[WireJSON]>()
+        try await RawSocket.session(URL(string: "ws://\(sim.host):\(sim.port)/stream")!, msgpack: false, timeout: 60) { socket in
+            try await socket.send(.map([(.string("action"), .string("authenticate")), (.string("data"), .map([
+                (.string("key_id"), .string(sim.keyID)), (.string("secret_key"), .string(sim.secretKey))]))]), msgpack: false)
+            #expect(try WireJSON.parse(Data(try await socket.next().bytes))["data"]?["status"]?.string == "authorized")
+            try await socket.send(.map([(.string("action"), .string("listen")),
+                                        (.string("data"), .map([(.string("streams"), .array([.string("trade_updates")]))]))]), msgpack: false)
+            #expect(try WireJSON.parse(Data(try await socket.next().bytes))["stream"]?.string == "listening")
+            try await orders()
+            var events: [WireJSON] = []
+            let deadline = ContinuousClock.now + .seconds(40)
+            while events.count < count {
+                guard ContinuousClock.now < deadline else { throw SimulatorProcessError("\(events.count) of \(count) events within 40 s: \(events)") }
+                let message = try WireJSON.parse(Data(try await socket.next().bytes))
+                if message["stream"]?.string == "trade_updates", let data = message["data"] { events.append(data) }
+            }
+            box.set(events)
+        }
+        return try #require(box.value)
+    }
+
     // MARK: - alpaca-py's StockDataStream and TradingStream, unmodified
 
     /// `scripts/alpaca-py-streams.py`: StockDataStream (msgpack) gets bars, daily bars and updated bars as its
