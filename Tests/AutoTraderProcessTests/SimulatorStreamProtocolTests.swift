@@ -306,6 +306,26 @@ import WSClient
         #expect(rejected.first?["timestamp"] == rejected.first?["order"]?["failed_at"])
     }
 
+    /// PATCH: the old order's `replaced` (with `replaced_by`), then the replacing order's `new` (with `replaces`).
+    @Test func aReplacedOrderIsReported() async throws {
+        let sim = try await SimulatorProcess(["--start", "2024-06-04T14:00:00Z", "--speed", "60", "--seed", Self.seed()])
+        let events = try await Self.tradeEvents(sim: sim, count: 3) {
+            let resting = try await sim.request("POST", "/v2/orders", json: [
+                "symbol": "AAPL", "qty": "2", "side": "buy", "type": "limit", "limit_price": "1.00", "time_in_force": "gtc",
+                "client_order_id": "to-replace"])
+            let id = try resting.object()["id"] as? String ?? ""
+            let replaced = try await sim.request("PATCH", "/v2/orders/\(id)", json: ["qty": "3", "limit_price": "1.01"])
+            #expect(replaced.status == 200, "\(replaced.text)")
+        }
+        #expect(events.map { $0["event"]?.string ?? "?" } == ["new", "replaced", "new"])
+        guard events.count == 3 else { return }
+        #expect(events[1]["order"]?["status"]?.string == "replaced")
+        #expect(events[1]["timestamp"] == events[1]["order"]?["replaced_at"])
+        #expect(events[1]["order"]?["replaced_by"] == events[2]["order"]?["id"])
+        #expect(events[2]["order"]?["replaces"] == events[0]["order"]?["id"])
+        #expect(events[2]["order"]?["qty"]?.string == "3")
+    }
+
     /// Authenticates and listens on `/stream` (JSON), runs `orders`, and returns the first `count` events' data.
     static func tradeEvents(sim: SimulatorProcess, count: Int, _ orders: @escaping @Sendable () async throws -> Void) async throws -> [WireJSON] {
         let box = ResultBox<[WireJSON]>()
