@@ -88,6 +88,7 @@ struct AllInAllOut: TradingAlgorithm {
                 return try healthyDone
                     && system.decisions(algorithmId: thrower.id).count >= 2
                     && hung.contains { $0.decision == .error } && hung.contains { $0.decision == .skip }
+                    && system.decisions(algorithmId: nonsense.id).count >= 4
                     && Set(system.decisions(algorithmId: nonsense.id).map(\.outcome)).count >= 3
                     && !system.decisions(algorithmId: unknown.id).isEmpty
             }
