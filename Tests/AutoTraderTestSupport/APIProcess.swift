@@ -16,8 +16,6 @@ final class APIProcess: @unchecked Sendable {
     let port: Int
     var baseURL: String { "http://\(host):\(port)" }
 
-    static let listeningPrefix = "autotrader-api listening on http://"
-    static let tlsListeningPrefix = "autotrader-api listening on https://"
 
     /// Starts the api on the given databases, pointed at `sim`.
     init(
@@ -34,27 +32,7 @@ final class APIProcess: @unchecked Sendable {
             ["--port", "0", "--bind", "127.0.0.1", "--system-db", systemPath, "--stocks-db", stocksPath] + arguments,
             environment: env, directory: directory)
         self.running = running
-        let deadline = Date().addingTimeInterval(timeout)
-        var address: (String, Int)?
-        while address == nil {
-            let output = (try? String(contentsOfFile: running.stdoutPath, encoding: .utf8)) ?? ""
-            if let line = output.split(separator: "\n").first(where: { $0.hasPrefix(Self.listeningPrefix) || $0.hasPrefix(Self.tlsListeningPrefix) }) {
-                let hostPort = line.dropFirst(line.hasPrefix(Self.listeningPrefix) ? Self.listeningPrefix.count : Self.tlsListeningPrefix.count)
-                if let colon = hostPort.lastIndex(of: ":"), let port = Int(hostPort[hostPort.index(after: colon)...]) {
-                    address = (String(hostPort[..<colon]), port)
-                    break
-                }
-            }
-            guard running.process.isRunning else {
-                throw SimulatorProcessError("autotrader-api exited (\(running.process.terminationStatus)): \(Self.read(running.stderrPath))")
-            }
-            guard Date() < deadline else {
-                running.process.terminate()
-                throw SimulatorProcessError("autotrader-api did not say where it listens within \(timeout) s: \(Self.read(running.stderrPath))")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        (host, port) = address!
+        (host, port) = try await running.listeningAddress(name: "autotrader-api", timeout: timeout)
     }
 
     deinit {

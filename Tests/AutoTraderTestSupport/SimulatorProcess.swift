@@ -57,23 +57,7 @@ final class SimulatorProcess: @unchecked Sendable {
         if secretKey != SimulatorDefaults.secretKey { arguments += ["--secret-key", secretKey] }
         let running = try Executables.start("autotrader-sim", arguments, environment: environment, directory: directory)
         self.running = running
-        func errors() -> String { (try? String(contentsOfFile: running.stderrPath, encoding: .utf8)) ?? "" }
-        let deadline = Date().addingTimeInterval(timeout)
-        var address: (String, Int)?
-        while address == nil {
-            let output = (try? String(contentsOfFile: running.stdoutPath, encoding: .utf8)) ?? ""
-            address = Self.address(in: output)
-            if address != nil { break }
-            guard running.process.isRunning else {
-                throw SimulatorProcessError("autotrader-sim exited (\(running.process.terminationStatus)): \(errors())")
-            }
-            guard Date() < deadline else {
-                running.process.terminate()
-                throw SimulatorProcessError("autotrader-sim did not say where it listens within \(timeout) s: \(errors())")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        (host, port) = address!
+        (host, port) = try await running.listeningAddress(name: "autotrader-sim", timeout: timeout)
     }
 
     deinit {
@@ -81,15 +65,6 @@ final class SimulatorProcess: @unchecked Sendable {
             running.process.terminate()
             running.process.waitUntilExit()
         }
-    }
-
-    /// `autotrader-sim listening on http://HOST:PORT` → (HOST, PORT).
-    static func address(in output: String) -> (String, Int)? {
-        let prefix = "autotrader-sim listening on http://"
-        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
-        let hostPort = line.dropFirst(prefix.count)
-        guard let colon = hostPort.lastIndex(of: ":"), let port = Int(hostPort[hostPort.index(after: colon)...]) else { return nil }
-        return (String(hostPort[..<colon]), port)
     }
 
     var stdout: String { (try? String(contentsOfFile: running.stdoutPath, encoding: .utf8)) ?? "" }

@@ -111,6 +111,35 @@ struct RunningProcess {
             stdout: (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")
     }
+
+    /// Waits for the process's `<name> listening on http(s)://HOST:PORT` line (it binds port 0, so the line is
+    /// how a test learns the port); fails if it exits first or says nothing within `timeout` real seconds.
+    func listeningAddress(name: String, timeout: TimeInterval) async throws -> (host: String, port: Int) {
+        let deadline = Date().addingTimeInterval(timeout)
+        func errors() -> String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+        while true {
+            let output = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
+            if let address = Self.address(in: output, name: name) { return address }
+            guard process.isRunning else { throw SimulatorProcessError("\(name) exited (\(process.terminationStatus)): \(errors())") }
+            guard Date() < deadline else {
+                process.terminate()
+                throw SimulatorProcessError("\(name) did not say where it listens within \(timeout) s: \(errors())")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// `NAME listening on http://HOST:PORT` (or https) in `output` → (HOST, PORT).
+    static func address(in output: String, name: String) -> (host: String, port: Int)? {
+        for scheme in ["http", "https"] {
+            let prefix = "\(name) listening on \(scheme)://"
+            guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { continue }
+            let hostPort = line.dropFirst(prefix.count)
+            guard let colon = hostPort.lastIndex(of: ":"), let port = Int(hostPort[hostPort.index(after: colon)...]) else { continue }
+            return (String(hostPort[..<colon]), port)
+        }
+        return nil
+    }
 }
 
 extension Timestamp {
