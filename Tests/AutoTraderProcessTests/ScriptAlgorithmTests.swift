@@ -407,8 +407,10 @@ import Testing
         }
         #expect(try await Self.availability(api)["late_comer"] == nil)
 
-        _ = await trading.stopExecutor()
+        // Every order closed while the executor still runs (it follows and, past their minute, cancels them);
+        // once stopped, nothing would close one that was still open (a resting limit buy can be, for a minute).
         try await trading.waitForNoOpenIntents()
+        _ = await trading.stopExecutor()
         for id in [pythonID, lateID] {
             let decisions = try trading.system.decisions(algorithmId: id)
             #expect(!decisions.contains { $0.decision == .error }, "\(decisions.filter { $0.decision == .error }.map(\.reason))")
