@@ -40,6 +40,8 @@ struct APIRoutes: Sendable {
         ("/api/validate-pin", [.post]),
         ("/api/pin", [.put]),
         ("/api/health", [.get]),
+        ("/api/backtests", [.post]),
+        ("/api/backtests/{id}", [.get]),
     ]
 
     /// The methods a path answers (HEAD with GET), when it is one of `endpoints`; nil for an unknown path.
@@ -70,6 +72,7 @@ struct APIRoutes: Sendable {
         router.post("/api/validate-pin") { request, context in try await self.validatePIN(request, context) }
         router.put("/api/pin") { request, context in try await self.changePIN(request, context) }
         router.get("/api/health") { _, _ in try await self.health() }
+        BacktestRoutes(system: system, assets: assets, logger: logger).add(to: router)
 
         // 405 for a known path asked with another method.
         let all: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options, .trace]

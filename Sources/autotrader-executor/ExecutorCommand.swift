@@ -63,9 +63,16 @@ struct ExecutorCommand: AsyncParsableCommand {
             configuration: alpaca, system: system, stocksPath: stocksPath,
             calendar: try MarketCalendar(), catalog: AlgorithmRegistry.catalog, options: options, logger: logger,
             scripts: scripts)
+        // The backtests the api queued, one at a time on a thread at the lowest priority: never before a live minute.
+        let backtests = BacktestQueueService(
+            system: system,
+            runner: BacktestQueueRunner(
+                system: system, stocks: try StocksDatabase.open(path: stocksPath), calendar: try MarketCalendar(),
+                compiled: AlgorithmRegistry.catalog, client: AlpacaClient(configuration: alpaca, logger: logger), logger: logger),
+            logger: logger)
         // SIGTERM / SIGINT: the executor stops, then its heartbeat marks the row stopped; exit 0 within 2 s.
         try await ServiceRunner(logger: logger).run([
-            HeartbeatService(reporting: executor, interval: service.heartbeatInterval, logger: logger), executor,
+            HeartbeatService(reporting: executor, interval: service.heartbeatInterval, logger: logger), executor, backtests,
         ])
     }
 }

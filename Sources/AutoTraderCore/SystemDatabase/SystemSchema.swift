@@ -148,6 +148,31 @@ public enum SystemSchema {
                 ALTER TABLE order_intents ADD COLUMN limit_price TEXT;
                 """)
         },
+        Migration(version: 10, name: "backtest queue") { db in
+            try db.execute(sql: """
+                -- Backtests asked for through the api (which never runs algorithm code), run one at a time by
+                -- the executor at low priority. A row the executor was running when it died goes back to
+                -- queued when it starts again; old rows are pruned.
+                CREATE TABLE backtests (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    ticker TEXT NOT NULL,
+                    algorithm TEXT NOT NULL,            -- an algorithm's name, or 'all' for the ranking
+                    capital TEXT NOT NULL,              -- decimal text, whole cents
+                    sessions INTEGER NOT NULL CHECK(sessions BETWEEN 1 AND 260),
+                    state TEXT NOT NULL DEFAULT 'queued' CHECK(state IN ('queued', 'running', 'done', 'failed')),
+                    result TEXT,                        -- JSON exactly as `autotrader backtest --json` prints it
+                    error TEXT,                         -- why it failed
+                    attempts INTEGER NOT NULL DEFAULT 0,-- runs started (a row that kills its runner stops being retried)
+                    client TEXT NOT NULL,               -- the address that asked
+                    created_at TEXT NOT NULL,           -- UTC
+                    started_at TEXT,                    -- UTC, the latest run's start
+                    finished_at TEXT                    -- UTC
+                );
+                CREATE INDEX backtests_by_state ON backtests (state, id);
+                CREATE INDEX backtests_by_request ON backtests (ticker, algorithm, capital, sessions, id);
+                CREATE INDEX backtests_by_client ON backtests (client, created_at);
+                """)
+        },
     ]
 
     public static let schema = DatabaseSchema(
