@@ -34,6 +34,7 @@ struct APIRoutes: Sendable {
         ("/api/algorithms/{id}/transactions", [.get]),
         ("/api/algorithms/{id}/decisions", [.get]),
         ("/api/algorithms/{id}/equity", [.get]),
+        ("/api/algorithms/{id}/bars", [.get]),
         ("/api/available-algorithms", [.get]),
         ("/api/account/cash", [.get]),
         ("/api/validate-ticker", [.get]),
@@ -65,7 +66,8 @@ struct APIRoutes: Sendable {
         router.delete("/api/algorithms/{id}/liquidation") { request, context in try await self.cancelLiquidation(request, context) }
         router.get("/api/algorithms/{id}/transactions") { request, context in try self.transactions(request, context) }
         router.get("/api/algorithms/{id}/decisions") { request, context in try self.decisions(request, context) }
-        router.get("/api/algorithms/{id}/equity") { _, context in try self.equityPoints(context) }
+        router.get("/api/algorithms/{id}/equity") { _, context in try await self.equityPoints(context) }
+        router.get("/api/algorithms/{id}/bars") { _, context in try await self.sessionBars(context) }
         router.get("/api/available-algorithms") { _, _ in try self.availableAlgorithms() }
         router.get("/api/account/cash") { _, _ in try await self.accountCash() }
         router.get("/api/validate-ticker") { request, context in try await self.validateTicker(request, context) }
@@ -94,13 +96,18 @@ struct APIRoutes: Sendable {
     /// The list's body, written straight into one buffer around the cached cards' JSON.
     struct AlgorithmsEnvelope {
         static func buffer(
-            cards: String, totalAccountValue: Decimal?, marketOpen: Bool, nextOpen: Timestamp?, nextClose: Timestamp?, mode: TradingMode,
-            asOf: Timestamp
+            cards: String, summary: String, totalAccountValue: Decimal?, marketOpen: Bool, brokerTime: Timestamp, nextOpen: Timestamp?,
+            nextClose: Timestamp?, mode: TradingMode, asOf: Timestamp
         ) -> ByteBuffer {
             var buffer = ByteBuffer()
-            buffer.reserveCapacity(cards.utf8.count + 160)
+            buffer.reserveCapacity(cards.utf8.count + summary.utf8.count + 220)
             buffer.writeStaticString("{\"algorithms\":")
             buffer.writeString(cards)
+            buffer.writeStaticString(",\"summary\":")
+            buffer.writeString(summary)
+            buffer.writeStaticString(",\"broker_time\":\"")
+            buffer.writeString(brokerTime.text)
+            buffer.writeStaticString("\"")
             buffer.writeStaticString(",\"total_account_value\":")
             buffer.writeString(totalAccountValue.map { Money.rounded($0).plainString } ?? "null")
             buffer.writeStaticString(marketOpen ? ",\"market_open\":true" : ",\"market_open\":false")
@@ -120,19 +127,37 @@ struct APIRoutes: Sendable {
 
     func listAlgorithms() async throws -> Response {
         let snapshot = await broker.snapshot()
-        let cardsJSON = try await cards.runningCardsJSON()
-        let now = Timestamp.now()
+        let moment = dashboardMoment(snapshot)
+        let (cardsJSON, summaryJSON) = try await cards.runningCardsJSON(at: moment)
+        return JSONOutput.response(buffer: AlgorithmsEnvelope.buffer(
+            cards: cardsJSON, summary: summaryJSON, totalAccountValue: snapshot.account?.equity, marketOpen: moment.marketOpen,
+            brokerTime: moment.brokerNow, nextOpen: snapshot.clock.map { Timestamp($0.nextOpen) },
+            nextClose: snapshot.clock.map { Timestamp($0.nextClose) }, mode: mode, asOf: .now()))
+    }
+
+    /// The session calendar (built once: every session of the supported years).
+    static let calendar = try? MarketCalendar()
+
+    /// The broker's clock now and the sessions around it, from the shared snapshot (no request of its own).
+    func dashboardMoment(_ snapshot: BrokerSnapshotCache.Snapshot) -> DashboardMoment {
+        let brokerNow = snapshot.brokerNow() ?? .now()
         let marketOpen: Bool
         if let clock = snapshot.clock {
-            marketOpen = clock.isOpen
+            // The snapshot may be seconds old (minutes of an accelerated simulator): an open or close
+            // passed since then counts.
+            if clock.isOpen {
+                marketOpen = brokerNow < Timestamp(clock.nextClose)
+            } else {
+                marketOpen = brokerNow >= Timestamp(clock.nextOpen) && brokerNow < Timestamp(clock.nextClose)
+            }
         } else {
             // The broker can't say: the calendar in stocks.db can (false outside it).
-            marketOpen = (try? stocks.isMarketOpen(at: now)) ?? false
+            marketOpen = (try? stocks.isMarketOpen(at: brokerNow)) ?? false
         }
-        return JSONOutput.response(buffer: AlgorithmsEnvelope.buffer(
-            cards: cardsJSON, totalAccountValue: snapshot.account?.equity, marketOpen: marketOpen,
-            nextOpen: snapshot.clock.map { Timestamp($0.nextOpen) }, nextClose: snapshot.clock.map { Timestamp($0.nextClose) },
-            mode: mode, asOf: now))
+        guard let calendar = Self.calendar else {
+            return DashboardMoment(brokerNow: brokerNow, marketOpen: marketOpen, session: nil, previousClose: nil, simulated: mode == .simulated)
+        }
+        return DashboardMoment(brokerNow: brokerNow, marketOpen: marketOpen, calendar: calendar, simulated: mode == .simulated)
     }
 
     func card(_ context: APIRequestContext) throws -> Response {
@@ -143,6 +168,21 @@ struct APIRoutes: Sendable {
     struct TransactionsBody: Encodable { let transactions: [Trade] }
     struct DecisionsBody: Encodable { let decisions: [DecisionRecord] }
     struct EquityBody: Encodable { let points: [EquityHistory.Point] }
+
+    /// GET /api/algorithms/{id}/bars: the card's ticker's minute bars of one session.
+    struct BarsBody: Encodable {
+        struct Bar: Encodable {
+            let t: Timestamp
+            let o: Decimal
+            let h: Decimal
+            let l: Decimal
+            let c: Decimal
+            let v: Int64
+        }
+        let ticker: String
+        let session: String
+        let bars: [Bar]
+    }
 
     func transactions(_ request: Request, _ context: APIRequestContext) throws -> Response {
         let id = try Self.algorithmID(context)
@@ -156,9 +196,29 @@ struct APIRoutes: Sendable {
         return try JSONOutput.response(DecisionsBody(decisions: try system.decisions(algorithmId: id, limit: limit)))
     }
 
-    func equityPoints(_ context: APIRequestContext) throws -> Response {
+    func equityPoints(_ context: APIRequestContext) async throws -> Response {
         let id = try Self.algorithmID(context)
-        return try JSONOutput.response(EquityBody(points: try equity.points(algorithmId: id)))
+        let brokerNow = (await broker.snapshot()).brokerNow() ?? .now()
+        return try JSONOutput.response(EquityBody(points: try equity.points(
+            algorithmId: id, brokerNow: brokerNow, simulated: mode == .simulated)))
+    }
+
+    /// Today's session's bars (the one open now, else the last one begun), read from stocks.db by index.
+    func sessionBars(_ context: APIRequestContext) async throws -> Response {
+        let id = try Self.algorithmID(context)
+        let algorithm = try system.algorithm(id: id)
+        let moment = dashboardMoment(await broker.snapshot())
+        guard let session = moment.session else {
+            // Outside the calendar's years: no session to show.
+            let day = Self.calendar?.newYorkDate(of: moment.brokerNow) ?? moment.brokerNow.utcDate
+            return try JSONOutput.response(BarsBody(ticker: algorithm.ticker, session: day.text, bars: []))
+        }
+        let bars = try stocks.bars(ticker: algorithm.ticker, from: session.open, to: session.close).map {
+            BarsBody.Bar(
+                t: $0.timestamp, o: Money.decimal(fromStored: $0.open), h: Money.decimal(fromStored: $0.high),
+                l: Money.decimal(fromStored: $0.low), c: Money.decimal(fromStored: $0.close), v: $0.volume)
+        }
+        return try JSONOutput.response(BarsBody(ticker: algorithm.ticker, session: session.date.text, bars: bars))
     }
 
     // MARK: - Create and stop
@@ -352,8 +412,9 @@ struct APIRoutes: Sendable {
     // MARK: - Health
 
     func health() async throws -> Response {
+        let snapshot = await broker.snapshot()
         let report = await HealthReport.build(
-            system: system, stocks: stocks, mode: mode, broker: await broker.snapshot(), pinPolicy: pins.policy,
+            system: system, stocks: stocks, mode: mode, broker: snapshot, moment: dashboardMoment(snapshot), pinPolicy: pins.policy,
             defaultHeartbeatInterval: heartbeatInterval)
         return try JSONOutput.response(status: report.status == "down" ? .serviceUnavailable : .ok, report)
     }

@@ -59,9 +59,10 @@ public enum APIServer {
 
         let reader = CardReader(system: system, stocks: stocks)
         let statistics = RequestStatistics()
+        let equity = EquityHistory(system: system, stocks: stocks)
         let routes = APIRoutes(
-            system: system, stocks: stocks, reader: reader, cards: try CardsCache(reader: reader),
-            equity: EquityHistory(system: system, stocks: stocks),
+            system: system, stocks: stocks, reader: reader, cards: try CardsCache(reader: reader, equity: equity),
+            equity: equity,
             broker: BrokerSnapshotCache(
                 client: snapshotClient, freshFor: options.brokerCacheFor, staleFor: max(.seconds(10), options.brokerCacheFor * 3), logger: logger),
             assets: AssetLookups(client: client),

@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 /// A card's value over time for its sparkline: at up to `maxPoints` evenly spaced instants across
-/// its life, uninvested cash + shares × the latest close at that instant.
+/// its life on the broker's clock, uninvested cash + shares × the latest close at that instant.
 ///
 /// The running position at any instant comes from prefix sums kept in memory per card (built once,
 /// then extended with rows of a higher id only: transactions are immutable and ids grow in commit
@@ -36,15 +36,61 @@ final class EquityHistory: Sendable {
         self.maxCards = maxCards
     }
 
-    func points(algorithmId: Int64, now: Timestamp = .now()) throws -> [Point] {
+    /// Where a card's life lies on the broker's clock. In live and paper mode the card's own `created_at` and
+    /// `stopped_at` (this machine's clock, which is the broker's) bound it. In simulated mode those are on
+    /// the wall clock while bars and fills are on the simulator's, so the life is taken from the card's
+    /// activity instead: from its first decision (or fill) to now on the simulator's clock, or, stopped,
+    /// to the end of its last decided minute (or last fill).
+    struct Life: Hashable, Sendable {
+        let start: Timestamp
+        let end: Timestamp
+    }
+
+    /// `brokerNow`: the broker's clock now. `span`: the card's decisions (nil: none logged).
+    func life(
+        of algorithm: AlgorithmInstance, span: SystemDatabase.DecisionSpan?, brokerNow: Timestamp, simulated: Bool
+    ) throws -> Life {
+        let series = try updatedSeries(algorithmId: algorithm.id)
+        return Self.life(of: algorithm, firstFill: series.times.first, lastFill: series.times.last, span: span, brokerNow: brokerNow, simulated: simulated)
+    }
+
+    static func life(
+        of algorithm: AlgorithmInstance, firstFill: Int64?, lastFill: Int64?, span: SystemDatabase.DecisionSpan?,
+        brokerNow: Timestamp, simulated: Bool
+    ) -> Life {
+        guard simulated else {
+            let start = algorithm.createdAt
+            return Life(start: start, end: max(start, algorithm.stoppedAt ?? brokerNow))
+        }
+        let start = [span?.first, firstFill.map { Timestamp(secondsSinceEpoch: $0) }].compactMap { $0 }.min()
+            ?? min(algorithm.createdAt, brokerNow)
+        let end: Timestamp
+        if algorithm.status == .running {
+            end = brokerNow
+        } else {
+            end = [span?.last.adding(minutes: 1), lastFill.map { Timestamp(secondsSinceEpoch: $0) }].compactMap { $0 }.max() ?? start
+        }
+        return Life(start: start, end: max(start, end))
+    }
+
+    /// Up to `maxPoints` evenly spaced points across the card's life on the broker's clock (see `Life`).
+    func points(algorithmId: Int64, brokerNow: Timestamp, simulated: Bool) throws -> [Point] {
         let algorithm = try system.algorithm(id: algorithmId)
-        let series = try updatedSeries(algorithmId: algorithmId)
-        let start = algorithm.createdAt.secondsSinceEpoch
-        let end = max(start, (algorithm.stoppedAt ?? now).secondsSinceEpoch)
+        let spans = simulated ? try system.decisionSpans(algorithmIds: [algorithmId]) : [:]
+        let life = try life(of: algorithm, span: spans[algorithmId], brokerNow: brokerNow, simulated: simulated)
+        let start = life.start.secondsSinceEpoch, end = life.end.secondsSinceEpoch
         let count = end == start ? 1 : min(Self.maxPoints, max(2, Int((end - start) / 60) + 1))
         let instants = (0..<count).map { index -> Int64 in
             count == 1 ? start : start + (end - start) * Int64(index) / Int64(count - 1)
         }
+        let values = try values(of: algorithm, at: instants)
+        return instants.indices.map { Point(t: Timestamp(secondsSinceEpoch: instants[$0]), value: Money.rounded(values[$0], scale: 2)) }
+    }
+
+    /// The card's exact value (uninvested cash + shares × the ticker's last close at or before the instant;
+    /// the last fill's price when no bar is that old) at each instant (seconds since the epoch, broker clock).
+    func values(of algorithm: AlgorithmInstance, at instants: [Int64]) throws -> [Decimal] {
+        let series = try updatedSeries(algorithmId: algorithm.id)
         let capitalMicros = Int64((Money.stored(algorithm.initialCapital) * 1_000_000).rounded())
         // Where each instant falls in the card's history (the last transaction at or before it).
         let positions = instants.map { instant -> Int? in
@@ -67,9 +113,7 @@ final class EquityHistory: Sendable {
                 let markMicros = closes[index].map { Int64(($0 * 1_000_000).rounded()) } ?? series.priceMicros[position]
                 valueMicros = capitalMicros - series.investedMicros[position] + shares * markMicros
             }
-            return Point(
-                t: Timestamp(secondsSinceEpoch: instants[index]),
-                value: Money.rounded(Money.decimal(micros: valueMicros), scale: 2))
+            return Money.decimal(micros: valueMicros)
         }
     }
 

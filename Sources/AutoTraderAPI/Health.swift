@@ -12,6 +12,8 @@ struct HealthReport: Encodable {
         let ageSeconds: Int64?
         let stale: Bool
         let detail: JSONValue
+        /// No heartbeat for more than `staleAfterIntervals` intervals (not encoded: `stale` says it with the state).
+        var silent = false
 
         enum CodingKeys: String, CodingKey {
             case service, state, pid, lastHeartbeat = "last_heartbeat", ageSeconds = "age_seconds", stale, detail
@@ -44,6 +46,26 @@ struct HealthReport: Encodable {
     let broker: String
     let security: Security?
     let asOf: Timestamp
+    let brokerTime: Timestamp
+    let nextOpen: Timestamp?
+    let nextClose: Timestamp?
+    let trading: Trading
+
+    /// Whether trading goes on: `halted` says why in plain words, and since when (broker clock).
+    struct Trading: Encodable {
+        enum State: String, Encodable { case ok, halted, closed }
+        let state: State
+        let reasons: [String]
+        let since: Timestamp?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(state, forKey: .state)
+            try container.encode(reasons, forKey: .reasons)
+            try container.encode(since, forKey: .since) // null, not absent
+        }
+        enum CodingKeys: String, CodingKey { case state, reasons, since }
+    }
 
     /// What the owner should know about the PIN: how strong it is, and whether someone has been guessing.
     struct Security: Encodable {
@@ -67,6 +89,7 @@ struct HealthReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case status, mode, services, databases, newestBar = "newest_bar", dataStale = "data_stale"
         case marketOpen = "market_open", broker, security, asOf = "as_of"
+        case brokerTime = "broker_time", nextOpen = "next_open", nextClose = "next_close", trading
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -81,6 +104,10 @@ struct HealthReport: Encodable {
         try container.encode(broker, forKey: .broker)
         try container.encode(security, forKey: .security)
         try container.encode(asOf, forKey: .asOf)
+        try container.encode(brokerTime, forKey: .brokerTime)
+        try container.encode(nextOpen, forKey: .nextOpen)
+        try container.encode(nextClose, forKey: .nextClose)
+        try container.encode(trading, forKey: .trading)
     }
 
     /// The services the dashboard watches, in this order.
@@ -92,7 +119,7 @@ struct HealthReport: Encodable {
 
     static func build(
         system: SystemDatabase, stocks: StocksDatabase, mode: TradingMode, broker snapshot: BrokerSnapshotCache.Snapshot,
-        pinPolicy: PINGuessPolicy, defaultHeartbeatInterval: Int64, now: Timestamp = .now()
+        moment: DashboardMoment, pinPolicy: PINGuessPolicy, defaultHeartbeatInterval: Int64, now: Timestamp = .now()
     ) async -> HealthReport {
         // Services.
         var heartbeats: [String: ServiceHeartbeat] = [:]
@@ -119,27 +146,30 @@ struct HealthReport: Encodable {
                 interval = max(1, Int64(truncating: NSDecimalNumber(decimal: seconds.rounded(.up))))
             }
             let age = max(0, now.secondsSinceEpoch - beat.lastHeartbeat.secondsSinceEpoch)
-            let stale = age > staleAfterIntervals * interval || beat.state != .running
+            let silent = age > staleAfterIntervals * interval
             return ServiceState(
                 service: name, state: beat.state.rawValue, pid: beat.pid, lastHeartbeat: beat.lastHeartbeat, ageSeconds: age,
-                stale: stale, detail: detail)
+                stale: silent || beat.state != .running, detail: detail, silent: silent)
         }
 
-        // The broker: its clock says whether the market is open and what "now" is for data staleness.
+        // The broker: its clock says whether the market is open and what "now" is for data staleness
+        // (the simulator's clock in simulated mode, extrapolated from its last reading at its rate).
+        // Heartbeats are ages on this machine's clock (a stopped process is stopped at any simulator speed);
+        // the times the owner reads are all on the broker's.
         // (The shared snapshot, at most `--broker-cache` old: health is polled, and must not spend the broker's budget.)
         let clock = snapshot.clock
         let broker = clock == nil ? "error: \(snapshot.error ?? "no answer")" : "ok"
-        let brokerNow = clock.map { Timestamp($0.timestamp) } ?? now
-        var marketOpen = clock?.isOpen
-        if marketOpen == nil { marketOpen = try? stocks.isMarketOpen(at: now) }
+        let brokerNow = moment.brokerNow
+        let marketOpen: Bool? = clock != nil ? moment.marketOpen : (try? stocks.isMarketOpen(at: brokerNow))
 
-        // The newest bar of the running cards' tickers (index lookups), or the streamer's own report.
+        // The newest bar of each running card's ticker (index lookups); the streamer's own report when no card runs.
         var newest: Timestamp?
+        var newestByTicker: [String: Timestamp?] = [:]
         if let tickers = try? Set(system.algorithms(status: .running).map(\.ticker)) {
-            for ticker in tickers {
-                if let price = try? stocks.latestPrice(ticker: ticker), newest.map({ price.timestamp > $0 }) ?? true {
-                    newest = price.timestamp
-                }
+            for ticker in tickers.sorted() {
+                let price = try? stocks.latestPrice(ticker: ticker)
+                newestByTicker[ticker] = price?.timestamp
+                if let price, newest.map({ price.timestamp > $0 }) ?? true { newest = price.timestamp }
             }
         }
         if newest == nil, let streamer = heartbeats["streamer"],
@@ -148,11 +178,21 @@ struct HealthReport: Encodable {
         {
             newest = Timestamp(text)
         }
-        var dataStale = false
+        // Data is stale only for a ticker a running card needs: with no card running nothing is owed.
+        // A bar is stamped with its minute's start and arrives after the minute ends.
+        var staleTickers: [(ticker: String, newest: Timestamp?)] = []
         if marketOpen == true {
-            // A bar is stamped with its minute's start and arrives after the minute ends.
-            dataStale = newest.map { brokerNow.secondsSinceEpoch - $0.secondsSinceEpoch > dataStaleAfter } ?? true
+            for (ticker, bar) in newestByTicker.sorted(by: { $0.key < $1.key }) {
+                if bar.map({ brokerNow.secondsSinceEpoch - $0.secondsSinceEpoch > dataStaleAfter }) ?? true {
+                    staleTickers.append((ticker, bar))
+                }
+            }
         }
+        let dataStale = !staleTickers.isEmpty
+
+        let trading = tradingState(
+            marketOpen: marketOpen ?? false, executor: services.first { $0.service == "executor" }, staleTickers: staleTickers,
+            moment: moment, timeline: snapshot.timeline)
 
         let status: String
         if systemStatus != "ok" {
@@ -166,7 +206,61 @@ struct HealthReport: Encodable {
             status: status, mode: mode.rawValue, services: services,
             databases: Databases(system: systemStatus, stocks: stocksStatus), newestBar: newest, dataStale: dataStale,
             marketOpen: marketOpen, broker: broker,
-            security: (try? system.pinStatus(policy: pinPolicy, now: now)).map(Security.init(status:)), asOf: now)
+            security: (try? system.pinStatus(policy: pinPolicy, now: now)).map(Security.init(status:)), asOf: now,
+            brokerTime: brokerNow, nextOpen: clock.map { Timestamp($0.nextOpen) }, nextClose: clock.map { Timestamp($0.nextClose) },
+            trading: trading)
+    }
+
+    /// Halted: during market hours (broker clock) the executor is missing, stopped or silent, or a running
+    /// card's ticker has no fresh bar. Each reason in plain words with its time on the broker's clock
+    /// (New York time); `since` is the earliest of them.
+    static func tradingState(
+        marketOpen: Bool, executor: ServiceState?, staleTickers: [(ticker: String, newest: Timestamp?)], moment: DashboardMoment,
+        timeline: BrokerSnapshotCache.BrokerTimeline?
+    ) -> Trading {
+        guard marketOpen else { return Trading(state: .closed, reasons: [], since: nil) }
+        var reasons: [String] = []
+        var times: [Timestamp] = []
+        if let executor {
+            // The heartbeat is stamped on this machine's clock: shown on the broker's.
+            let last = executor.lastHeartbeat.map { beat in timeline?.time(ofWallClock: beat) ?? beat }
+            let lastText = last.map { " (no sign of life since \(clockText($0)))" } ?? ""
+            switch executor.state {
+            case "missing":
+                reasons.append("the trading service is not running (it has never started here)")
+                times.append(moment.session?.open ?? moment.brokerNow)
+            case "stopped", "stopping":
+                reasons.append("the trading service has stopped\(lastText)")
+                times.append(last ?? moment.brokerNow)
+            default:
+                if executor.silent {
+                    reasons.append("the trading service has stopped responding\(lastText)")
+                    times.append(last ?? moment.brokerNow)
+                }
+            }
+        }
+        for (ticker, newest) in staleTickers {
+            if let newest {
+                let end = newest.adding(minutes: 1)
+                reasons.append("no market data for \(ticker) since \(clockText(end))")
+                times.append(max(end, moment.session?.open ?? end))
+            } else {
+                reasons.append("no market data for \(ticker) yet")
+                times.append(moment.session?.open ?? moment.brokerNow)
+            }
+        }
+        return reasons.isEmpty
+            ? Trading(state: .ok, reasons: [], since: nil)
+            : Trading(state: .halted, reasons: reasons, since: times.min())
+    }
+
+    /// "10:42 ET": a broker-clock time as New York reads it.
+    static func clockText(_ time: Timestamp) -> String {
+        let zone = APIRoutes.calendar?.timeZone ?? TimeZone(identifier: "UTC")!
+        let local = time.adding(seconds: Int64(zone.secondsFromGMT(for: time.date)))
+        let second = local.secondOfDay
+        let text = String(format: "%02d:%02d", second / 3600, second % 3600 / 60)
+        return zone.identifier == "UTC" ? text + " UTC" : text + " ET"
     }
 
     static func describe(_ error: any Error) -> String {

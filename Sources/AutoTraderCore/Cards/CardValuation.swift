@@ -48,11 +48,14 @@ public struct Card: Hashable, Sendable {
     public let lastUpdate: Timestamp?
     /// A "sell everything, then stop" request is waiting for the executor.
     public let stopping: Bool
+    /// The minute of the ticker's newest bar (nil: none yet).
+    public let latestBarTime: Timestamp?
 
     public init(algorithm: AlgorithmInstance, valuation: CardValuation, latestBarTime: Timestamp?, stopping: Bool = false) {
         self.algorithm = algorithm
         self.valuation = valuation
         self.stopping = stopping
+        self.latestBarTime = latestBarTime
         self.lastUpdate = [valuation.position.lastTradeAt, latestBarTime].compactMap { $0 }.max()
     }
 }
