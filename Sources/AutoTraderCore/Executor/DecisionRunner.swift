@@ -18,6 +18,8 @@ public final class DecisionRunner: @unchecked Sendable {
 
     private let lock = NSLock()
     private var busy: Set<Int64> = []
+    /// When each busy card's decision began (a decision merely running is not a hung one).
+    private var busySince: [Int64: ContinuousClock.Instant] = [:]
     public let timeLimit: Duration
 
     public init(timeLimit: Duration = .seconds(2)) {
@@ -52,8 +54,27 @@ public final class DecisionRunner: @unchecked Sendable {
     /// Cards whose decision thread is still running.
     public var busyCards: Set<Int64> { lock.withLock { busy } }
 
-    private func claim(_ card: Int64) -> Bool { lock.withLock { busy.insert(card).inserted } }
-    private func release(_ card: Int64) { _ = lock.withLock { busy.remove(card) } }
+    /// Cards whose decision has run past the time limit and still holds its thread: hung. (A decision
+    /// that happens to be running when the heartbeat looks is not.)
+    public var hungCards: Set<Int64> {
+        let now = ContinuousClock.now
+        return lock.withLock { Set(busySince.filter { now - $0.value >= timeLimit }.keys) }
+    }
+
+    private func claim(_ card: Int64) -> Bool {
+        lock.withLock {
+            guard busy.insert(card).inserted else { return false }
+            busySince[card] = .now
+            return true
+        }
+    }
+
+    private func release(_ card: Int64) {
+        lock.withLock {
+            busy.remove(card)
+            busySince[card] = nil
+        }
+    }
 }
 
 /// Resumes a continuation once, whoever comes first (the decision or its time limit).

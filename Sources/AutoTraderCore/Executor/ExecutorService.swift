@@ -437,7 +437,7 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
     public var status: ExecutorStatus {
         ExecutorStatus(
             mode: configuration.mode.rawValue, marketOpen: marketOpen, minute: currentMinute, runningCards: runningCount,
-            openOrders: openOrders, hungDecisions: runner.busyCards.sorted(), ordersSent: ordersSent,
+            openOrders: openOrders, hungDecisions: runner.hungCards.sorted(), ordersSent: ordersSent,
             decisionsLogged: decisionsLogged, lastError: lastError)
     }
 
@@ -448,7 +448,7 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
     /// `starting` until the open intents are reconciled; `degraded` while a decision hangs.
     public func heartbeatReport() async -> HeartbeatReport {
         if let deskError = await desk.lastError, deskError != lastError { lastError = deskError }
-        let state: ServiceHeartbeat.State = !readiness.isReady ? .starting : runner.busyCards.isEmpty ? .running : .degraded
+        let state: ServiceHeartbeat.State = !readiness.isReady ? .starting : runner.hungCards.isEmpty ? .running : .degraded
         return HeartbeatReport(state: state, detail: status, status: statusLine())
     }
 
