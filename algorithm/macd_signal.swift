@@ -11,16 +11,21 @@ public struct MacdSignal: TradingAlgorithm {
 
     public func decide(_ input: AlgorithmInput) throws -> AlgorithmDecision {
         // In place, bit for bit `Indicators.macd`'s last two values; a hold's text is written only when read.
-        guard let (macd, signal) = input.bars.withCloses({ Indicators.macdLastTwo($0) }) else {
+        guard let (macd, signal) = input.bars.macdLastTwo() else {
             return .hold(Double(input.bars.count)) { count, _ in "warming up: \(Int(count)) of 35 bars" }
         }
-        func values() -> String { "macd \(Indicators.format(macd.now, places: 4)) signal \(Indicators.format(signal.now, places: 4))" }
+        // Buys and sells write their text when read too: a backtest reads it only for the fills it reports.
         if macd.before <= signal.before, macd.now > signal.now {
             let shares = input.affordableShares()
-            return shares > 0 ? .buy(shares, "macd crossed above signal (\(values()))") : .hold("crossed up but no cash for a share")
+            guard shares > 0 else { return .hold("crossed up but no cash for a share") }
+            return AlgorithmDecision(.buy(shares), macd.now, signal.now) { macd, signal in
+                "macd crossed above signal (macd \(Indicators.format(macd, places: 4)) signal \(Indicators.format(signal, places: 4)))"
+            }
         }
         if macd.before >= signal.before, macd.now < signal.now, input.sharesHeld > 0 {
-            return .sell(input.sharesHeld, "macd crossed below signal (\(values()))")
+            return AlgorithmDecision(.sell(input.sharesHeld), macd.now, signal.now) { macd, signal in
+                "macd crossed below signal (macd \(Indicators.format(macd, places: 4)) signal \(Indicators.format(signal, places: 4)))"
+            }
         }
         return .hold(macd.now, signal.now) { macd, signal in
             "no cross (macd \(Indicators.format(macd, places: 4)) signal \(Indicators.format(signal, places: 4)))"

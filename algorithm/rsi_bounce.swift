@@ -11,16 +11,17 @@ public struct RsiBounce: TradingAlgorithm {
 
     public func decide(_ input: AlgorithmInput) throws -> AlgorithmDecision {
         // In place, bit for bit `Indicators.rsi(…).last`; a hold's text is written only when read.
-        guard let rsi = input.bars.withCloses({ Indicators.rsiLast($0, period: 14) }) else {
+        guard let rsi = input.bars.rsiLast(period: 14) else {
             return .hold(Double(input.bars.count)) { count, _ in "warming up: \(Int(count)) of 15 bars" }
         }
-        func value() -> String { "rsi14 \(Indicators.format(rsi))" }
+        // Buys and sells write their text when read too: a backtest reads it only for the fills it reports.
         if rsi < 30 {
             let shares = input.affordableShares()
-            return shares > 0 ? .buy(shares, "oversold (\(value()))") : .hold(rsi) { rsi, _ in "oversold but no cash for a share (rsi14 \(Indicators.format(rsi)))" }
+            guard shares > 0 else { return .hold(rsi) { rsi, _ in "oversold but no cash for a share (rsi14 \(Indicators.format(rsi)))" } }
+            return AlgorithmDecision(.buy(shares), rsi, 0) { rsi, _ in "oversold (rsi14 \(Indicators.format(rsi)))" }
         }
         if rsi > 70, input.sharesHeld > 0 {
-            return .sell(input.sharesHeld, "overbought (\(value()))")
+            return AlgorithmDecision(.sell(input.sharesHeld), rsi, 0) { rsi, _ in "overbought (rsi14 \(Indicators.format(rsi)))" }
         }
         return .hold(rsi) { rsi, _ in "rsi14 \(Indicators.format(rsi))" }
     }

@@ -10,22 +10,24 @@ public struct SmaCrossover: TradingAlgorithm {
     public init() {}
 
     public func decide(_ input: AlgorithmInput) throws -> AlgorithmDecision {
-        // Read in place, and no text on a hold until someone reads it: most minutes are holds (a backtest
-        // runs millions of them). The averages are bit for bit `Indicators.sma`'s.
-        let averages = input.bars.withCloses { closes -> (fast: Indicators.LastTwo, slow: Indicators.LastTwo)? in
-            guard closes.count >= 51 else { return nil }
-            return Indicators.smaLastTwo(closes, fast: 20, slow: 50)
-        }
+        // Read in place (a backtest computes many minutes' at once), and no text on a hold until someone
+        // reads it: most minutes are holds (a backtest runs millions of them). Bit for bit `Indicators.sma`'s.
+        let averages = input.bars.smaLastTwo(fast: 20, slow: 50)
         guard let (fast, slow) = averages else {
             return .hold(Double(input.bars.count)) { count, _ in "warming up: \(Int(count)) of 51 bars" }
         }
-        func values() -> String { "sma20 \(Indicators.format(fast.now)) sma50 \(Indicators.format(slow.now))" }
+        // Buys and sells write their text when read too: a backtest reads it only for the fills it reports.
         if fast.before <= slow.before, fast.now > slow.now {
             let shares = input.affordableShares()
-            return shares > 0 ? .buy(shares, "sma20 crossed above sma50 (\(values()))") : .hold("crossed up but no cash for a share")
+            guard shares > 0 else { return .hold("crossed up but no cash for a share") }
+            return AlgorithmDecision(.buy(shares), fast.now, slow.now) { fast, slow in
+                "sma20 crossed above sma50 (sma20 \(Indicators.format(fast)) sma50 \(Indicators.format(slow)))"
+            }
         }
         if fast.before >= slow.before, fast.now < slow.now, input.sharesHeld > 0 {
-            return .sell(input.sharesHeld, "sma20 crossed below sma50 (\(values()))")
+            return AlgorithmDecision(.sell(input.sharesHeld), fast.now, slow.now) { fast, slow in
+                "sma20 crossed below sma50 (sma20 \(Indicators.format(fast)) sma50 \(Indicators.format(slow)))"
+            }
         }
         return .hold(fast.now, slow.now) { fast, slow in
             "no cross (sma20 \(Indicators.format(fast)) sma50 \(Indicators.format(slow)))"

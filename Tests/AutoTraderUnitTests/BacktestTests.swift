@@ -223,6 +223,88 @@ struct ScriptedByVolume: TradingAlgorithm {
         }
     }
 
+    @Test func aBacktestsBatchedIndicatorsAreBitForBitEachWindowsOwn() {
+        var random = SplitMix64(seed: 63)
+        print("BacktestTests batched indicators seed 63")
+        // Cent prices, sub-dollar four-decimal ones, flat stretches (RSI's 50 and 100) and jumps.
+        var price = 40.0
+        let closes: [Double] = (0..<1_700).map { index in
+            switch index / 400 {
+            case 1: price = max(0.0001, ((price / 60 + Double(Int(random.next() % 201) - 100) / 10_000) * 10_000).rounded() / 10_000)
+            case 2 where index % 50 < 30: break
+            default: price = max(0.01, ((price * (1 + Double(Int(random.next() % 4001) - 2000) / 1_000_000)) * 100).rounded() / 100)
+            }
+            return price
+        }
+        let bars = closes.enumerated().map { index, close in
+            MinuteBar(ticker: "TEST", timestamp: Timestamp("2024-06-04T13:30:00Z")!.adding(minutes: index),
+                      open: close, high: close, low: close, close: close, volume: 1)
+        }
+        let series = BarSeries(bars), batch = IndicatorBatch(series)
+        // In order as a backtest asks, then at random (a block for an earlier minute is computed again).
+        let ends = Array(0..<bars.count) + (0..<300).map { _ in Int(random.next() % UInt64(bars.count)) }
+        for end in ends {
+            for length in [51, 120, 200, 60] {
+                let window = series.window(endingAt: end, count: length, batch: batch), own = series.window(endingAt: end, count: length)
+                #expect(window.smaLastTwo(fast: 20, slow: 50).map { [$0.fast, $0.slow] } == own.withCloses { Indicators.smaLastTwo($0, fast: 20, slow: 50) }.map { [$0.fast, $0.slow] }, "sma \(end) \(length)")
+                #expect(window.rsiLast(period: 14) == own.withCloses { Indicators.rsiLast($0, period: 14) }, "rsi \(end) \(length)")
+                #expect(window.macdLastTwo().map { [$0.macd, $0.signal] } == own.withCloses { Indicators.macdLastTwo($0) }.map { [$0.macd, $0.signal] }, "macd \(end) \(length)")
+            }
+        }
+        // The batch answers on its own thread only; elsewhere the window computes alone.
+        #expect(batch.values(.rsi(period: 14), length: 120, endingAt: 500) != nil)
+        final class Answer: @unchecked Sendable { var answered: Bool? } // written before the signal, read after it
+        let answer = Answer(), done = DispatchSemaphore(value: 0)
+        Thread {
+            answer.answered = batch.values(.rsi(period: 14), length: 120, endingAt: 500) != nil
+            done.signal()
+        }.start()
+        #expect(done.wait(timeout: .now() + 60) == .success && answer.answered == false)
+    }
+
+    @Test func wholeSharesInIntegersAreTheDecimalDivisions() {
+        var random = SplitMix64(seed: 64)
+        print("BacktestTests whole shares seed 64")
+        let cases: [(Int64, Int64)] = [(0, 1_000_000), (1_000_000, 0), (-5, 10), (1_005_000, 1_000_000), (1_004_999, 1_000_000),
+                                       (10_000_000_000, 149_230_000), (201_000_000, 1_000_000), (1, 1)]
+            + (0..<20_000).map { _ in
+                let cash = Int64(random.next() % 5_000_000_000_000), price = Int64(random.next() % 2_000_000_000) + 1
+                // Some cash that buys a whole number of shares exactly, cushion included.
+                return random.next() % 4 == 0 ? (price * 1005 * Int64(random.next() % 300) / 1000, price) : (cash, price)
+            }
+        for (cash, price) in cases {
+            let cashDecimal = Money.exactDecimal(micros: cash), priceDecimal = Money.exactDecimal(micros: price)
+            var expected = 0
+            if cashDecimal > 0, priceDecimal > 0 {
+                var quotient = cashDecimal / (priceDecimal * (1 + OrderGuards.cushion)), whole = Decimal()
+                NSDecimalRound(&whole, &quotient, 0, .down)
+                expected = NSDecimalNumber(decimal: whole).intValue
+            }
+            #expect(AlgorithmInput.wholeShares(cashMicros: cash, priceMicros: price) == expected, "\(cash) \(price)")
+        }
+        #expect(AlgorithmInput.wholeShares(cashMicros: .max / 2, priceMicros: 1) == nil)
+    }
+
+    @Test func theBuyLimitInIntegersIsTheGuardsLimit() {
+        var random = SplitMix64(seed: 65)
+        print("BacktestTests buy limit seed 65")
+        let cases: [(Int, Int64, Int64)] = [(1, 1_000_000, 1_005_000), (1, 995_100, 1_000_000), (3, 999_000, 2_999_999), (7, 123_400, 900_000),
+                                            (100, 149_230_000, 15_000_000_000), (1, 1, 1), (2, 5_000_000, 10_000_000)]
+            + (0..<20_000).map { _ in
+                let shares = Int(random.next() % 500) + 1
+                let price = random.next() % 3 == 0 ? Int64(random.next() % 2_000_000) + 1 : Int64(random.next() % 900_000_000) + 1
+                // Cash from just under the shares' cost to well above it, in micro-dollars.
+                let cost = Int64(shares) * price
+                return (shares, price, max(1, cost - cost / 200 + Int64(random.next() % UInt64(cost / 50 + 2))))
+            }
+        for (shares, price, cash) in cases {
+            let expected = OrderGuards.buyLimit(shares: shares, price: Money.exactDecimal(micros: price), cash: Money.exactDecimal(micros: cash))
+            #expect(OrderGuards.buyLimitMicros(shares: shares, priceMicros: price, cashMicros: cash).map(Money.exactDecimal(micros:)) == expected,
+                    "\(shares) \(price) \(cash)")
+        }
+        #expect(OrderGuards.buyLimitMicros(shares: 0, priceMicros: 1, cashMicros: 1) == nil && OrderGuards.cushionMicros == 5_000)
+    }
+
     @Test func badInputIsRefusedWithAClearReason() throws {
         #expect(throws: BacktestError.badDate("2024-13-01")) { try BacktestPeriod.dates("2024-13-01", "2024-12-31", calendar: Self.calendar) }
         #expect(throws: BacktestError.emptyRange(from: CivilDate("2024-06-05")!, to: CivilDate("2024-06-03")!)) {

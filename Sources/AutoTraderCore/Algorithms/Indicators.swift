@@ -8,30 +8,16 @@ import Foundation
 public enum Indicators {
     /// Simple moving average of the last `period` values.
     public static func sma(_ values: [Double], period: Int) -> [Double?] {
-        precondition(period > 0)
-        var result = [Double?](repeating: nil, count: values.count)
-        var sum = 0.0
-        for index in values.indices {
-            sum += values[index]
-            if index >= period { sum -= values[index - period] }
-            if index >= period - 1 { result[index] = sum / Double(period) }
+        var state = IndicatorState.SMA<Double>(period: period)
+        return values.indices.map { index in
+            state.feed(values[index]) { values[index - period] } ? state.average : nil
         }
-        return result
     }
 
     /// Exponential moving average, k = 2 / (period + 1), seeded with the SMA of the first `period` values.
     public static func ema(_ values: [Double], period: Int) -> [Double?] {
-        precondition(period > 0)
-        var result = [Double?](repeating: nil, count: values.count)
-        guard values.count >= period else { return result }
-        let k = 2.0 / Double(period + 1)
-        var current = values[0..<period].reduce(0, +) / Double(period)
-        result[period - 1] = current
-        for index in period..<values.count {
-            current += (values[index] - current) * k
-            result[index] = current
-        }
-        return result
+        var state = IndicatorState.EMA<Double>(period: period)
+        return values.map { state.feed($0) ? state.value : nil }
     }
 
     /// EMA of a series that itself starts with a warm-up (nil) stretch, seeded once values begin.
@@ -49,16 +35,13 @@ public enum Indicators {
     }
 
     public static func macd(_ values: [Double], fast: Int = 12, slow: Int = 26, signal: Int = 9) -> MACD {
-        let fastLine = ema(values, period: fast)
-        let slowLine = ema(values, period: slow)
-        let macdLine: [Double?] = zip(fastLine, slowLine).map { fast, slow in
-            guard let fast, let slow else { return nil }
-            return fast - slow
-        }
-        let signalLine = ema(macdLine, period: signal)
-        let histogram: [Double?] = zip(macdLine, signalLine).map { macd, signal in
-            guard let macd, let signal else { return nil }
-            return macd - signal
+        var state = IndicatorState.MACD<Double>(fast: fast, slow: slow, signal: signal)
+        var macdLine: [Double?] = [], signalLine: [Double?] = [], histogram: [Double?] = []
+        for value in values {
+            let ready = state.feed(value)
+            macdLine.append(ready.macd ? state.macd : nil)
+            signalLine.append(ready.signal ? state.signal.value : nil)
+            histogram.append(ready.signal ? state.macd - state.signal.value : nil)
         }
         return MACD(macd: macdLine, signal: signalLine, histogram: histogram)
     }
@@ -66,30 +49,11 @@ public enum Indicators {
     /// Wilder's RSI: average gain and loss seeded with the mean of the first `period` changes,
     /// then smoothed as (previous × (period − 1) + current) / period. First value at index `period`.
     public static func rsi(_ values: [Double], period: Int = 14) -> [Double?] {
-        precondition(period > 0)
-        var result = [Double?](repeating: nil, count: values.count)
-        guard values.count > period else { return result }
-        var gain = 0.0
-        var loss = 0.0
-        for index in 1...period {
-            let change = values[index] - values[index - 1]
-            if change > 0 { gain += change } else { loss -= change }
+        var state = IndicatorState.RSI<Double>(period: period)
+        return values.indices.map { index in
+            guard index > 0, state.feed(change: values[index] - values[index - 1]) else { return nil }
+            return IndicatorState.rsiValue(gain: state.gain, loss: state.loss)
         }
-        gain /= Double(period)
-        loss /= Double(period)
-        result[period] = rsiValue(gain: gain, loss: loss)
-        for index in (period + 1)..<values.count {
-            let change = values[index] - values[index - 1]
-            gain = (gain * Double(period - 1) + max(change, 0)) / Double(period)
-            loss = (loss * Double(period - 1) + max(-change, 0)) / Double(period)
-            result[index] = rsiValue(gain: gain, loss: loss)
-        }
-        return result
-    }
-
-    private static func rsiValue(gain: Double, loss: Double) -> Double {
-        if loss == 0 { return gain == 0 ? 50 : 100 }
-        return 100 - 100 / (1 + gain / loss)
     }
 }
 

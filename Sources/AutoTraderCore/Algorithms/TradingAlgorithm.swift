@@ -23,35 +23,35 @@ public struct AlgorithmInput: Sendable {
     public let initialCapital: Decimal
     /// The latest bars, oldest first, at most `barsNeeded` (fewer early in a ticker's history): a window
     /// over one buffer, so a backtest hands each minute its bars without copying them.
-    public let bars: BarWindow
+    // Settable inside the module: a backtest keeps one input and moves it from minute to minute (no
+    // references taken and dropped for every minute); an algorithm only reads it.
+    public internal(set) var bars: BarWindow
     /// The card's whole transaction history, oldest first.
-    public let transactions: [Trade]
+    public internal(set) var transactions: [Trade]
     /// The minute being decided (the newest bar's minute).
-    public let now: Timestamp
+    public internal(set) var now: Timestamp
 
     public init(ticker: String, initialCapital: Decimal, bars: [MinuteBar], transactions: [Trade], now: Timestamp) {
         self.init(ticker: ticker, initialCapital: initialCapital, window: BarWindow(bars), transactions: transactions, now: now)
     }
 
-    /// `held`, when given, is what `transactions` add up to (shares, uninvested cash, and that cash as a
-    /// `Double` for a quick "not even one share" check), kept by a caller that follows the history as it
-    /// grows: a backtest with thousands of fills would otherwise sum it every minute.
+    /// `held`, when given, is what `transactions` add up to (shares, and the uninvested cash as a `Decimal`
+    /// and in micro-dollars, the same amount, for sizing a buy without a `Decimal` division), kept by a
+    /// caller that follows the history as it grows: a backtest with thousands of fills would otherwise sum
+    /// it every minute.
     public init(
         ticker: String, initialCapital: Decimal, window: BarWindow, transactions: [Trade], now: Timestamp,
-        held: (shares: Int, cash: Decimal, cashDollars: Double)? = nil
+        held: (shares: Int, cash: Decimal, cashMicros: Int64)? = nil
     ) {
         self.ticker = ticker
         self.initialCapital = initialCapital
         self.bars = window
         self.transactions = transactions
         self.now = now
-        self.held = held.map { ($0.shares, $0.cash) }
-        // A little above the cash: below one share's price it can't buy one, and no Decimal is divided to say so.
-        cashBound = held.map { $0.cashDollars + 0.01 }
+        self.held = held
     }
 
-    let held: (shares: Int, cash: Decimal)?
-    let cashBound: Double?
+    var held: (shares: Int, cash: Decimal, cashMicros: Int64)?
 
     /// Closes as `Double`, oldest first: what the indicators take (a copy; `bars.withCloses` reads them in place).
     public var closes: [Double] { bars.withCloses { Array($0) } }
@@ -75,13 +75,28 @@ public struct AlgorithmInput: Sendable {
 
     /// Whole shares the uninvested cash buys at the latest close, keeping `cushion` (0.5 %) back:
     /// a market order fills at the next price, not this one, and the card must not overspend.
-    public func affordableShares(cushion: Decimal = Decimal(string: "0.005")!) -> Int {
-        if let cashBound, let close = bars.lastClose, cashBound < close, cushion >= 0 { return 0 }
+    public func affordableShares(cushion: Decimal = OrderGuards.cushion) -> Int {
+        if let held, let close = bars.lastClose, cushion == OrderGuards.cushion,
+            let shares = Self.wholeShares(cashMicros: held.cashMicros, priceMicros: Int64((close * Double(Money.microsPerDollar)).rounded()))
+        {
+            return shares
+        }
         guard let price = lastPrice, price > 0, uninvestedCash > 0 else { return 0 }
         var quotient = uninvestedCash / (price * (1 + cushion))
         var whole = Decimal()
         NSDecimalRound(&whole, &quotient, 0, .down)
         return NSDecimalNumber(decimal: whole).intValue
+    }
+
+    /// `affordableShares()` in integers (nil past their range): ⌊cash / (price × 1.005)⌋ = ⌊cash × 1000 /
+    /// (price × 1005)⌋, exactly. The `Decimal` quotient's 38 digits can't cross a whole number that the exact
+    /// one doesn't reach (its distance from one is at least 1 / (price × 1005)), so both give the same shares.
+    static func wholeShares(cashMicros: Int64, priceMicros: Int64) -> Int? {
+        guard priceMicros > 0, cashMicros > 0 else { return 0 }
+        let (numerator, over1) = cashMicros.multipliedReportingOverflow(by: 1000)
+        let (denominator, over2) = priceMicros.multipliedReportingOverflow(by: 1005)
+        guard !over1, !over2 else { return nil }
+        return Int(numerator / denominator)
     }
 
     /// The shares still held, as lots bought (first in, first out): what a lot-tracking algorithm needs.
@@ -123,17 +138,19 @@ public struct AlgorithmDecision: Hashable, Sendable {
     enum Explanation: Sendable {
         case text(String)
         case formatted(Double, Double, @Sendable (Double, Double) -> String)
+
+        var text: String {
+            switch self {
+            case .text(let text): return text
+            case .formatted(let first, let second, let format): return format(first, second)
+            }
+        }
     }
 
     public let action: Action
     let explanation: Explanation
 
-    public var reason: String {
-        switch explanation {
-        case .text(let text): return text
-        case .formatted(let first, let second, let format): return format(first, second)
-        }
-    }
+    public var reason: String { explanation.text }
 
     public init(_ action: Action, reason: String) {
         self.action = action

@@ -11,16 +11,40 @@ public struct BacktestFill: Hashable, Sendable {
     /// The fill price (slippage included).
     public let price: Decimal
     public let commission: Decimal
-    public let reason: String
+    /// The decision's reason, written when first read: a leaderboard never reads thousands of them.
+    public var reason: String { explanation.text }
+    let explanation: AlgorithmDecision.Explanation
 
     public init(time: Timestamp, decidedAt: Timestamp, side: TradeSide, shares: Int, price: Decimal, commission: Decimal, reason: String) {
+        self.init(time: time, decidedAt: decidedAt, side: side, shares: shares, price: price, commission: commission, explanation: .text(reason))
+    }
+
+    init(
+        time: Timestamp, decidedAt: Timestamp, side: TradeSide, shares: Int, price: Decimal, commission: Decimal,
+        explanation: AlgorithmDecision.Explanation
+    ) {
         self.time = time
         self.decidedAt = decidedAt
         self.side = side
         self.shares = shares
         self.price = price
         self.commission = commission
-        self.reason = reason
+        self.explanation = explanation
+    }
+
+    public static func == (lhs: BacktestFill, rhs: BacktestFill) -> Bool {
+        lhs.time == rhs.time && lhs.decidedAt == rhs.decidedAt && lhs.side == rhs.side && lhs.shares == rhs.shares
+            && lhs.price == rhs.price && lhs.commission == rhs.commission && lhs.reason == rhs.reason
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(time)
+        hasher.combine(decidedAt)
+        hasher.combine(side)
+        hasher.combine(shares)
+        hasher.combine(price)
+        hasher.combine(commission)
+        hasher.combine(reason)
     }
 }
 

@@ -39,9 +39,25 @@ public struct Backtester: Sendable {
 
     /// Runs `entry` over `bars`' range for `ticker`.
     public func run(_ entry: AlgorithmCatalog.Entry, ticker: String, bars series: BacktestBars, settings: BacktestSettings) -> BacktestResult {
-        var run = Run(algorithm: entry.type.init(), barsNeeded: max(1, entry.barsNeeded), ticker: ticker, settings: settings, calendar: calendar)
+        var run = Run(
+            algorithm: entry.type.init(), barsNeeded: max(1, entry.barsNeeded), ticker: ticker, settings: settings, calendar: calendar,
+            series: series.series, batch: IndicatorBatch(series.series))
         return run.replay(series, name: entry.name)
     }
+}
+
+/// The order in flight: the decision's bar index, what it asked for and a buy's limit (micro-dollars).
+private struct Order {
+    let index: Int
+    let plan: OrderPlan
+    let limit: Int64?
+}
+
+/// A fill recorded in the books whose bar the equity has not reached yet.
+private struct Unvalued {
+    let index: Int
+    let shares: Int
+    let cash: Int64
 }
 
 /// One backtest's state as it walks the bars: the card's books and the figures.
@@ -51,14 +67,18 @@ private struct Run {
     let ticker: String
     let settings: BacktestSettings
     let calendar: MarketCalendar
+    /// The windows' indicators, computed a few hundred minutes at a time (the same values).
+    let batch: IndicatorBatch
 
+    /// What the algorithm is shown, moved from minute to minute; its `transactions` are the card's trades.
+    var input: AlgorithmInput
     // The card's books, as system.db would hold them (what the algorithm and the guards see).
-    var trades: [Trade] = []
+    var trades: [Trade] { input.transactions }
     var shares = 0
-    var invested: Decimal = 0
+    /// Σ buys − Σ sells, in micro-dollars (exact: every amount has at most six decimals).
+    var investedMicros: Int64 = 0
     /// capital − invested, kept as fills come (a Decimal subtraction every minute was a fifth of the time).
     var uninvested: Decimal = 0
-    var uninvestedDollars = 0.0
     var bookCashMicros: Int64 = 0
     // What the account holds at a bar's close (the equity): a fill counts from its own bar on. Live, the
     // executor records a fill at M+2's open before the card decides M+1, so the books run a minute ahead.
@@ -66,12 +86,14 @@ private struct Run {
     var cashMicros: Int64 = 0
     var commissionMicros: Int64 = 0
     /// Fills recorded in the books but not yet at their bar: (bar index, shares, cash), in order.
-    var unvalued: [(index: Int, shares: Int, cash: Int64)] = []
+    var unvalued: [Unvalued] = []
+    /// The first of `unvalued` not yet at its bar (a queue without moving the rest up).
+    var unvaluedHead = 0
     let commissionEach: Int64
     let slippage: Decimal
 
     // The order in flight: the decision's bar index, what it asked for and a buy's limit.
-    var pending: (index: Int, plan: OrderPlan, limit: Decimal?)?
+    var pending: Order?
     /// The minute whose decision live skips: an order still open when its next minute begins is canceled then,
     /// and the card is skipped that minute ("the previous order is still open").
     var skipAt: Timestamp?
@@ -87,7 +109,14 @@ private struct Run {
     var roundTrips = 0
     var wins = 0
 
-    init(algorithm: any TradingAlgorithm, barsNeeded: Int, ticker: String, settings: BacktestSettings, calendar: MarketCalendar) {
+    init(
+        algorithm: any TradingAlgorithm, barsNeeded: Int, ticker: String, settings: BacktestSettings, calendar: MarketCalendar,
+        series: BarSeries, batch: IndicatorBatch
+    ) {
+        self.batch = batch
+        input = AlgorithmInput(
+            ticker: ticker, initialCapital: settings.capital, window: series.window(endingAt: -1, count: 0, batch: batch),
+            transactions: [], now: Timestamp(secondsSinceEpoch: 0))
         self.algorithm = algorithm
         self.barsNeeded = barsNeeded
         self.ticker = ticker
@@ -95,7 +124,6 @@ private struct Run {
         self.calendar = calendar
         cashMicros = Self.micros(settings.capital)
         uninvested = settings.capital
-        uninvestedDollars = Double(cashMicros) / Double(Money.microsPerDollar)
         bookCashMicros = cashMicros
         commissionEach = Self.micros(settings.commission)
         slippage = settings.slippageBps / 10_000
@@ -141,10 +169,14 @@ private struct Run {
             } else {
                 decide(at: index, in: series)
             }
-            while let first = unvalued.first, first.index <= index {
-                unvalued.removeFirst()
-                heldShares += first.shares
-                cashMicros += first.cash
+            while unvaluedHead < unvalued.count, unvalued[unvaluedHead].index <= index {
+                heldShares += unvalued[unvaluedHead].shares
+                cashMicros += unvalued[unvaluedHead].cash
+                unvaluedHead += 1
+            }
+            if unvaluedHead > 0, unvaluedHead == unvalued.count {
+                unvalued.removeAll(keepingCapacity: true)
+                unvaluedHead = 0
             }
 
             let value = cashMicros + Int64(heldShares) * Self.micros(stored: closes[index]) - commissionMicros
@@ -162,7 +194,7 @@ private struct Run {
             // The summary curve: the equity at each session's last bar.
             if session.map({ !$0.contains(time) }) ?? true { session = calendar.session(containing: time) }
             if index + 1 == count || !(session?.contains(times[index + 1]) ?? false) {
-                curve.append(EquityPoint(time: time, equity: Money.decimal(micros: value)))
+                curve.append(EquityPoint(time: time, equity: Money.exactDecimal(micros: value)))
             }
         }
         if pending != nil { unfilled += 1 } // still waiting for a bar when the range ended
@@ -182,9 +214,9 @@ private struct Run {
 
     /// Runs the algorithm on the bar at `index` as the executor would at that minute, and writes down the order the guards allow.
     mutating func decide(at index: Int, in bars: BacktestBars) {
-        let input = AlgorithmInput(
-            ticker: ticker, initialCapital: settings.capital, window: bars.series.window(endingAt: index, count: barsNeeded),
-            transactions: trades, now: bars.times[index], held: (shares, uninvested, uninvestedDollars))
+        input.bars.move(endingAt: index, count: barsNeeded)
+        input.now = bars.times[index]
+        input.held = (shares, uninvested, bookCashMicros)
         let decision: AlgorithmDecision
         do {
             decision = try algorithm.decide(input)
@@ -196,29 +228,33 @@ private struct Run {
         if case .hold = decision.action { return }
         guard let plan = OrderPlan(decision, lastPrice: input.lastPrice) else { return }
         let position = Position(
-            tradeCount: trades.count, shares: shares, invested: invested,
+            tradeCount: trades.count, shares: shares, invested: Money.exactDecimal(micros: investedMicros),
             lastTradeAt: trades.last?.timestamp, lastTradePrice: trades.last?.price)
         if plan.refusal(initialCapital: settings.capital, position: position) != nil {
             refused += 1
             return
         }
         // Buys go out as limit orders, as live: the sized price plus the cushion, never more than the cash allows.
-        let limit = plan.side == .buy ? OrderGuards.buyLimit(shares: plan.shares, price: plan.price, cash: uninvested) : nil
+        // In micro-dollars: the same limit as `OrderGuards.buyLimit`'s, without its Decimal division.
+        let limit = plan.side == .buy
+            ? OrderGuards.buyLimitMicros(shares: plan.shares, priceMicros: Self.micros(stored: bars.series.closes[index]), cashMicros: bookCashMicros)
+                ?? Self.micros(OrderGuards.buyLimit(shares: plan.shares, price: plan.price, cash: uninvested))
+            : nil
         switch settings.fill {
         case .close:
-            if let limit, Money.exactDecimal(fromStored: bars.series.closes[index]) > limit {
+            if let limit, Self.micros(stored: bars.series.closes[index]) > limit {
                 unfilled += 1
                 return
             }
             fill(plan, decidedAt: bars.times[index], at: index, in: bars, base: bars.series.closes[index])
         case .nextOpen:
-            pending = (index, plan, limit)
+            pending = Order(index: index, plan: plan, limit: limit)
         }
     }
 
     /// The order decided on bar `order.index` meets the market: at the open of the bar that begins after
     /// it reached the broker, if the ticker has one before the executor would cancel it.
-    mutating func settle(_ order: (index: Int, plan: OrderPlan, limit: Decimal?), before next: Int, in bars: BacktestBars) {
+    mutating func settle(_ order: Order, before next: Int, in bars: BacktestBars) {
         let times = bars.times
         let decided = times[order.index]
         guard let session = calendar.session(containing: decided) else {
@@ -248,12 +284,12 @@ private struct Run {
             unfilled += 1
             return
         }
-        if let limit = order.limit, Money.exactDecimal(fromStored: bars.opens[fillAt]) > limit {
+        if let limit = order.limit, Self.micros(stored: bars.opens[fillAt]) > limit {
             // The open gapped past the buy's limit. Live, the executor cancels it as the next minute begins, before
             // that bar is over; only an order that waited overnight is looked at after its first bar ended, and
             // fills at its limit when the bar's low reached it.
-            if overnight, Money.exactDecimal(fromStored: bars.lows[fillAt]) <= limit {
-                fill(order.plan, decidedAt: decided, at: fillAt, in: bars, base: Money.stored(limit))
+            if overnight, Self.micros(stored: bars.lows[fillAt]) <= limit {
+                fill(order.plan, decidedAt: decided, at: fillAt, in: bars, base: Money.stored(Money.exactDecimal(micros: limit)))
             } else {
                 unfilled += 1
                 skipAt = overnight ? times[fillAt] : sent
@@ -278,32 +314,30 @@ private struct Run {
         }
         switch plan.side {
         case .buy:
-            unvalued.append((fillIndex, plan.shares, -amount))
+            unvalued.append(Unvalued(index: fillIndex, shares: plan.shares, cash: -amount))
             shares += plan.shares
-            invested += Decimal(plan.shares) * price
-            uninvested = settings.capital - invested
+            investedMicros += amount
             bookCashMicros += plan.side == .buy ? -amount : amount
-            uninvestedDollars = Double(bookCashMicros) / Double(Money.microsPerDollar)
             tripCostMicros += amount
         case .sell:
-            unvalued.append((fillIndex, -plan.shares, amount))
+            unvalued.append(Unvalued(index: fillIndex, shares: -plan.shares, cash: amount))
             shares -= plan.shares
-            invested -= Decimal(plan.shares) * price
-            uninvested = settings.capital - invested
+            investedMicros -= amount
             bookCashMicros += plan.side == .buy ? -amount : amount
-            uninvestedDollars = Double(bookCashMicros) / Double(Money.microsPerDollar)
             tripProceedsMicros += amount
         }
+        // The same amount as capital − invested, without Decimal arithmetic (an algorithm sees it as its cash).
+        uninvested = Money.exactDecimal(micros: bookCashMicros)
         commissionMicros += commissionEach
         tripCostMicros += commissionEach
         if shares == 0, plan.side == .sell {
             roundTrips += 1
             if tripProceedsMicros > tripCostMicros { wins += 1 }
         }
-        trades.append(Trade(
+        input.transactions.append(Trade(
             id: Int64(trades.count + 1), algorithmId: 0, side: plan.side, shares: plan.shares, price: price, timestamp: time))
         fills.append(BacktestFill(
             time: time, decidedAt: decidedAt, side: plan.side, shares: plan.shares, price: price,
-            commission: settings.commission, reason: plan.reason))
+            commission: settings.commission, explanation: plan.decision.explanation))
     }
 }

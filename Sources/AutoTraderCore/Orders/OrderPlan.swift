@@ -7,7 +7,9 @@ public struct OrderPlan: Hashable, Sendable {
     public let shares: Int
     /// The latest close: what the buy guard prices the order at (a market order fills at the next price).
     public let price: Decimal
-    public let reason: String
+    /// The decision's reason, written when first read (a backtest reads only its fills').
+    public var reason: String { decision.reason }
+    let decision: AlgorithmDecision
 
     /// The order a decision asks for, nil for a hold. `lastPrice` is the input's latest close (0 when none:
     /// the guards then refuse a buy for want of a price).
@@ -23,7 +25,7 @@ public struct OrderPlan: Hashable, Sendable {
             shares = count
         }
         price = lastPrice ?? 0
-        reason = decision.reason
+        self.decision = decision
     }
 
     /// Why the executor's guards refuse this order for a card with `position`, nil when they allow it.
