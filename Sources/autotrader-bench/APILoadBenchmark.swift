@@ -19,8 +19,7 @@ struct APILoadBenchmark: AsyncParsableCommand {
     @Option(help: "Concurrent connections wrk keeps open.") var connections = 16
     @Option(help: "wrk threads.") var threads = 1
     @Option(help: "Seconds of load.") var seconds = 10
-    @Option(help: "Folder for the databases (default: a fresh one in /tmp, removed afterwards).") var directory: String?
-    @Flag(help: "Keep the databases.") var keep = false
+    @OptionGroup var scratchOptions: ScratchOptions
 
     static let tickers = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM", "V", "JNJ",
                           "WMT", "PG", "XOM", "MA", "HD", "CVX", "KO", "PEP", "BAC", "COST"]
@@ -30,7 +29,7 @@ struct APILoadBenchmark: AsyncParsableCommand {
         guard let wrk = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
             throw ValidationError("wrk not found: apt-get install wrk")
         }
-        let scratch = try BenchScratch(directory: directory, keep: keep, label: "api")
+        let scratch = try scratchOptions.make(label: "api")
         defer { scratch.cleanUp() }
         let systemPath = scratch.database("system.db"), stocksPath = scratch.database("stocks.db")
         BenchSupport.say("creating stocks.db (calendar) and system.db with \(cards) cards × \(BenchSupport.grouped(transactions)) transactions …")

@@ -1,3 +1,4 @@
+import ArgumentParser
 import AutoTraderCore
 import Foundation
 
@@ -102,6 +103,20 @@ enum BenchSupport {
             result.append(character)
         }
         return value < 0 ? "-" + result : result
+    }
+}
+
+/// Where a benchmark keeps its databases and logs, as every benchmark takes it on the command line.
+struct ScratchOptions: ParsableArguments {
+    @Option(name: [.customLong("directory"), .customLong("dir")],
+            help: "Folder for the databases and logs (default: a fresh one in /tmp, removed afterwards).")
+    var directory: String?
+
+    @Flag(help: "Keep the files at the end.")
+    var keep = false
+
+    func make(label: String) throws -> BenchScratch {
+        try BenchScratch(directory: directory, keep: keep, label: label)
     }
 }
 

@@ -25,11 +25,7 @@ struct CardBenchmark: ParsableCommand {
     @Option(help: "Untimed cards first.")
     var warmup = 200
 
-    @Option(help: "Folder for the databases (default: a fresh folder in /tmp).")
-    var dir: String?
-
-    @Flag(help: "Keep the databases.")
-    var keep = false
+    @OptionGroup var scratchOptions: ScratchOptions
 
     static let ticker = "NVDA"
     static let initialCapital = Decimal(string: "1000000.00")!
@@ -39,7 +35,7 @@ struct CardBenchmark: ParsableCommand {
     func run() throws {
         BenchSupport.warnIfDebugBuild()
         guard transactions > 0, samples > 0 else { throw BenchFailure("--transactions and --samples must be positive") }
-        let scratch = try BenchScratch(directory: dir, keep: keep, label: "card")
+        let scratch = try scratchOptions.make(label: "card")
         defer { scratch.cleanUp() }
         let clock = ContinuousClock()
         BenchSupport.say("""

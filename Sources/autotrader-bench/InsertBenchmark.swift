@@ -33,11 +33,7 @@ struct InsertBenchmark: ParsableCommand {
     @Option(help: "Bars per insert(_:) call (one transaction each).")
     var batchSize = 10_000
 
-    @Option(help: "Folder for the CSV files and databases (default: a fresh folder in /tmp).")
-    var dir: String?
-
-    @Flag(help: "Keep the CSV files and databases.")
-    var keep = false
+    @OptionGroup var scratchOptions: ScratchOptions
 
     @Option(help: "The sqlite3 shell to compare with.")
     var sqlite3 = "/usr/bin/sqlite3"
@@ -56,7 +52,7 @@ struct InsertBenchmark: ParsableCommand {
         guard bars > 0, tickers > 0, batchSize > 0 else { throw BenchFailure("--bars, --tickers and --batch-size must be positive") }
         let orders = order.map { [$0] } ?? BenchBarOrder.allCases
         let shellAvailable = FileManager.default.isExecutableFile(atPath: sqlite3)
-        let scratch = try BenchScratch(directory: dir, keep: keep, label: "insert")
+        let scratch = try scratchOptions.make(label: "insert")
         defer { scratch.cleanUp() }
 
         BenchSupport.say("""

@@ -31,11 +31,7 @@ struct LookupBenchmark: ParsableCommand {
     @Option(help: "Bars per lookup.")
     var count = 51
 
-    @Option(help: "Folder for the database (default: a fresh folder in /tmp).")
-    var dir: String?
-
-    @Flag(help: "Keep the database (reuse it later with --reuse --dir DIR).")
-    var keep = false
+    @OptionGroup var scratchOptions: ScratchOptions
 
     @Flag(help: "Reuse DIR/lookup-stocks.db when it holds exactly these bars.")
     var reuse = false
@@ -48,7 +44,7 @@ struct LookupBenchmark: ParsableCommand {
         guard bars > 0, tickers > 0, samples > 0, count > 0, batchSize > 0 else {
             throw BenchFailure("--bars, --tickers, --samples, --count and --batch-size must be positive")
         }
-        let scratch = try BenchScratch(directory: dir, keep: keep, label: "lookup")
+        let scratch = try scratchOptions.make(label: "lookup")
         defer { scratch.cleanUp() }
         let clock = ContinuousClock()
         BenchSupport.say("""

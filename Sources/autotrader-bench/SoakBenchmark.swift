@@ -32,8 +32,7 @@ struct SoakBenchmark: AsyncParsableCommand {
     @Option(name: .customLong("min-coverage"), help: "Percent of each whole day's market minutes the cards must be decided in (0: report only).")
     var minCoverage = 0.0
     @Option(name: .customLong("rate-budget"), help: "Requests per broker minute the simulator grants (Alpaca: 200).") var rateBudget = 200
-    @Option(help: "Keep the databases and logs in this folder.") var directory: String?
-    @Flag(help: "Keep the files at the end.") var keep = false
+    @OptionGroup var scratchOptions: ScratchOptions
 
     static let pin = "2020" // the default PIN of a new system.db
 
@@ -46,7 +45,7 @@ struct SoakBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         BenchSupport.warnIfDebugBuild()
-        let scratch = try BenchScratch(directory: directory, keep: keep, label: "soak")
+        let scratch = try scratchOptions.make(label: "soak")
         let soak = try await SoakRun(options: self, folder: scratch.directory)
         let verdicts: [SoakVerdict]
         do {
@@ -61,7 +60,7 @@ struct SoakBenchmark: AsyncParsableCommand {
         let failed = verdicts.filter { !$0.passed }
         if failed.isEmpty {
             BenchSupport.say("SOAK PASSED")
-            if !keep && directory == nil { try? FileManager.default.removeItem(atPath: scratch.directory) }
+            if !scratchOptions.keep && scratchOptions.directory == nil { try? FileManager.default.removeItem(atPath: scratch.directory) }
         } else {
             BenchSupport.say("logs and databases kept in \(scratch.directory)")
             throw BenchFailure("SOAK FAILED: \(failed.count) of \(verdicts.count) checks")

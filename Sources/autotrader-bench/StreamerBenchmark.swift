@@ -72,8 +72,8 @@ struct StreamerBench {
     let stocks: StocksDatabase
     let sim: SimulatorUnderTest
 
-    static func prepare(label: String, directory: String?, keep: Bool, simArguments: [String]) throws -> StreamerBench {
-        let scratch = try BenchScratch(directory: directory, keep: keep, label: label)
+    static func prepare(label: String, scratch options: ScratchOptions, simArguments: [String]) throws -> StreamerBench {
+        let scratch = try options.make(label: label)
         let systemPath = scratch.database("system.db"), stocksPath = scratch.database("stocks.db")
         BenchSupport.removeDatabase(at: systemPath)
         BenchSupport.removeDatabase(at: stocksPath)
@@ -186,12 +186,11 @@ struct StreamerIngestBenchmark: AsyncParsableCommand {
     @Option(help: "Simulator clock speed (60 = a market minute per second).") var speed = 1200.0
     @Option(help: "Seconds to measure.") var seconds = 30.0
     @Option(help: "Seconds allowed for the start-up backfill.") var warmupTimeout = 600.0
-    @Option(help: "Folder for the databases (default: a fresh one in /tmp).") var directory: String?
-    @Flag(help: "Keep the databases and the streamer's log.") var keep = false
+    @OptionGroup var scratchOptions: ScratchOptions
 
     func run() async throws {
         BenchSupport.warnIfDebugBuild()
-        let bench = try StreamerBench.prepare(label: "ingest", directory: directory, keep: keep, simArguments: [
+        let bench = try StreamerBench.prepare(label: "ingest", scratch: scratchOptions, simArguments: [
             "--start", "2024-06-04T13:30:00Z", "--speed", String(speed), "--skip-closed",
             "--synthetic-symbols", String(max(0, tickers)), "--bar-delay-ms", "0",
             // Report a window wide enough that the client's polite pause at zero remaining never starts.
@@ -247,13 +246,12 @@ struct StreamerBackfillBenchmark: AsyncParsableCommand {
     @Option(help: "Tickers backfilled.") var tickers = 20
     @Option(help: "Sessions of history before today's.") var sessions = 252
     @Option(help: "Seconds allowed.") var timeout = 1200.0
-    @Option(help: "Folder for the databases (default: a fresh one in /tmp).") var directory: String?
-    @Flag(help: "Keep the databases and the streamer's log.") var keep = false
+    @OptionGroup var scratchOptions: ScratchOptions
 
     func run() async throws {
         BenchSupport.warnIfDebugBuild()
         // Tuesday 2024-06-04 10:00 New York, real speed: "now" hardly moves while it runs.
-        let bench = try StreamerBench.prepare(label: "backfill", directory: directory, keep: keep, simArguments: [
+        let bench = try StreamerBench.prepare(label: "backfill", scratch: scratchOptions, simArguments: [
             "--start", "2024-06-04T14:00:00Z", "--speed", "1", "--rate-limit", "100000000",
         ])
         let symbols = try await BenchSupport.tradableSymbols(bench.sim.baseURL, count: tickers)
@@ -307,12 +305,11 @@ struct StreamerLatencyBenchmark: AsyncParsableCommand {
     @Option(help: "Simulator clock speed (300 = five market minutes, so five frames, per second).") var speed = 300.0
     @Option(help: "Seconds to measure.") var seconds = 60.0
     @Option(help: "Seconds allowed for the start-up backfill.") var warmupTimeout = 300.0
-    @Option(help: "Folder for the databases (default: a fresh one in /tmp).") var directory: String?
-    @Flag(help: "Keep the databases and the streamer's log.") var keep = false
+    @OptionGroup var scratchOptions: ScratchOptions
 
     func run() async throws {
         BenchSupport.warnIfDebugBuild()
-        let bench = try StreamerBench.prepare(label: "latency", directory: directory, keep: keep, simArguments: [
+        let bench = try StreamerBench.prepare(label: "latency", scratch: scratchOptions, simArguments: [
             "--start", "2024-06-04T14:00:00Z", "--speed", String(speed), "--skip-closed", "--record-sends",
             "--synthetic-symbols", String(max(0, tickers - 90)), "--rate-limit", "100000000",
         ])
