@@ -1,9 +1,9 @@
 import AutoTraderCore
 import Foundation
 
-/// One synthetic bar (the simulator's own value; `SimWire.Bar` is how it goes on the wire).
+/// One synthetic bar, encoded as Alpaca writes a bar (its keys are Alpaca's; `SimWire.Bar` names it on the wire).
 /// `t` is the bar's start; a minute bar covers `[t, t+1min)`, a daily bar is stamped at New York midnight.
-public struct SimBar: Sendable, Equatable {
+public struct SimBar: Encodable, Sendable, Equatable {
     public var t: Timestamp
     public var o: Double
     public var h: Double
@@ -14,17 +14,6 @@ public struct SimBar: Sendable, Equatable {
     public var n: Int64
     /// Volume-weighted average price.
     public var vw: Double
-
-    public init(t: Timestamp, o: Double, h: Double, l: Double, c: Double, v: Int64, n: Int64, vw: Double) {
-        self.t = t
-        self.o = o
-        self.h = h
-        self.l = l
-        self.c = c
-        self.v = v
-        self.n = n
-        self.vw = vw
-    }
 }
 
 /// Deterministic synthetic minute bars: each is a pure function of (seed, symbol, session), so any past range is

@@ -137,14 +137,25 @@ struct MarketDataRoutes {
         return (symbols, now)
     }
 
-    /// The newest minute bar of one symbol (what its latest trade and quote are made from), or 404.
-    func latestBar(_ symbol: String, _ request: Request) throws -> SimBar {
+    /// The newest minute bar of one symbol (what its latest trade and quote are made from), or 404 saying
+    /// that no `what` was found.
+    func latestBar(_ symbol: String, _ request: Request, what: String = "trade") throws -> SimBar {
         let now = clock.now()
         try BarRequest.checkFeed(QueryValues(request), now: now, feeds: feeds)
         guard let bar = generator.latestBar(symbol: symbol, asOf: now) else {
-            throw AlpacaAPIError(.notFound, code: 40410000, "no trade found for \(symbol)")
+            throw AlpacaAPIError(.notFound, code: 40410000, "no \(what) found for \(symbol)")
         }
         return bar
+    }
+
+    /// A multi-symbol latest endpoint's map: each asked symbol that has a bar, to what `make` derives from it.
+    func latestBySymbol<Value>(_ request: Request, _ make: (String, SimBar) -> Value) throws -> [String: Value] {
+        let (symbols, now) = try latestQuery(request)
+        var values: [String: Value] = [:]
+        for symbol in symbols {
+            if let bar = generator.latestBar(symbol: symbol, asOf: now) { values[symbol] = make(symbol, bar) }
+        }
+        return values
     }
 
     func add(to group: RouterGroup<SimRequestContext>) {
@@ -159,25 +170,10 @@ struct MarketDataRoutes {
             return try JSONBody.response(SimWire.BarsPage(bars: page.bars, nextPageToken: page.next?.token(barRequest.timeframe)))
         }
         group.get("stocks/bars/latest") { request, _ in
-            let query = QueryValues(request)
-            guard let symbols = query.list("symbols"), !symbols.isEmpty else {
-                throw AlpacaAPIError.badParameter("missing symbols")
-            }
-            let now = clock.now()
-            try BarRequest.checkFeed(query, now: now, feeds: feeds)
-            var bars: [String: SimWire.Bar] = [:]
-            for symbol in symbols {
-                if let bar = generator.latestBar(symbol: symbol, asOf: now) { bars[symbol] = SimWire.Bar(bar) }
-            }
-            return try JSONBody.response(SimWire.LatestBars(bars: bars))
+            try JSONBody.response(SimWire.LatestBars(bars: latestBySymbol(request) { _, bar in bar }))
         }
         group.get("stocks/trades/latest") { request, _ in
-            let (symbols, now) = try latestQuery(request)
-            var trades: [String: SimWire.Trade] = [:]
-            for symbol in symbols {
-                if let bar = generator.latestBar(symbol: symbol, asOf: now) { trades[symbol] = derived.trade(symbol: symbol, bar: bar) }
-            }
-            return try JSONBody.response(SimWire.LatestTrades(trades: trades))
+            try JSONBody.response(SimWire.LatestTrades(trades: latestBySymbol(request, derived.trade)))
         }
         group.get("stocks/{symbol}/trades/latest") { request, context in
             let symbol = try context.parameters.require("symbol")
@@ -185,12 +181,7 @@ struct MarketDataRoutes {
             return try JSONBody.response(SimWire.LatestTrade(symbol: symbol, trade: derived.trade(symbol: symbol, bar: bar)))
         }
         group.get("stocks/quotes/latest") { request, _ in
-            let (symbols, now) = try latestQuery(request)
-            var quotes: [String: SimWire.Quote] = [:]
-            for symbol in symbols {
-                if let bar = generator.latestBar(symbol: symbol, asOf: now) { quotes[symbol] = derived.quote(symbol: symbol, bar: bar) }
-            }
-            return try JSONBody.response(SimWire.LatestQuotes(quotes: quotes))
+            try JSONBody.response(SimWire.LatestQuotes(quotes: latestBySymbol(request, derived.quote)))
         }
         group.get("stocks/{symbol}/quotes/latest") { request, context in
             let symbol = try context.parameters.require("symbol")
@@ -221,17 +212,13 @@ struct MarketDataRoutes {
             let barRequest = try BarRequest(QueryValues(request), symbols: [symbol], now: now, hours: generator.hours, feeds: feeds)
             let page = barRequest.page(generator: generator, asOf: now)
             return try JSONBody.response(SimWire.SymbolBarsPage(
-                bars: (page.bars.first?.1 ?? []).map(SimWire.Bar.init), symbol: symbol,
+                bars: page.bars.first?.1 ?? [], symbol: symbol,
                 nextPageToken: page.next?.token(barRequest.timeframe)))
         }
         group.get("stocks/{symbol}/bars/latest") { request, context in
             let symbol = try context.parameters.require("symbol")
-            let now = clock.now()
-            try BarRequest.checkFeed(QueryValues(request), now: now, feeds: feeds)
-            guard let bar = generator.latestBar(symbol: symbol, asOf: now) else {
-                throw AlpacaAPIError(.notFound, code: 40410000, "no bar found for \(symbol)")
-            }
-            return try JSONBody.response(SimWire.LatestBar(symbol: symbol, bar: SimWire.Bar(bar)))
+            let bar = try latestBar(symbol, request, what: "bar")
+            return try JSONBody.response(SimWire.LatestBar(symbol: symbol, bar: bar))
         }
     }
 }
@@ -274,7 +261,7 @@ struct DerivedPrints {
         let daily = generator.lastTwoDailyBars(symbol: symbol, asOf: asOf)
         return SimWire.Snapshot(
             symbol: nil, latestTrade: trade(symbol: symbol, bar: minute), latestQuote: quote(symbol: symbol, bar: minute),
-            minuteBar: SimWire.Bar(minute), dailyBar: daily.latest.map(SimWire.Bar.init),
-            prevDailyBar: daily.previous.map(SimWire.Bar.init))
+            minuteBar: minute, dailyBar: daily.latest,
+            prevDailyBar: daily.previous)
     }
 }

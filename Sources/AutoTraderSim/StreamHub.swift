@@ -275,24 +275,37 @@ public actor StreamHub {
 
     // MARK: - Data
 
+    /// Each authenticated connection subscribed to `channel`, with the messages `make` gives for its symbols (each
+    /// symbol's made once per call however many connections want it; nil leaves the symbol out).
+    private func subscribers(
+        of channel: String, _ make: (String) -> SimWire.StreamMessage?
+    ) -> [(connection: Connection, messages: [SimWire.StreamMessage])] {
+        var known: [String: SimWire.StreamMessage?] = [:]
+        var result: [(connection: Connection, messages: [SimWire.StreamMessage])] = []
+        for connection in connections.values where connection.authenticated {
+            guard let wanted = connection.channels[channel], !wanted.isEmpty else { continue }
+            var messages: [SimWire.StreamMessage] = []
+            for symbol in wanted.contains("*") ? allSymbols : wanted {
+                let message: SimWire.StreamMessage?
+                if let cached = known[symbol] { message = cached } else {
+                    message = make(symbol)
+                    known[symbol] = message
+                }
+                if let message { messages.append(message) }
+            }
+            if !messages.isEmpty { result.append((connection, messages)) }
+        }
+        return result
+    }
+
     /// Sends the bars of `minute` (which has just ended) to every connection subscribed to their symbols.
     public func publishBars(minute: Timestamp) {
         let asOf = Double(minute.secondsSinceEpoch + 60)
-        var known: [String: SimWire.Bar?] = [:]
         var sent = 0, frames = 0, withheld = 0
-        for connection in connections.values where connection.authenticated {
-            guard let wanted = connection.channels["bars"], !wanted.isEmpty else { continue }
-            let symbols = wanted.contains("*") ? allSymbols : wanted
-            var messages: [SimWire.StreamMessage] = []
-            for symbol in symbols {
-                let bar: SimWire.Bar?
-                if let cached = known[symbol] { bar = cached } else {
-                    bar = generator.bar(symbol: symbol, minute: minute, asOf: asOf).map(SimWire.Bar.init)
-                    known[symbol] = bar
-                }
-                if let bar { messages.append(.bar(symbol: symbol, bar)) }
-            }
-            guard !messages.isEmpty else { continue }
+        let generator = self.generator
+        for (connection, messages) in subscribers(of: "bars", { symbol in
+            generator.bar(symbol: symbol, minute: minute, asOf: asOf).map { .bar(symbol: symbol, $0) }
+        }) {
             guard !connection.silent else { withheld += messages.count; continue }
             connection.continuation.yield(connection.barFrame(messages, minute: minute, logged: sendLog != nil))
             sent += messages.count
@@ -315,46 +328,34 @@ public actor StreamHub {
         guard let session = generator.hours.regularSession(containing: minute) else { return }
         let asOf = Double(minute.secondsSinceEpoch + 60)
         let stamp = generator.hours.newYorkMidnight(of: session)
-        var known: [String: SimWire.Bar?] = [:]
-        var sent = 0
-        for connection in connections.values where connection.authenticated {
-            guard let wanted = connection.channels["dailyBars"], !wanted.isEmpty else { continue }
-            let symbols = wanted.contains("*") ? allSymbols : wanted
-            var messages: [SimWire.StreamMessage] = []
-            for symbol in symbols {
-                let bar: SimWire.Bar?
-                if let cached = known[symbol] { bar = cached } else {
-                    bar = generator.dailyBars(symbol: symbol, from: stamp, through: stamp, asOf: asOf, limit: 1).first
-                        .map(SimWire.Bar.init)
-                    known[symbol] = bar
-                }
-                if let bar { messages.append(.dailyBar(symbol: symbol, bar)) }
-            }
-            guard !messages.isEmpty else { continue }
-            guard !connection.silent else { stats.add(.barsWithheld, messages.count); continue }
-            connection.send(messages)
-            sent += messages.count
-        }
+        let generator = self.generator
+        let sent = send(subscribers(of: "dailyBars") { symbol in
+            generator.dailyBars(symbol: symbol, from: stamp, through: stamp, asOf: asOf, limit: 1).first
+                .map { .dailyBar(symbol: symbol, $0) }
+        })
         if sent > 0 { logger.debug("daily bars streamed", metadata: ["minute": "\(minute)", "bars": "\(sent)"]) }
     }
 
     /// Sends the corrections of `minute`'s bars (`u` messages) to `updatedBars` subscribers.
     public func publishCorrections(minute: Timestamp) {
         let asOf = Double(minute.secondsSinceEpoch + 60)
+        let generator = self.generator
+        let sent = send(subscribers(of: "updatedBars") { symbol in
+            guard generator.isCorrected(symbol: symbol, minute: minute),
+                  let bar = generator.bar(symbol: symbol, minute: minute, asOf: asOf) else { return nil }
+            return .updatedBar(symbol: symbol, generator.corrected(bar, symbol: symbol))
+        })
+        stats.add(.updatedBarsStreamed, sent)
+    }
+
+    /// Sends each connection its messages in one frame (withheld from a silenced one); returns how many were sent.
+    private func send(_ deliveries: [(connection: Connection, messages: [SimWire.StreamMessage])]) -> Int {
         var sent = 0
-        for connection in connections.values where connection.authenticated {
-            guard let wanted = connection.channels["updatedBars"], !wanted.isEmpty else { continue }
-            let symbols = wanted.contains("*") ? allSymbols : wanted
-            var messages: [SimWire.StreamMessage] = []
-            for symbol in symbols where generator.isCorrected(symbol: symbol, minute: minute) {
-                guard let bar = generator.bar(symbol: symbol, minute: minute, asOf: asOf) else { continue }
-                messages.append(.updatedBar(symbol: symbol, SimWire.Bar(generator.corrected(bar, symbol: symbol))))
-            }
-            guard !messages.isEmpty else { continue }
+        for (connection, messages) in deliveries {
             guard !connection.silent else { stats.add(.barsWithheld, messages.count); continue }
             connection.send(messages)
             sent += messages.count
         }
-        stats.add(.updatedBarsStreamed, sent)
+        return sent
     }
 }

@@ -20,80 +20,33 @@ enum StreamRoutes {
     ) {
         for feed in feeds {
             router.ws("/v2/\(feed)") { inbound, outbound, context in
-                let session = StreamSession(hub: hub, feed: feed, authTimeout: authTimeout)
-                await session.run(inbound: inbound, outbound: outbound, headers: context.request.headers)
+                await marketData(hub: hub, feed: feed, authTimeout: authTimeout, headers: context.request.headers)
+                    .run(inbound: inbound, outbound: outbound)
             }
         }
         // The trading stream, at the trading URL (wss://paper-api.alpaca.markets/stream).
         if let tradeUpdates {
             router.ws("/stream") { inbound, outbound, context in
-                await TradeUpdatesSession(hub: tradeUpdates)
-                    .run(inbound: inbound, outbound: outbound, headers: context.request.headers)
+                let (id, outgoing) = await tradeUpdates.open(msgpack: wantsMsgPack(context.request.headers))
+                await StreamSession(hub: tradeUpdates, id: id, outgoing: outgoing)
+                    .run(inbound: inbound, outbound: outbound)
             }
         }
     }
-}
 
-/// One WebSocket connection: a writer draining the hub's queue for it (so frames keep their order), a reader
-/// handing client messages to the hub, and the auth deadline.
-struct StreamSession: Sendable {
-    let hub: StreamHub
-    let feed: String
-    let authTimeout: Double
-
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, headers: HTTPFields) async {
-        let (id, outgoing) = await hub.open(feed: feed, msgpack: StreamRoutes.wantsMsgPack(headers))
+    /// A market-data connection: opened on the hub, authenticated at once when the upgrade carried the keys,
+    /// its bar frames recorded in the send log, and closed by the hub if it has not authenticated in time.
+    static func marketData(hub: StreamHub, feed: String, authTimeout: Double, headers: HTTPFields) async -> StreamSession<StreamHub> {
+        let (id, outgoing) = await hub.open(feed: feed, msgpack: wantsMsgPack(headers))
         // Alpaca also accepts the REST key headers on the upgrade request instead of an auth message.
         if let key = headers[.apcaKeyID], let secret = headers[.apcaSecretKey] {
             await hub.authenticate(id: id, key: key, secret: secret)
         }
-        let hub = self.hub, authTimeout = self.authTimeout
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for await message in outgoing {
-                    switch message {
-                    case .text(let text):
-                        do { try await outbound.write(.text(text)) } catch { return true }
-                    case .binary(let bytes):
-                        do { try await outbound.write(.binary(ByteBuffer(bytes: bytes))) } catch { return true }
-                    case .bars(let text, let minute, let count):
-                        hub.sendLog?.record(connection: id, minute: minute, bars: count, at: Date().timeIntervalSince1970)
-                        do { try await outbound.write(.text(text)) } catch { return true }
-                    case .binaryBars(let bytes, let minute, let count):
-                        hub.sendLog?.record(connection: id, minute: minute, bars: count, at: Date().timeIntervalSince1970)
-                        do { try await outbound.write(.binary(ByteBuffer(bytes: bytes))) } catch { return true }
-                    case .close:
-                        // Returning ends the handler, which closes the WebSocket normally.
-                        return true
-                    }
-                }
-                return true
-            }
-            group.addTask {
-                do {
-                    for try await message in inbound.messages(maxSize: 1 << 20) {
-                        switch message {
-                        case .text(let text): await hub.receive(id: id, text: text)
-                        case .binary(let buffer): await hub.receive(id: id, bytes: Array(buffer.readableBytesView))
-                        }
-                    }
-                } catch {}
-                return true
-            }
-            group.addTask {
-                do {
-                    try await Task.sleep(for: .seconds(authTimeout))
-                    await hub.authTimeoutExpired(id: id)
-                } catch {}
-                return false
-            }
-            while let ended = await group.next() {
-                if ended {
-                    group.cancelAll()
-                    break
-                }
-            }
+        var session = StreamSession(hub: hub, id: id, outgoing: outgoing)
+        if let log = hub.sendLog {
+            session.sentBars = { minute, count in log.record(connection: id, minute: minute, bars: count, at: Date().timeIntervalSince1970) }
         }
-        await hub.closed(id: id)
+        session.deadline = (authTimeout, { await hub.authTimeoutExpired(id: id) })
+        return session
     }
 }

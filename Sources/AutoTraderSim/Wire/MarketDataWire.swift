@@ -5,28 +5,9 @@ import Foundation
 // bar_latest_single_docs.json, bars_latest_multi*.json.
 
 extension SimWire {
-    /// A bar: `t` its start (RFC 3339, UTC, whole seconds), prices, volume and trade count as JSON numbers.
-    public struct Bar: Encodable, Sendable, Equatable {
-        public var t: String
-        public var o: Double
-        public var h: Double
-        public var l: Double
-        public var c: Double
-        public var v: Int64
-        public var n: Int64
-        public var vw: Double
-
-        init(_ bar: SimBar) {
-            t = bar.t.text
-            o = bar.o
-            h = bar.h
-            l = bar.l
-            c = bar.c
-            v = bar.v
-            n = bar.n
-            vw = bar.vw
-        }
-    }
+    /// A bar on the wire is the simulator's own bar (`SimBar`'s keys are Alpaca's): `t` its start (RFC 3339,
+    /// UTC, whole seconds), prices, volume and trade count as JSON numbers.
+    public typealias Bar = SimBar
 
     /// GET /v2/stocks/bars?symbols=A,B (and /sim/bars): bars by symbol, and the token of the next page
     /// (`null` on the last one). An empty answer is `{"bars": {}, "next_page_token": null}`.
@@ -38,7 +19,7 @@ extension SimWire {
 
         init(bars: [(String, [SimBar])], nextPageToken: String?) {
             var bySymbol: [String: [Bar]] = [:]
-            for (symbol, list) in bars where bySymbol[symbol] == nil { bySymbol[symbol] = list.map(Bar.init) }
+            for (symbol, list) in bars where bySymbol[symbol] == nil { bySymbol[symbol] = list }
             self.bars = bySymbol
             self.nextPageToken = nextPageToken
         }

@@ -42,14 +42,8 @@ extension SimWire {
             case .bar(let symbol, let bar), .updatedBar(let symbol, let bar), .dailyBar(let symbol, let bar):
                 try c.encode(barType, forKey: SimWireKey("T"))
                 try c.encode(symbol, forKey: SimWireKey("S"))
-                try c.encode(bar.t, forKey: SimWireKey("t"))
-                try c.encode(bar.o, forKey: SimWireKey("o"))
-                try c.encode(bar.h, forKey: SimWireKey("h"))
-                try c.encode(bar.l, forKey: SimWireKey("l"))
-                try c.encode(bar.c, forKey: SimWireKey("c"))
-                try c.encode(bar.v, forKey: SimWireKey("v"))
-                try c.encode(bar.n, forKey: SimWireKey("n"))
-                try c.encode(bar.vw, forKey: SimWireKey("vw"))
+                // The bar's own keys beside T and S, in the same object (as Alpaca flattens them).
+                try bar.encode(to: encoder)
             }
         }
 
@@ -76,7 +70,7 @@ extension SimWire {
                 return .object([
                     ("T", .string(barType)), ("S", .string(symbol)), ("o", .double(bar.o)), ("h", .double(bar.h)),
                     ("l", .double(bar.l)), ("c", .double(bar.c)), ("v", .int(bar.v)),
-                    ("t", MsgPack.timestamp(rfc3339: bar.t) ?? .string(bar.t)), ("n", .int(bar.n)), ("vw", .double(bar.vw)),
+                    ("t", .timestamp(seconds: bar.t.secondsSinceEpoch, nanoseconds: 0)), ("n", .int(bar.n)), ("vw", .double(bar.vw)),
                 ])
             }
         }
