@@ -32,6 +32,8 @@ struct SoakBenchmark: AsyncParsableCommand {
     @Option(name: .customLong("min-coverage"), help: "Percent of each whole day's market minutes the cards must be decided in (0: report only).")
     var minCoverage = 0.0
     @Option(name: .customLong("rate-budget"), help: "Requests per broker minute the simulator grants (Alpaca: 200).") var rateBudget = 200
+    @Option(name: .customLong("trade-updates"), help: "The executor's --trade-updates: on (fills from the trade-updates stream) or off (polling alone).")
+    var tradeUpdates = "on"
     @OptionGroup var scratchOptions: ScratchOptions
 
     static let pin = "2020" // the default PIN of a new system.db
@@ -41,6 +43,7 @@ struct SoakBenchmark: AsyncParsableCommand {
             throw ValidationError("--days, --cards, --speed, --warmup-days, --keep-holds and --sample-every must be positive")
         }
         guard Timestamp(start) != nil else { throw ValidationError("--start: YYYY-MM-DDTHH:MM:SSZ") }
+        guard ["on", "off"].contains(tradeUpdates) else { throw ValidationError("--trade-updates: on or off") }
     }
 
     func run() async throws {
@@ -206,7 +209,8 @@ final class SoakRun: @unchecked Sendable {
         let databases = ["--system-db", systemPath, "--stocks-db", stocksPath]
         services = [
             try BenchProcess("autotrader-streamer", databases + ["--heartbeat-interval", "1"], environment: environment, logDirectory: folder),
-            try BenchProcess("autotrader-executor", databases + ["--heartbeat-interval", "1", "--keep-holds", String(options.keepHolds)],
+            try BenchProcess("autotrader-executor", databases + ["--heartbeat-interval", "1", "--keep-holds", String(options.keepHolds),
+                                                                 "--trade-updates", options.tradeUpdates],
                              environment: environment, logDirectory: folder),
             try BenchProcess("autotrader-api", databases + ["--port", "0", "--bind", "127.0.0.1"], environment: environment, logDirectory: folder),
         ]
@@ -458,7 +462,15 @@ final class SoakRun: @unchecked Sendable {
         let requests = stats["rest_requests"] as? Int ?? 0
         let orders = stats["orders_accepted"] as? Int ?? 0
         let perOrder = orders > 0 ? String(format: "%.1f", Double(requests) / Double(orders)) : "-"
-        return .check(true, "broker requests: \(BenchSupport.grouped(requests)) REST requests for \(BenchSupport.grouped(orders)) orders, \(perOrder) per order (all services)")
+        // Where the executor learned of each order's end: its trade update, or asking the broker.
+        var configuration = Configuration()
+        configuration.readonly = true
+        let (closed, byStream) = try await DatabaseQueue(path: systemPath, configuration: configuration).read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM order_intents WHERE broker_order_id IS NOT NULL AND closed_at IS NOT NULL") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM order_intents WHERE detail LIKE '%(trade update)'") ?? 0)
+        }
+        return .check(true, "broker requests: \(BenchSupport.grouped(requests)) REST requests for \(BenchSupport.grouped(orders)) orders, \(perOrder) per order (all services); "
+            + "trade updates \(options.tradeUpdates): \(byStream) of \(closed) orders closed by their trade update")
     }
 
     private func fillsVersusTransactions() async throws -> SoakVerdict {

@@ -14,7 +14,8 @@ struct ExecutorCommand: AsyncParsableCommand {
             Follows the broker's clock (Alpaca's, or autotrader-sim's when no keys are configured). As soon as \
             a market minute's bars are in stocks.db it runs each running card's algorithm, applies the guards, \
             writes an order intent to system.db, sends it, and records the fill as a transaction in the same \
-            SQLite transaction that closes the intent. On start it reconciles every open intent with the broker \
+            SQLite transaction that closes the intent. Fills are learned from Alpaca's trade-updates stream as \
+            they happen; polling is the fallback while the stream is down, and reconciles at each (re)connect. On start it reconciles every open intent with the broker \
             by client_order_id. Carries out "sell everything, then stop" requests. Logs every decision to \
             system.db (decisions), writes a heartbeat row and, under systemd, sd_notify READY/WATCHDOG/STATUS. \
             SIGTERM or SIGINT: exits 0 within 2 s (an order in flight is reconciled on the next start).
@@ -27,6 +28,12 @@ struct ExecutorCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("not-found-grace"), help: "Seconds an order intent unknown to the broker may be in flight before it is closed unsent.")
     var notFoundGrace: Double = 5
+
+    @Option(name: .customLong("trade-updates"), help: "on: learn fills from Alpaca's trade-updates stream as they happen, polling as the fallback; off: by polling alone.")
+    var tradeUpdates = "on"
+
+    @Option(name: .customLong("streamed-look"), help: "Seconds an open order waits for its trade update before it is asked about anyway (while the stream listens).")
+    var streamedLook: Double = 30
 
     @Option(name: .customLong("keep-holds"), help: "Days the decision log keeps its 'hold' rows (0: for good); orders, refusals and errors are always kept.")
     var keepHolds = 7
@@ -41,6 +48,8 @@ struct ExecutorCommand: AsyncParsableCommand {
         guard decisionTimeout > 0, notFoundGrace >= 0, keepHolds >= 0 else {
             throw ValidationError("--decision-timeout must be positive, --not-found-grace and --keep-holds not negative")
         }
+        guard ["on", "off"].contains(tradeUpdates) else { throw ValidationError("--trade-updates must be on or off") }
+        guard streamedLook > 0 else { throw ValidationError("--streamed-look must be positive") }
     }
 
     func run() async throws {
@@ -55,6 +64,8 @@ struct ExecutorCommand: AsyncParsableCommand {
         options.decisionTimeLimit = .seconds(decisionTimeout)
         options.notFoundGrace = .seconds(notFoundGrace)
         options.keepHoldDays = keepHolds == 0 ? nil : keepHolds
+        options.tradeUpdates = tradeUpdates == "on"
+        options.streamedLook = .seconds(streamedLook)
         var scriptOptions = ScriptAlgorithms.Options(directory: algorithmDirectory ?? settings.algorithmDirectory)
         scriptOptions.timeLimit = options.decisionTimeLimit
         scriptOptions.memoryLimitBytes = scriptMemory > 0 ? UInt64(scriptMemory) << 20 : nil

@@ -46,8 +46,13 @@ struct InProcessAPI: Sendable {
         let simApp = try Simulator.buildApplication(simulator, logger: logger) { _, port in portSink.yield(port) }
         let system = try SystemDatabase.open(path: directory.file("system.db"), create: true)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            // Under a ServiceGroup, cancelling the task shuts the simulator down gracefully.
-            group.addTask { try await ServiceGroup(services: [simApp], logger: logger).run() }
+            // Under a ServiceGroup, cancelling the task shuts the simulator down gracefully; but a graceful
+            // shutdown waits for open connections, and the api's HTTP client may keep idle ones to it (once a
+            // fresh-clone run waited ten minutes), so after a few seconds the rest is cancelled.
+            var configuration = ServiceGroupConfiguration(services: [simApp], logger: logger)
+            configuration.maximumGracefulShutdownDuration = .seconds(3)
+            configuration.maximumCancellationDuration = .seconds(3)
+            group.addTask { [configuration] in try await ServiceGroup(configuration: configuration).run() }
             var waiting = ports.makeAsyncIterator()
             guard let port = await waiting.next() else { throw SimulatorProcessError("the in-process simulator did not start") }
             var options = APIOptions(frontendPath: Repository.path("frontend"))

@@ -35,6 +35,17 @@ import Testing
         }
     }
 
+    /// The executor asks once a minute for intents closed unsent; that must not read the whole order history.
+    @Test func theLookForLateOrdersUsesItsIndex() throws {
+        let plan = try database.pool.read { db throws in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SystemDatabase.unsentIntentsSQL,
+                             arguments: [SystemDatabase.notReceivedDetail, "2024-06-04T13:30:00Z"])
+                .map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("USING INDEX order_intents_closed_unsent") }, "plan: \(plan)")
+        #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "plan: \(plan)")
+    }
+
     @Test func defaultPINIs2020AndChangesAreValidated() throws {
         #expect(try database.pin() == "2020")
         try database.setPIN("48213907")

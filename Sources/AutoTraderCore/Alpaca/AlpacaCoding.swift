@@ -43,17 +43,6 @@ extension KeyedDecodingContainer {
     }
 }
 
-extension KeyedEncodingContainer {
-    /// Writes a decimal as Alpaca does: a JSON string, or null.
-    mutating func encodeDecimalString(_ value: Decimal?, forKey key: Key) throws {
-        if let value { try encode(value.plainString, forKey: key) } else { try encodeNil(forKey: key) }
-    }
-
-    mutating func encodeDate(_ value: Date?, forKey key: Key) throws {
-        if let value { try encode(RFC3339.format(value), forKey: key) } else { try encodeNil(forKey: key) }
-    }
-}
-
 extension JSONDecoder {
     /// A decoder for Alpaca payloads (every model reads its own snake_case keys and times).
     static var alpaca: JSONDecoder { JSONDecoder() }

@@ -101,17 +101,4 @@ public struct StreamClientMessage: Codable, Sendable, Equatable {
     public static func unsubscribe(bars: [String], updatedBars: [String]) -> StreamClientMessage {
         StreamClientMessage(action: "unsubscribe", bars: bars, updatedBars: updatedBars)
     }
-
-    public init(action: String, key: String? = nil, secret: String? = nil, trades: [String]? = nil, quotes: [String]? = nil,
-                bars: [String]? = nil, updatedBars: [String]? = nil, dailyBars: [String]? = nil, statuses: [String]? = nil) {
-        self.action = action
-        self.key = key
-        self.secret = secret
-        self.trades = trades
-        self.quotes = quotes
-        self.bars = bars
-        self.updatedBars = updatedBars
-        self.dailyBars = dailyBars
-        self.statuses = statuses
-    }
 }

@@ -172,9 +172,8 @@ public struct OrderStatus: RawRepresentable, Codable, Hashable, Sendable, Custom
     }
 }
 
-/// An order as Alpaca returns it (POST/GET /v2/orders…). It also encodes (AlpacaFixtureTests round-trips a
-/// fixture through it); the simulator does not use that: it writes its own `SimWire.Order`.
-public struct AlpacaOrder: Codable, Sendable, Equatable {
+/// An order as Alpaca returns it (POST/GET /v2/orders…). Decoded only: the simulator writes its own `SimWire.Order`.
+public struct AlpacaOrder: Decodable, Sendable, Equatable {
     public var id: String
     public var clientOrderId: String
     public var createdAt: Date
@@ -271,42 +270,6 @@ public struct AlpacaOrder: Codable, Sendable, Equatable {
         stopPrice = try c.decodeDecimalIfPresent(.stopPrice)
         status = try c.decode(OrderStatus.self, forKey: .status)
         extendedHours = try c.decodeIfPresent(Bool.self, forKey: .extendedHours) ?? false
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(clientOrderId, forKey: .clientOrderId)
-        try c.encodeDate(createdAt, forKey: .createdAt)
-        try c.encodeDate(updatedAt, forKey: .updatedAt)
-        try c.encodeDate(submittedAt, forKey: .submittedAt)
-        try c.encodeDate(filledAt, forKey: .filledAt)
-        try c.encodeDate(expiredAt, forKey: .expiredAt)
-        try c.encodeDate(canceledAt, forKey: .canceledAt)
-        try c.encodeDate(failedAt, forKey: .failedAt)
-        try c.encodeNil(forKey: .replacedAt)
-        try c.encodeNil(forKey: .replacedBy)
-        try c.encodeNil(forKey: .replaces)
-        try c.encode(assetId, forKey: .assetId)
-        try c.encode(symbol, forKey: .symbol)
-        try c.encode(assetClass, forKey: .assetClass)
-        try c.encodeDecimalString(qty, forKey: .qty)
-        try c.encodeDecimalString(notional, forKey: .notional)
-        try c.encodeDecimalString(filledQty, forKey: .filledQty)
-        try c.encodeDecimalString(filledAvgPrice, forKey: .filledAvgPrice)
-        try c.encode(orderClass, forKey: .orderClass)
-        try c.encode(type, forKey: .orderType)
-        try c.encode(type, forKey: .type)
-        try c.encode(side, forKey: .side)
-        try c.encode(timeInForce, forKey: .timeInForce)
-        try c.encodeDecimalString(limitPrice, forKey: .limitPrice)
-        try c.encodeDecimalString(stopPrice, forKey: .stopPrice)
-        try c.encode(status, forKey: .status)
-        try c.encode(extendedHours, forKey: .extendedHours)
-        try c.encodeNil(forKey: .legs)
-        try c.encodeNil(forKey: .trailPercent)
-        try c.encodeNil(forKey: .trailPrice)
-        try c.encodeNil(forKey: .hwm)
     }
 }
 

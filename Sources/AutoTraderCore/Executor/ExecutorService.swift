@@ -11,6 +11,12 @@ public struct ExecutorOptions: Sendable {
     public var clockRefresh = BrokerClock.Refresh()
     /// How often open orders are read back from the broker.
     public var followInterval: Duration = .milliseconds(200)
+    /// Listen to Alpaca's trade-updates stream and record fills as their events arrive (polling stays the fallback).
+    public var tradeUpdates = true
+    /// While that stream listens, how long an open order waits for its event before it is asked about anyway.
+    public var streamedLook: Duration = .seconds(30)
+    /// The trade-updates stream's reconnection pacing.
+    public var tradeUpdatesBackoff = AlpacaTradeUpdatesStream.Backoff()
     /// A decision taking longer is abandoned (logged as an error) and the others go on.
     public var decisionTimeLimit: Duration = .seconds(2)
     /// How long an intent unknown to the broker may be in flight before it is taken as never received.
@@ -62,6 +68,8 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
     let logger: Logger
     let clock: BrokerClock
     let desk: OrderDesk
+    /// Alpaca's order events (nil: fills are learned by polling alone).
+    let tradeUpdates: AlpacaTradeUpdatesStream?
     let runner: DecisionRunner
     let decider: CardDecider
     /// The script algorithms of the algorithm folder (nil: compiled Swift algorithms only).
@@ -103,8 +111,12 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
         self.logger = logger
         let client = client ?? AlpacaClient(configuration: configuration, logger: logger)
         self.clock = BrokerClock(client: client, refresh: options.clockRefresh)
-        let desk = OrderDesk(client: client, system: system, logger: logger, notFoundGrace: options.notFoundGrace)
+        let desk = OrderDesk(
+            client: client, system: system, logger: logger, notFoundGrace: options.notFoundGrace,
+            streamedLook: options.streamedLook)
         self.desk = desk
+        self.tradeUpdates = options.tradeUpdates
+            ? AlpacaTradeUpdatesStream(configuration: configuration, logger: logger, backoff: options.tradeUpdatesBackoff) : nil
         let runner = DecisionRunner(timeLimit: options.decisionTimeLimit)
         self.runner = runner
         self.heartbeatWriter = HeartbeatWriter(system: system, service: Self.serviceName)
@@ -136,6 +148,10 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
         guard !Task.isCancelled else { return } // stopped while reconciling
         readiness.ready(status: "reconciled \(open.count) open orders")
         tasks.append(Task { [weak self] in await self?.tradeLoop() })
+        if let tradeUpdates {
+            tasks.append(Task { await tradeUpdates.run() })
+            tasks.append(Task { [weak self] in await self?.followTradeUpdates(tradeUpdates.events) })
+        }
         tasks.append(Task { [weak self] in
             while !Task.isCancelled {
                 guard let self else { return }
@@ -178,6 +194,26 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
 
     private func followOrders() async {
         await desk.follow(currentMinute: currentMinute, paced: true)
+    }
+
+    /// Records fills as the trade-updates stream reports them. Each time it starts listening, every open
+    /// order is asked about once: events sent while nobody listened (a disconnect, a restart) are lost for good.
+    private func followTradeUpdates(_ events: AsyncStream<AlpacaTradeUpdatesStream.Event>) async {
+        for await event in events {
+            guard !Task.isCancelled else { return }
+            switch event {
+            case .listening:
+                await desk.streamStarted()
+                await desk.follow(currentMinute: currentMinute)
+            case .update(let update):
+                await desk.record(update)
+            case .unreadableFrame:
+                // The frame may have been an order's end: ask about every open order rather than wait.
+                await desk.follow(currentMinute: currentMinute)
+            case .disconnected:
+                await desk.streamStopped()
+            }
+        }
     }
 
     // MARK: - One tick, in steps

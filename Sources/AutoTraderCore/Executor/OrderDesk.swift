@@ -10,6 +10,11 @@ import Logging
 /// unsent (never sent late); an order still open when its minute has passed is canceled and
 /// what filled is recorded. An intent closed unsent stays watched for about a session: a request a
 /// dying process had already written to its socket can still arrive, and its fill is then recorded.
+///
+/// Fills are learned two ways, both ending in the same idempotent `closeIntent`: from Alpaca's
+/// trade-updates stream (`record(_:)`) as the event arrives, and by asking the broker (`follow`).
+/// While the stream listens, the periodic look at an open order comes only every `streamedLook`
+/// (a safety net); at each (re)connect and each new minute every open order is still asked about.
 public actor OrderDesk {
     private let client: AlpacaClient
     private let system: SystemDatabase
@@ -29,13 +34,41 @@ public actor OrderDesk {
     private var nextLook: [String: (at: ContinuousClock.Instant, wait: Duration)] = [:]
     static let firstWait: Duration = .milliseconds(200)
     static let longestWait: Duration = .seconds(5)
+    /// The paced look while the trade-updates stream listens: its events close orders; this only catches one it lost.
+    private let streamedLook: Duration
+    /// The trade-updates stream is listening (and the open orders were asked about since it began).
+    public private(set) var streamListening = false
     public private(set) var lastError: String?
 
-    public init(client: AlpacaClient, system: SystemDatabase, logger: Logger, notFoundGrace: Duration = .seconds(5)) {
+    /// Where a fill was learned, for the intent's detail and the log.
+    enum Source: String {
+        case poll
+        case tradeUpdate = "trade update"
+    }
+
+    public init(
+        client: AlpacaClient, system: SystemDatabase, logger: Logger, notFoundGrace: Duration = .seconds(5),
+        streamedLook: Duration = .seconds(30)
+    ) {
         self.client = client
         self.system = system
         self.logger = logger
         self.notFoundGrace = notFoundGrace
+        self.streamedLook = streamedLook
+    }
+
+    /// The stream listens again: its events are expected from now on, so the paced looks slow down. The
+    /// caller then asks about every open order once (`follow`), for the events sent while nobody listened.
+    public func streamStarted() {
+        streamListening = true
+        nextLook.removeAll()
+    }
+
+    /// The stream is down: events may be lost, so open orders are asked about at the usual pace at once.
+    public func streamStopped() {
+        guard streamListening else { return }
+        streamListening = false
+        nextLook.removeAll()
     }
 
     /// Sends a written intent. Returns a short outcome for the decision log.
@@ -94,13 +127,24 @@ public actor OrderDesk {
         cancelRequested.formIntersection(live)
         nextLook = nextLook.filter { live.contains($0.key) }
         let now = ContinuousClock.now
-        let toFollow = open.filter { intent in
-            !inFlight.contains(intent.clientOrderId) && (!paced || nextLook[intent.clientOrderId].map { $0.at <= now } ?? true)
+        let (first, longest) = streamListening ? (streamedLook, max(streamedLook, Self.longestWait)) : (Self.firstWait, Self.longestWait)
+        var toFollow: [OrderIntent] = []
+        for intent in open where !inFlight.contains(intent.clientOrderId) {
+            if !paced {
+                toFollow.append(intent)
+            } else if let look = nextLook[intent.clientOrderId] {
+                if look.at <= now { toFollow.append(intent) }
+            } else if streamListening {
+                // Its events will tell: the first paced look only after `streamedLook`, in case one is lost.
+                nextLook[intent.clientOrderId] = (now + first, first)
+            } else {
+                toFollow.append(intent)
+            }
         }
         if !paced { await lookForLateOrders() }
         guard !toFollow.isEmpty else { return }
         for intent in toFollow {
-            let wait = nextLook[intent.clientOrderId].map { min($0.wait * 2, Self.longestWait) } ?? Self.firstWait
+            let wait = nextLook[intent.clientOrderId].map { min($0.wait * 2, longest) } ?? first
             nextLook[intent.clientOrderId] = (now + wait, wait)
         }
         // Many open orders (a minute in which many cards traded): one list request for the newest
@@ -120,6 +164,72 @@ public actor OrderDesk {
             } else {
                 await follow(intent, currentMinute: currentMinute)
             }
+        }
+    }
+
+    /// Acts on one trade-updates event: an order that ended closes its intent and records what filled,
+    /// through the same `close` (and so the same exactly-once transaction) as a look at the broker. An event
+    /// that doesn't fit its intent (side, size, order id) records nothing; the order is asked about instead.
+    public func record(_ update: AlpacaTradeUpdate) async {
+        let order = update.order
+        var metadata: Logger.Metadata = [
+            "event": "\(update.event)", "client_order_id": "\(order.clientOrderId)", "order_id": "\(order.id)",
+            "status": "\(order.status)",
+        ]
+        do {
+            guard let intent = try system.openIntents().first(where: { $0.clientOrderId == order.clientOrderId }) else {
+                try await recordLate(update)
+                return
+            }
+            metadata["card"] = "\(intent.algorithmId)"
+            if let problem = Self.mismatch(intent, order) {
+                lastError = "trade update for \(intent.clientOrderId) ignored: \(problem)"
+                logger.error("trade update does not fit its order intent; ignored, the order will be asked about", metadata: metadata.merging(["problem": "\(problem)"]) { $1 })
+                nextLook[intent.clientOrderId] = nil
+                return
+            }
+            if order.status.isTerminal {
+                try close(intent, with: order, source: .tradeUpdate)
+            } else if intent.state == .pending {
+                try system.markIntentSent(id: intent.id, brokerOrderId: order.id)
+            }
+        } catch {
+            lastError = "recording a trade update for \(order.clientOrderId): \(error)"
+            logger.warning("could not record a trade update; the order will be asked about", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            nextLook[order.clientOrderId] = nil
+        }
+    }
+
+    /// Why an event's order can't be an intent's (nil: it can). A wrong fill is worse than a late one.
+    static func mismatch(_ intent: OrderIntent, _ order: AlpacaOrder) -> String? {
+        if order.side != (intent.side == .buy ? .buy : .sell) { return "side \(order.side.rawValue), the intent is a \(intent.side.rawValue)" }
+        if let known = intent.brokerOrderId, known != order.id { return "order id \(order.id), the intent's is \(known)" }
+        let filled = order.filledQty
+        if filled < 0 || filled > Decimal(intent.shares) || filled != Decimal(NSDecimalNumber(decimal: filled).intValue) {
+            return "filled_qty \(filled.plainString) of \(intent.shares) whole shares"
+        }
+        if filled > 0, (order.filledAvgPrice ?? 0) <= 0 { return "\(filled.plainString) shares filled without a price" }
+        return nil
+    }
+
+    /// An event for an intent closed unsent (its request reached the broker after all): re-opened and
+    /// followed, as the minute's list look would, so its fill is recorded once. Events for orders that are
+    /// not open intents (closed already, or placed by hand) change nothing.
+    private func recordLate(_ update: AlpacaTradeUpdate) async throws {
+        let order = update.order
+        guard let intent = try system.unsentIntents(since: Timestamp.now().adding(seconds: -Self.lateWatch))
+            .first(where: { $0.clientOrderId == order.clientOrderId }),
+            Self.mismatch(intent, order) == nil,
+            let reopened = try system.reopenLateIntent(id: intent.id, brokerOrderId: order.id)
+        else { return }
+        logger.warning("an order closed as never received arrived after all (trade update); following it", metadata: [
+            "card": "\(intent.algorithmId)", "client_order_id": "\(intent.clientOrderId)", "order_id": "\(order.id)",
+            "status": "\(order.status)", "filled": "\(order.filledQty)",
+        ])
+        if order.status.isTerminal {
+            try close(reopened, with: order, source: .tradeUpdate)
+        } else {
+            await follow(reopened, order: order, currentMinute: Timestamp.now())
         }
     }
 
@@ -201,7 +311,7 @@ public actor OrderDesk {
         }
     }
 
-    private func close(_ intent: OrderIntent, with order: AlpacaOrder) throws {
+    private func close(_ intent: OrderIntent, with order: AlpacaOrder, source: Source = .poll) throws {
         let filled = NSDecimalNumber(decimal: order.filledQty).intValue
         let state: OrderIntent.State
         switch order.status {
@@ -211,14 +321,15 @@ public actor OrderDesk {
         }
         let filledAt = (order.filledAt ?? order.updatedAt).map { Timestamp(secondsSinceEpoch: Int64($0.timeIntervalSince1970.rounded(.down))) }
         let late = intent.detail == SystemDatabase.arrivedLateDetail
+        let status = "broker status \(order.status)\(source == .tradeUpdate ? " (\(source.rawValue))" : "")"
         let closing = try system.closeIntent(
             id: intent.id, state: state, filledShares: filled, fillPrice: filled > 0 ? order.filledAvgPrice : nil,
             filledAt: filledAt, brokerOrderId: order.id,
-            detail: late ? "\(SystemDatabase.arrivedLateDetail); broker status \(order.status)" : "broker status \(order.status)")
+            detail: late ? "\(SystemDatabase.arrivedLateDetail); \(status)" : status)
         guard !closing.wasAlreadyClosed else { return }
         var metadata: Logger.Metadata = [
             "card": "\(intent.algorithmId)", "ticker": "\(order.symbol)", "order_id": "\(order.id)",
-            "client_order_id": "\(intent.clientOrderId)", "status": "\(order.status)",
+            "client_order_id": "\(intent.clientOrderId)", "status": "\(order.status)", "source": "\(source.rawValue)",
         ]
         if let trade = closing.trade {
             metadata["shares"] = "\(trade.shares)"

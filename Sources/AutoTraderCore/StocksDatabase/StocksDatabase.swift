@@ -183,23 +183,19 @@ public struct StocksDatabase: Sendable {
 
     /// The first market minute after `instant`'s minute.
     public func nextMarketMinute(after instant: Timestamp) throws -> Timestamp {
-        try pool.read { db in
-            try checkCovered(db, instant)
-            guard let text = try String.fetchOne(
-                db, sql: "SELECT minute FROM market_minutes WHERE minute > ? ORDER BY minute LIMIT 1",
-                arguments: [instant.minuteStart.text]), let minute = Timestamp(text)
-            else { throw AutoTraderError.outsideCalendar(instant) }
-            return minute
-        }
+        try neighbouringMarketMinute(of: instant, sql: "SELECT minute FROM market_minutes WHERE minute > ? ORDER BY minute LIMIT 1")
     }
 
     /// The last market minute before `instant`'s minute.
     public func previousMarketMinute(before instant: Timestamp) throws -> Timestamp {
+        try neighbouringMarketMinute(of: instant, sql: "SELECT minute FROM market_minutes WHERE minute < ? ORDER BY minute DESC LIMIT 1")
+    }
+
+    /// The market minute `sql` picks relative to `instant`'s minute; an error outside the calendar.
+    private func neighbouringMarketMinute(of instant: Timestamp, sql: String) throws -> Timestamp {
         try pool.read { db in
             try checkCovered(db, instant)
-            guard let text = try String.fetchOne(
-                db, sql: "SELECT minute FROM market_minutes WHERE minute < ? ORDER BY minute DESC LIMIT 1",
-                arguments: [instant.minuteStart.text]), let minute = Timestamp(text)
+            guard let text = try String.fetchOne(db, sql: sql, arguments: [instant.minuteStart.text]), let minute = Timestamp(text)
             else { throw AutoTraderError.outsideCalendar(instant) }
             return minute
         }

@@ -173,6 +173,14 @@ public enum SystemSchema {
                 CREATE INDEX backtests_by_client ON backtests (client, created_at);
                 """)
         },
+        Migration(version: 11, name: "index for intents closed unsent") { db in
+            try db.execute(sql: """
+                -- Intents closed as never sent stay watched for a session in case their order turns up late
+                -- (SystemDatabase.unsentIntents, once a minute): only those rows, by time.
+                CREATE INDEX order_intents_closed_unsent ON order_intents (created_at)
+                    WHERE state IN ('unsent', 'failed') AND transaction_id IS NULL;
+                """)
+        },
     ]
 
     public static let schema = DatabaseSchema(
