@@ -104,7 +104,7 @@ extension SystemDatabase {
 
     /// The broker took the order.
     public func markIntentSent(id: Int64, brokerOrderId: String) throws {
-        try pool.write { db in
+        try writeRecoverable { db in // a lost mark is redone by reconciling (see writeRecoverable)
             try db.execute(
                 sql: "UPDATE order_intents SET state = 'sent', broker_order_id = ? WHERE id = ? AND closed_at IS NULL",
                 arguments: [brokerOrderId, id])
@@ -132,7 +132,8 @@ extension SystemDatabase {
         brokerOrderId: String?, detail: String, now: Timestamp = .now()
     ) throws -> IntentClosing {
         precondition(!state.isOpen, "closeIntent needs a closed state")
-        return try pool.write { db in
+        // No fsync of its own: a close a power cut drops is redone, once, by reconciling (see writeRecoverable).
+        return try writeRecoverable { db in
             let intent = try Self.fetchIntent(db, id: id)
             guard intent.closedAt == nil else {
                 return IntentClosing(intent: intent, trade: nil, stoppedAlgorithm: false, wasAlreadyClosed: true)
