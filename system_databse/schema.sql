@@ -1,4 +1,4 @@
--- Generated from the migrations (schema version 8); a test checks it.
+-- Generated from the migrations (schema version 11); a test checks it.
 CREATE TABLE algorithm_instances (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     display_name TEXT NOT NULL,         -- "NVDA_sma_crossover_20240604_143022"
@@ -89,3 +89,40 @@ CREATE TABLE algorithm_catalog (
     updated_at TEXT NOT NULL,           -- UTC, when the row last changed
     PRIMARY KEY (name, kind)
 );
+CREATE TABLE notification_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,      -- stable, sent with every attempt: "fill-42", "close-2024-06-04"
+    kind TEXT NOT NULL,                 -- fill, rejected, refused, halted, resumed, pin_lockout, close_summary
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 3 CHECK(priority BETWEEN 1 AND 5),
+    tags TEXT NOT NULL DEFAULT '',      -- comma-separated (ntfy's tags)
+    data TEXT NOT NULL DEFAULT '{}',    -- JSON: the event's fields, for webhooks
+    created_at TEXT NOT NULL,           -- UTC
+    state TEXT NOT NULL DEFAULT 'pending' CHECK(state IN ('pending', 'sent', 'failed', 'skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,      -- UTC (wall clock)
+    last_error TEXT,
+    sent_at TEXT                        -- UTC
+);
+CREATE INDEX notification_outbox_pending ON notification_outbox (id) WHERE state = 'pending';
+CREATE TABLE backtests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticker TEXT NOT NULL,
+    algorithm TEXT NOT NULL,            -- an algorithm's name, or 'all' for the ranking
+    capital TEXT NOT NULL,              -- decimal text, whole cents
+    sessions INTEGER NOT NULL CHECK(sessions BETWEEN 1 AND 260),
+    state TEXT NOT NULL DEFAULT 'queued' CHECK(state IN ('queued', 'running', 'done', 'failed')),
+    result TEXT,                        -- JSON exactly as `autotrader backtest --json` prints it
+    error TEXT,                         -- why it failed
+    attempts INTEGER NOT NULL DEFAULT 0,-- runs started (a row that kills its runner stops being retried)
+    client TEXT NOT NULL,               -- the address that asked
+    created_at TEXT NOT NULL,           -- UTC
+    started_at TEXT,                    -- UTC, the latest run's start
+    finished_at TEXT                    -- UTC
+);
+CREATE INDEX backtests_by_state ON backtests (state, id);
+CREATE INDEX backtests_by_request ON backtests (ticker, algorithm, capital, sessions, id);
+CREATE INDEX backtests_by_client ON backtests (client, created_at);
+CREATE INDEX order_intents_closed_unsent ON order_intents (created_at)
+    WHERE state IN ('unsent', 'failed') AND transaction_id IS NULL;

@@ -28,6 +28,10 @@ public struct APIOptions: Sendable {
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
     public var limits = ConnectionLimits()
+    /// Where the owner's phone notifications go (nil: none; the outbox's rows are marked skipped).
+    public var notifyTarget: NotifyTarget?
+    /// How often the trading watch judges halted/resumed and looks for the close.
+    public var notifyWatchInterval: Duration = .seconds(5)
 
     public init(frontendPath: String) { self.frontendPath = frontendPath }
 }
@@ -92,7 +96,11 @@ public enum APIServer {
             router: router,
             server: try serverBuilder(options),
             configuration: .init(address: .hostname(host, port: options.port), serverName: "autotrader-api", backlog: 1024),
-            services: [heartbeat],
+            // Notifications: the watch writes halted/resumed and the close summary; the sender delivers the outbox.
+            services: [
+                heartbeat, NotificationService(system: system, target: options.notifyTarget, logger: logger),
+                TradingWatch(routes: routes, interval: options.notifyWatchInterval, logger: logger),
+            ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? options.port
                 status.listening(host: host, port: port)

@@ -46,11 +46,15 @@ struct APICommand: AsyncParsableCommand {
     @Option(name: .customLong("connections-per-address"), help: "Simultaneous connections kept from one address; more are closed at once.")
     var connectionsPerAddress = 32
 
+    @Option(name: .customLong("notify-watch-interval"), help: "Seconds between looks for a trading halt or the close (notifications).")
+    var notifyWatchInterval: Double = 5
+
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be 0…65535") }
         guard brokerCache >= 0, pinBackoff >= 0, (1...100).contains(pinGuessesPerHour) else {
             throw ValidationError("--broker-cache and --pin-backoff must not be negative, --pin-guesses-per-hour 1…100")
         }
+        guard notifyWatchInterval > 0 else { throw ValidationError("--notify-watch-interval must be positive") }
         guard idleTimeout > 0, (1...10_000).contains(connectionsPerAddress) else {
             throw ValidationError("--idle-timeout must be positive, --connections-per-address 1…10000")
         }
@@ -94,6 +98,13 @@ struct APICommand: AsyncParsableCommand {
             throw ValidationError("AUTOTRADER_API_TLS_CERT and AUTOTRADER_API_TLS_KEY go together: set both (PEM files) or neither")
         }
         options.tlsCertificatePath = certificate
+        options.notifyWatchInterval = .milliseconds(Int64(notifyWatchInterval * 1000))
+        do {
+            options.notifyTarget = try NotifyTarget.configured(settings)
+        } catch {
+            // A bad notification URL must not take the dashboard down: said here and by the doctor.
+            logger.error("notifications off: \(error)")
+        }
         options.tlsKeyPath = key
         if !FileManager.default.fileExists(atPath: options.frontendPath + "/index.html") {
             logger.warning("no dashboard to serve: index.html not found", metadata: ["frontend": "\(options.frontendPath)"])

@@ -18,7 +18,7 @@ struct AutoTraderCommand: AsyncParsableCommand {
             InitCommand.self, StatusCommand.self, AlgorithmsCommand.self, TransactionsCommand.self,
             DecisionsCommand.self, SetPINCommand.self, CalendarCommand.self, BarsCommand.self, IndicatorsCommand.self,
             ReconcileCommand.self, DoctorCommand.self, ModeCommand.self, BackupCommand.self, RunCommand.self,
-            BacktestCommand.self,
+            BacktestCommand.self, NotifyCommand.self,
         ]
     )
 }

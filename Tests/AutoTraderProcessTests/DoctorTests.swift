@@ -45,7 +45,7 @@ import Testing
         let fixture = try await Fixture()
         let result = try await fixture.doctor(sim)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        for check in ["configuration", "system.db", "stocks.db", "pin", "algorithms", "broker", "stream", "clock", "disk",
+        for check in ["configuration", "system.db", "stocks.db", "pin", "algorithms", "broker", "stream", "clock", "notifications", "disk",
                       "heartbeat streamer", "heartbeat executor", "heartbeat api"] {
             let line = Self.line(result.stdout, check)
             #expect(line?.hasPrefix("ok") == true || line?.hasPrefix("warn") == true, "\(check): \(line ?? "missing")\n\(result.stdout)")
@@ -59,7 +59,7 @@ import Testing
         #expect(json.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect(object?["ok"] as? Bool == true)
-        #expect((object?["checks"] as? [[String: Any]])?.count == 12)
+        #expect((object?["checks"] as? [[String: Any]])?.count == 13)
     }
 
     @Test func theDefaultPINWarnsWithPaperMoneyFailsWithRealMoneyAndIsNeverShown() throws {

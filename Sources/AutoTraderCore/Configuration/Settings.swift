@@ -78,11 +78,13 @@ public struct Settings: Sendable, CustomStringConvertible {
         "ALPACA_PAPER", "ALPACA_FEED", "ALPACA_TRADING_URL", "ALPACA_DATA_URL", "ALPACA_STREAM_URL",
         "AUTOTRADER_API_PORT", "AUTOTRADER_API_BIND", "AUTOTRADER_API_ALLOWED_HOSTS", "AUTOTRADER_API_TLS_CERT", "AUTOTRADER_API_TLS_KEY",
         "AUTOTRADER_SIM_URL", "AUTOTRADER_SIM_KEY_ID", "AUTOTRADER_SIM_SECRET_KEY",
-        "AUTOTRADER_ALGORITHM_DIR",
+        "AUTOTRADER_ALGORITHM_DIR", "AUTOTRADER_NOTIFY_URL", "AUTOTRADER_NOTIFY_FORMAT",
     ]
 
     static let secretKeys: Set<String> = [
         "ALPACA_API_KEY", "ALPACA_SECRET", "APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "AUTOTRADER_SIM_SECRET_KEY",
+        // May hold credentials, and an ntfy topic is itself the password.
+        "AUTOTRADER_NOTIFY_URL",
     ]
 
     /// The folder the default database paths are relative to.

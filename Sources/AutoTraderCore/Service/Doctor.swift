@@ -75,6 +75,7 @@ public struct Doctor: Sendable {
         } else {
             for name in ["broker", "stream", "clock"] { checks.append(DoctorCheck(name, .fail, "not checked: the configuration is unusable")) }
         }
+        checks.append(await checkNotifications(settings, systemPath: systemPath))
         checks.append(Self.checkDisk(paths: [systemPath, stocksPath]))
         checks += checkHeartbeats(heartbeats)
         return checks

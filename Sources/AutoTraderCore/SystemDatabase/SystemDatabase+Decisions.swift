@@ -16,7 +16,11 @@ extension SystemDatabase {
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [algorithmId, minute.text, decision.rawValue, shares, String(reason.prefix(500)), outcome, now.text])
-            return db.lastInsertedRowID
+            let id = db.lastInsertedRowID
+            try Self.notifyRefusals(
+                db, [DecisionEntry(algorithmId: algorithmId, minute: minute, decision: decision, shares: shares, reason: reason, outcome: outcome)],
+                now: now)
+            return id
         }
     }
 
@@ -34,6 +38,7 @@ extension SystemDatabase {
                     String(entry.reason.prefix(500)), String(entry.outcome.prefix(500)), now.text,
                 ])
             }
+            try Self.notifyRefusals(db, entries, now: now)
         }
     }
 

@@ -143,7 +143,10 @@ extension SystemDatabase {
                 trade = try Self.recordTrade(
                     db, algorithmId: intent.algorithmId, side: intent.side, shares: filledShares, price: fillPrice,
                     at: filledAt ?? now, orderSentAt: intent.sentAt ?? intent.createdAt)
+                // The owner's phone hears of the fill from this same transaction: it can't be lost or invented.
+                if let trade { try Self.notifyFill(db, trade: trade) }
             }
+            if state == .rejected { try Self.notifyRejected(db, intent: intent, reason: detail, now: now) }
             try db.execute(
                 sql: """
                     UPDATE order_intents SET state = ?, broker_order_id = COALESCE(?, broker_order_id), filled_shares = ?,

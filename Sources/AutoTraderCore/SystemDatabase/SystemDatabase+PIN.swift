@@ -78,6 +78,7 @@ extension SystemDatabase {
             try db.execute(sql: "DELETE FROM pin_attempts WHERE at < ?", arguments: [now.adding(seconds: -30 * 86_400).text])
             if right { return .right }
             failures.append(now)
+            try Self.notifyPINLockout(db, failures: failures, policy: policy, client: client, now: now)
             return .wrong(failuresThisHour: failures.count, retryAfter: policy.wait(failures: failures, now: now))
         }
     }

@@ -148,6 +148,29 @@ public enum SystemSchema {
                 ALTER TABLE order_intents ADD COLUMN limit_price TEXT;
                 """)
         },
+        Migration(version: 9, name: "notification outbox") { db in
+            try db.execute(sql: """
+                -- What the owner's phone is told, written in the same transaction as the fact it reports (a fill,
+                -- a refusal, a lockout), so a crash can't lose one; sent later by the api's one sender, oldest first.
+                CREATE TABLE notification_outbox (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    event_id TEXT NOT NULL UNIQUE,      -- stable, sent with every attempt: "fill-42", "close-2024-06-04"
+                    kind TEXT NOT NULL,                 -- fill, rejected, refused, halted, resumed, pin_lockout, close_summary
+                    title TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    priority INTEGER NOT NULL DEFAULT 3 CHECK(priority BETWEEN 1 AND 5),
+                    tags TEXT NOT NULL DEFAULT '',      -- comma-separated (ntfy's tags)
+                    data TEXT NOT NULL DEFAULT '{}',    -- JSON: the event's fields, for webhooks
+                    created_at TEXT NOT NULL,           -- UTC
+                    state TEXT NOT NULL DEFAULT 'pending' CHECK(state IN ('pending', 'sent', 'failed', 'skipped')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at TEXT NOT NULL,      -- UTC (wall clock)
+                    last_error TEXT,
+                    sent_at TEXT                        -- UTC
+                );
+                CREATE INDEX notification_outbox_pending ON notification_outbox (id) WHERE state = 'pending';
+                """)
+        },
         Migration(version: 10, name: "backtest queue") { db in
             try db.execute(sql: """
                 -- Backtests asked for through the api (which never runs algorithm code), run one at a time by
