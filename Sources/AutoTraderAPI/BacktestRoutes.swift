@@ -175,8 +175,7 @@ actor BacktestThrottle {
     }
 
     /// Takes one request from `client`'s allowance, or returns the seconds until it has one.
-    func take(client: String) -> Int? {
-        let now = ContinuousClock.now
+    func take(client: String, now: ContinuousClock.Instant = .now) -> Int? {
         if buckets.count >= 10_000 { buckets = buckets.filter { !$0.value.isFull(now: now) } }
         var bucket = buckets[client] ?? TokenBucket(capacity: burst, perMinute: perMinute, now: now)
         let wait = bucket.take(now: now)
