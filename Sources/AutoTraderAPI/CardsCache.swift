@@ -138,7 +138,10 @@ actor CardsCache {
             let id = card.algorithm.id
             let seen = firstSeen[id] ?? moment.brokerNow
             firstSeen[id] = seen
-            let life = try equity.life(of: card.algorithm, span: spans[id], brokerNow: moment.brokerNow, simulated: moment.simulated)
+            // (The fills' span from SQL, not the equity's prefix sums: those are kept for a few cards only.)
+            let life = EquityHistory.life(
+                of: card.algorithm, firstFill: spans[id]?.firstFill?.secondsSinceEpoch, lastFill: spans[id]?.lastFill?.secondsSinceEpoch,
+                span: spans[id], brokerNow: moment.brokerNow, simulated: moment.simulated)
             let listed = ListedCard(
                 card: card, pnlToday: card.valuation.currentValue - (try baseline(card, life: life, moment: moment)),
                 staleSince: staleSince(card, span: spans[id], seen: seen, moment: moment))

@@ -40,6 +40,126 @@ import Glibc
         }
     }
 
+    /// No card ever held a short or spent more than it was given: its shares never below zero and its invested
+    /// amount (buys minus sells) never above its capital, after every one of its transactions, in order.
+    func expectNoShortAndNoOverspend(_ trading: TradingSystem, _ cards: [AlgorithmInstance]) throws {
+        for card in cards {
+            var shares = 0
+            var invested: Decimal = 0
+            for trade in try trading.system.trades(algorithmId: card.id).reversed() {
+                let sign = trade.side == .buy ? 1 : -1
+                shares += sign * trade.shares
+                invested += Decimal(sign * trade.shares) * trade.price
+                #expect(shares >= 0, "card \(card.id) went short: \(shares) shares after transaction \(trade.id)")
+                #expect(invested <= card.initialCapital, "card \(card.id) invested \(invested) of \(card.initialCapital) after transaction \(trade.id)")
+            }
+        }
+    }
+
+    /// Intents that reached the broker and are closed: those closed by their trade update, and those by a look.
+    func closedBySource(_ trading: TradingSystem) throws -> (byStream: [OrderIntent], byPoll: [OrderIntent]) {
+        let closed = try trading.system.intents().filter { !$0.state.isOpen && $0.brokerOrderId != nil }
+        let byStream = closed.filter { $0.detail.hasSuffix("(trade update)") }
+        return (byStream, closed.filter { !$0.detail.hasSuffix("(trade update)") })
+    }
+
+    static let mixedCards: [(String, String, Decimal)] = [
+        ("AAPL", "rsi_bounce", 10_000), ("AAPL", "sma_crossover", 5_000), ("MSFT", "rsi_bounce", 8_000),
+        ("MSFT", "macd_signal", 8_000), ("NVDA", "macd_signal", 12_000), ("AMD", "rsi_bounce", 3_000.50),
+        ("TSLA", "sma_crossover", 6_000), ("META", "macd_signal", 7_000),
+    ]
+
+    /// Fills come from the trade-updates stream: with the paced look pushed to an hour, an order's end is
+    /// recorded from its event (the intent's detail says which path closed it), exactly once.
+    @Test func fillsAreLearnedFromTheTradeUpdatesStream() async throws {
+        let trading = try await TradingSystem(simArguments: Self.simArguments(speed: 240))
+        let cards = try createCards(trading.system, Self.mixedCards)
+        try trading.startStreamer()
+        try trading.startExecutor(["--streamed-look", "3600"])
+        try await waitFor("the executor listens to trade updates", timeout: 60) {
+            trading.executorStderr.contains("trade-updates stream listening")
+        }
+        try await trading.waitForSimTime(Self.open.adding(minutes: 150), timeout: 150)
+        try await trading.waitForNoOpenIntents(timeout: 90)
+        let (fills, problems) = try await trading.fillsVersusTransactions()
+        #expect(problems.isEmpty, "\(problems)")
+        let (byStream, byPoll) = try closedBySource(trading)
+        #expect(byStream.count >= 3, "expected orders closed by their trade update, got \(byStream.count) (and \(byPoll.count) by a look)")
+        // A look at each new minute can still get there first now and then; most ends come from the stream.
+        #expect(byStream.count >= 4 * byPoll.count, "\(byStream.count) closed by trade update, \(byPoll.count) by a look")
+        #expect(byStream.contains { $0.transactionId != nil }, "no fill was recorded from a trade update")
+        #expect(fills >= 3)
+        try expectNoShortAndNoOverspend(trading, cards)
+        let stopped = await trading.stopExecutor()
+        #expect(stopped?.status == 0)
+        #expect(!trading.executorLogs.joined().contains(" error "), "\(trading.executorLogs.joined().suffix(2000))")
+    }
+
+    /// Without the stream (`--trade-updates off`, as when it can't be reached) every fill still arrives, by
+    /// polling, exactly once.
+    @Test func withoutTheStreamFillsArriveByPollingExactlyOnce() async throws {
+        let trading = try await TradingSystem(simArguments: Self.simArguments(speed: 240, extra: ["--partial-fill-rate", "0.3"]))
+        let cards = try createCards(trading.system, Self.mixedCards)
+        try trading.startStreamer()
+        try trading.startExecutor(["--trade-updates", "off"])
+        try await trading.waitForSimTime(Self.open.adding(minutes: 150), timeout: 150)
+        try await trading.waitForNoOpenIntents(timeout: 90)
+        let (fills, problems) = try await trading.fillsVersusTransactions()
+        #expect(problems.isEmpty, "\(problems)")
+        let (byStream, byPoll) = try closedBySource(trading)
+        #expect(byStream.isEmpty && byPoll.count >= 3, "\(byStream.count) closed by trade update, \(byPoll.count) by a look")
+        #expect(fills >= 3)
+        try expectNoShortAndNoOverspend(trading, cards)
+        let stopped = await trading.stopExecutor()
+        #expect(stopped?.status == 0)
+        #expect(!trading.executorLogs.joined().contains("trade-updates stream"))
+    }
+
+    /// The trading stream dropped by the broker again and again (`/sim/disconnect-trading`), the executor
+    /// SIGKILLed now and then, and the broker failing requests, rejecting and partly filling orders: fills come
+    /// by the stream while it listens and by polling while it doesn't, and each is recorded exactly once.
+    @Test func streamDropsKillsAndFaultsNeverLoseOrDuplicateAFill() async throws {
+        let trading = try await TradingSystem(simArguments: Self.simArguments(speed: 240, extra: [
+            "--error-rate", "0.05", "--latency-ms", "10", "--reject-rate", "0.2", "--partial-fill-rate", "0.4",
+        ]))
+        let cards = try createCards(trading.system, Self.mixedCards + [("AMZN", "rsi_bounce", 5_000), ("GOOGL", "rsi_bounce", 5_000)])
+        try trading.startStreamer()
+        try trading.startExecutor()
+        let sim = trading.sim
+        let dropper = Task {
+            // The experiment's pace, not a synchronisation: the broker drops the trading stream every 0.3 s.
+            while !Task.isCancelled {
+                _ = try? await sim.request("POST", "/sim/disconnect-trading")
+                try? await Task.sleep(for: .milliseconds(300))
+            }
+        }
+        var generator = SplitMix64(seed: 1414)
+        for _ in 0..<8 {
+            // When each kill lands is the experiment; what is checked afterwards holds wherever it landed.
+            try await Task.sleep(for: .milliseconds(800 + Int(generator.next() % 2_500)))
+            await trading.killExecutor()
+            try trading.startExecutor()
+        }
+        try await trading.waitForSimTime(Self.open.adding(minutes: 150), timeout: 150)
+        dropper.cancel()
+        try await waitForReconciled(trading)
+        try await trading.waitForNoOpenIntents(timeout: 90)
+        let (fills, problems) = try await trading.fillsVersusTransactions()
+        #expect(problems.isEmpty, "\(problems)")
+        #expect(fills >= 3, "expected orders filled through the drops and kills, got \(fills)")
+        let intents = try trading.system.intents()
+        #expect(Set(intents.map(\.clientOrderId)).count == intents.count)
+        let (byStream, byPoll) = try closedBySource(trading)
+        #expect(!byPoll.isEmpty, "with the stream dropped every 0.3 s some orders must have ended by a look")
+        #expect(!byStream.isEmpty || intents.count < 10, "\(intents.count) orders, none closed by a trade update")
+        for intent in intents where intent.filledShares > 0 {
+            let trade = try trading.system.trades(algorithmId: intent.algorithmId).first { $0.id == intent.transactionId }
+            #expect(trade?.shares == intent.filledShares, "intent \(intent.clientOrderId)")
+        }
+        try expectNoShortAndNoOverspend(trading, cards)
+        _ = await trading.stopExecutor()
+    }
+
     @Test func aFullTradingDayWithSeveralCardsRecordsExactlyTheSimulatorsFills() async throws {
         let trading = try await TradingSystem(simArguments: Self.simArguments(speed: 300))
         let cards = try createCards(trading.system, [
