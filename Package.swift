@@ -85,7 +85,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            linkerSettings: leanReleaseLinking
         ),
         .executableTarget(
             name: "autotrader-sim",
@@ -94,7 +95,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            linkerSettings: leanReleaseLinking
         ),
         // The market-data service: live bars for the running cards' tickers, backfill and gap repair.
         .executableTarget(
@@ -103,7 +105,8 @@ let package = Package(
                 "AutoTraderCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            linkerSettings: leanReleaseLinking
         ),
         // The trading service: runs the algorithms every market minute and trades crash-safely.
         .executableTarget(
@@ -113,7 +116,8 @@ let package = Package(
                 "TradingAlgorithms",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            linkerSettings: leanReleaseLinking
         ),
         // The dashboard's HTTP API: routes, PIN guard, validation, health (a library, so the executable stays thin).
         .target(
@@ -141,7 +145,8 @@ let package = Package(
                 "AutoTraderCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            linkerSettings: leanReleaseLinking
         ),
         // Benchmarks (run in release builds) and the load generator the multi-process tests start.
         .executableTarget(
@@ -191,4 +196,14 @@ var testDependencies: [Target.Dependency] {
 /// Built before the process tests so they can start them (the tests never link their code).
 var executables: [Target.Dependency] {
     ["autotrader", "autotrader-bench", "autotrader-sim", "autotrader-streamer", "autotrader-executor", "autotrader-api"]
+}
+
+/// How the release executables are linked on Linux: by lld, with the relative relocations packed (DT_RELR,
+/// glibc 2.36+: Debian 12, Raspberry Pi OS bookworm) and without exporting every symbol of the program
+/// (`--no-export-dynamic` undoes the static stdlib's `-export-dynamic`). The loader then touches ~3 MB of
+/// relocations and ~2 MB of symbol table less: each service's resident memory drops by ~5.5 MB (README, "Memory").
+var leanReleaseLinking: [LinkerSetting] {
+    [.unsafeFlags(
+        ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
+        .when(platforms: [.linux], configuration: .release))]
 }
