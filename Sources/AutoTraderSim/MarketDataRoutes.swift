@@ -137,15 +137,16 @@ struct MarketDataRoutes {
         return (symbols, now)
     }
 
-    /// The newest minute bar of one symbol (what its latest trade and quote are made from), or 404 saying
-    /// that no `what` was found.
-    func latestBar(_ symbol: String, _ request: Request, what: String = "trade") throws -> SimBar {
+    /// The route's symbol and its newest minute bar (what its latest trade and quote are made from), or 404
+    /// saying that no `what` was found.
+    func latestBar(_ request: Request, _ context: SimRequestContext, what: String = "trade") throws -> (String, SimBar) {
+        let symbol = try context.parameters.require("symbol")
         let now = clock.now()
         try BarRequest.checkFeed(QueryValues(request), now: now, feeds: feeds)
         guard let bar = generator.latestBar(symbol: symbol, asOf: now) else {
             throw AlpacaAPIError(.notFound, code: 40410000, "no \(what) found for \(symbol)")
         }
-        return bar
+        return (symbol, bar)
     }
 
     /// A multi-symbol latest endpoint's map: each asked symbol that has a bar, to what `make` derives from it.
@@ -176,16 +177,14 @@ struct MarketDataRoutes {
             try JSONBody.response(SimWire.LatestTrades(trades: latestBySymbol(request, derived.trade)))
         }
         group.get("stocks/{symbol}/trades/latest") { request, context in
-            let symbol = try context.parameters.require("symbol")
-            let bar = try latestBar(symbol, request)
+            let (symbol, bar) = try latestBar(request, context)
             return try JSONBody.response(SimWire.LatestTrade(symbol: symbol, trade: derived.trade(symbol: symbol, bar: bar)))
         }
         group.get("stocks/quotes/latest") { request, _ in
             try JSONBody.response(SimWire.LatestQuotes(quotes: latestBySymbol(request, derived.quote)))
         }
         group.get("stocks/{symbol}/quotes/latest") { request, context in
-            let symbol = try context.parameters.require("symbol")
-            let bar = try latestBar(symbol, request)
+            let (symbol, bar) = try latestBar(request, context)
             return try JSONBody.response(SimWire.LatestQuote(symbol: symbol, quote: derived.quote(symbol: symbol, bar: bar)))
         }
         group.get("stocks/snapshots") { request, _ in
@@ -216,8 +215,7 @@ struct MarketDataRoutes {
                 nextPageToken: page.next?.token(barRequest.timeframe)))
         }
         group.get("stocks/{symbol}/bars/latest") { request, context in
-            let symbol = try context.parameters.require("symbol")
-            let bar = try latestBar(symbol, request, what: "bar")
+            let (symbol, bar) = try latestBar(request, context, what: "bar")
             return try JSONBody.response(SimWire.LatestBar(symbol: symbol, bar: bar))
         }
     }
