@@ -137,11 +137,11 @@ public struct NotificationSender: Sendable {
 
     /// Delivers until cancelled: sends what is due, sleeps until the next is due (or `idlePoll`).
     public func run() async throws {
-        var lastPrune = Int64.min
+        var lastPrune: Timestamp?
         while !Task.isCancelled {
             let now = clock.now()
-            if now.secondsSinceEpoch - lastPrune >= 3600 {
-                lastPrune = now.secondsSinceEpoch
+            if lastPrune.map({ now.secondsSinceEpoch - $0.secondsSinceEpoch >= 3600 }) ?? true {
+                lastPrune = now
                 _ = try? system.pruneNotifications(before: now.adding(seconds: -policy.keepDays * 86_400))
             }
             let step: Step
