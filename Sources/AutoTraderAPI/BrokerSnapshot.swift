@@ -29,6 +29,8 @@ public actor BrokerSnapshotCache {
         var anchor: (broker: Date, at: ContinuousClock.Instant)
         var latest: (broker: Date, at: ContinuousClock.Instant)
         public private(set) var rate: Double = 1
+        /// Whether `rate` has been measured (until then every reading extends the first stretch).
+        var measured = false
 
         init(broker: Date, at: ContinuousClock.Instant) {
             anchor = (broker, at)
@@ -51,11 +53,14 @@ public actor BrokerSnapshotCache {
             let sinceLatest = Self.seconds(instant - latest.at)
             let predicted = latest.broker.addingTimeInterval(sinceLatest * rate)
             let error = abs(broker.timeIntervalSince(predicted))
-            if broker < latest.broker || error > max(60, sinceLatest * rate * 0.5) {
+            if broker < latest.broker || (measured && error > max(60, sinceLatest * rate * 0.5)) {
                 anchor = (broker, instant) // a jump: the rate so far still holds, the stretch starts again
             } else {
                 let span = Self.seconds(instant - anchor.at)
-                if span >= 1 { rate = max(0, broker.timeIntervalSince(anchor.broker) / span) }
+                if span >= 1 {
+                    rate = max(0, broker.timeIntervalSince(anchor.broker) / span)
+                    measured = true
+                }
             }
             latest = (broker, instant)
         }

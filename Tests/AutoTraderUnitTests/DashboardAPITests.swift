@@ -224,6 +224,31 @@ import Testing
     }
 }
 
+/// The broker's clock between readings: extrapolated at the rate readings advance (the simulator's 60×), a
+/// jump (a skipped night) starting a new stretch at the same rate, a heartbeat's wall-clock time mapped back.
+@Suite struct BrokerTimelineTests {
+    @Test func extrapolatesAtTheObservedRateAndKeepsItAcrossAJump() {
+        let start = ContinuousClock.now
+        let open = Date(timeIntervalSince1970: TimeInterval(Timestamp.at("2024-06-04T14:00:00Z").secondsSinceEpoch))
+        var timeline = BrokerSnapshotCache.BrokerTimeline(broker: open, at: start)
+        // One reading: the rate is not known, taken as 1.
+        #expect(timeline.time(at: start + .seconds(5)) == Timestamp.at("2024-06-04T14:00:05Z"))
+        // Ten real seconds later the broker is ten minutes on: 60×, though far from what 1× predicted.
+        timeline.add(broker: open.addingTimeInterval(600), at: start + .seconds(10))
+        #expect(abs(timeline.rate - 60) < 1e-9)
+        #expect(timeline.time(at: start + .seconds(15)) == Timestamp.at("2024-06-04T14:15:00Z"))
+        // A heartbeat 30 wall-clock seconds old was written 30 simulated minutes ago.
+        let wallNow = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)) // heartbeats are whole seconds
+        #expect(timeline.time(ofWallClock: Timestamp(wallNow.addingTimeInterval(-30)), wallNow: wallNow, at: start + .seconds(15))
+            == Timestamp.at("2024-06-04T13:45:00Z"))
+        // The simulator skips the night: a new stretch from there, still at 60×.
+        let morning = Date(timeIntervalSince1970: TimeInterval(Timestamp.at("2024-06-05T13:30:00Z").secondsSinceEpoch))
+        timeline.add(broker: morning, at: start + .seconds(11))
+        #expect(abs(timeline.rate - 60) < 1e-9)
+        #expect(timeline.time(at: start + .seconds(12)) == Timestamp.at("2024-06-05T13:31:00Z"))
+    }
+}
+
 /// Holds its decision until the test opens the gate (the gate is the experiment's switch, not a timer).
 struct HoldsUntilOpened: TradingAlgorithm {
     static let gate = DispatchSemaphore(value: 0)
