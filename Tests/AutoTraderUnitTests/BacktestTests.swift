@@ -228,9 +228,11 @@ struct ScriptedByVolume: TradingAlgorithm {
         print("BacktestTests batched indicators seed 63")
         // Cent prices, sub-dollar four-decimal ones, flat stretches (RSI's 50 and 100) and jumps.
         var price = 40.0
-        let closes: [Double] = (0..<1_700).map { index in
-            switch index / 400 {
-            case 1: price = max(0.0001, ((price / 60 + Double(Int(random.next() % 201) - 100) / 10_000) * 10_000).rounded() / 10_000)
+        let closes: [Double] = (0..<1_000).map { index in
+            switch index / 250 {
+            case 1:
+                if index == 250 { price /= 60 }
+                price = max(0.0001, ((price + Double(Int(random.next() % 201) - 100) / 100_000) * 10_000).rounded() / 10_000)
             case 2 where index % 50 < 30: break
             default: price = max(0.01, ((price * (1 + Double(Int(random.next() % 4001) - 2000) / 1_000_000)) * 100).rounded() / 100)
             }
@@ -242,7 +244,7 @@ struct ScriptedByVolume: TradingAlgorithm {
         }
         let series = BarSeries(bars), batch = IndicatorBatch(series)
         // In order as a backtest asks, then at random (a block for an earlier minute is computed again).
-        let ends = Array(0..<bars.count) + (0..<300).map { _ in Int(random.next() % UInt64(bars.count)) }
+        let ends = Array(0..<bars.count) + (0..<100).map { _ in Int(random.next() % UInt64(bars.count)) }
         for end in ends {
             for length in [51, 120, 200, 60] {
                 let window = series.window(endingAt: end, count: length, batch: batch), own = series.window(endingAt: end, count: length)

@@ -28,8 +28,8 @@ final class IndicatorBatch: @unchecked Sendable {
     private let closes: ContiguousArray<Double>
     private let owner = pthread_self()
     // One block per kind and length, replaced as the replay moves on: a few kilobytes whatever the series.
-    // Read and written on `owner`'s thread only.
-    private var blocks: [Block] = []
+    // Read and written on `owner`'s thread only, one access at a time (so no run-time exclusivity check).
+    @exclusivity(unchecked) private var blocks: [Block] = []
 
     /// A batch over `series`' closes, for the calling thread.
     init(_ series: BarSeries) {
