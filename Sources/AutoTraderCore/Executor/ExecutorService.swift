@@ -95,6 +95,8 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
     private var lastAheadCheck = ContinuousClock.now - .seconds(60)
     /// The broker's date of the last pruning of the decision log.
     private var prunedOn: String?
+    /// The trade-updates stream listens now (fills arrive as events; otherwise by polling alone).
+    private var tradeUpdatesListening = false
 
     public init(
         configuration: AlpacaConfiguration, system: SystemDatabase, stocksPath: String, calendar: MarketCalendar,
@@ -203,6 +205,7 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
             guard !Task.isCancelled else { return }
             switch event {
             case .listening:
+                tradeUpdatesListening = true
                 await desk.streamStarted()
                 await desk.follow(currentMinute: currentMinute)
             case .update(let update):
@@ -211,6 +214,7 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
                 // The frame may have been an order's end: ask about every open order rather than wait.
                 await desk.follow(currentMinute: currentMinute)
             case .disconnected:
+                tradeUpdatesListening = false
                 await desk.streamStopped()
             }
         }
@@ -479,6 +483,7 @@ public actor ExecutorService: StartStopService, HeartbeatReporting {
 
     func statusLine() -> String {
         "\(marketOpen ? "market open" : "market closed"); minute \(currentMinute?.text ?? "none"); \(runningCount) cards; \(ordersSent) orders sent"
+            + (tradeUpdates == nil ? "" : "; trade updates \(tradeUpdatesListening ? "listening" : "down, polling")")
     }
 
     /// `starting` until the open intents are reconciled; `degraded` while a decision hangs.
