@@ -129,8 +129,13 @@ struct ExecutorLatencyBenchmark: AsyncParsableCommand {
             let due = clock.wall(ofSim: Double(minute.secondsSinceEpoch + 60)) + 0.05
             let wait = due - Date().timeIntervalSince1970
             if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
-            let bars = tickers.map {
-                MinuteBar(ticker: $0, timestamp: minute, open: 100, high: 101, low: 99, close: 100, volume: 1000)
+            // The simulator's own bars of the minute, as the streamer would write them: a buy goes out as a limit
+            // at the last close plus the cushion, so a made-up price would leave it resting (then canceled) at
+            // the simulator's real one. The request is made before the commit, so it is not part of the latency.
+            let real = (try? await client.minuteBars(symbols: tickers, from: minute, to: minute.adding(minutes: 1))) ?? [:]
+            let bars = tickers.map { ticker in
+                real[ticker]?.last.map { $0.minuteBar(ticker: ticker) }
+                    ?? MinuteBar(ticker: ticker, timestamp: minute, open: 100, high: 101, low: 99, close: 100, volume: 1000)
             }
             try stocks.insert(bars)
             commits[minute] = Date().timeIntervalSince1970

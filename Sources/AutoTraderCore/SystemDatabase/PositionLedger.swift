@@ -38,25 +38,23 @@ struct PositionSums: Sendable, Equatable {
     /// in integer micro-dollars (exact; SQLite's integer SUM errors out rather than overflow).
     static func read(_ db: Database, algorithmId: Int64, afterID: Int64) throws -> PositionSums {
         let row = try Row.fetchOne(
-            db,
-            sql: """
+            db.cachedStatement(sql: """
                 SELECT COUNT(*) AS trade_count,
                        COALESCE(SUM(CASE type WHEN 'buy' THEN shares ELSE -shares END), 0) AS shares,
                        COALESCE(SUM(CASE type WHEN 'buy' THEN 1 ELSE -1 END * shares
                                     * CAST(ROUND(price * 1000000) AS INTEGER)), 0) AS invested_micros,
                        COALESCE(MAX(id), 0) AS max_id
                 FROM transactions WHERE algorithm_id = ? AND id > ?
-                """,
+                """),
             arguments: [algorithmId, afterID])!
         var sums = PositionSums(
             tradeCount: row["trade_count"], shares: row["shares"], investedMicros: row["invested_micros"], maxID: row["max_id"])
         guard sums.tradeCount > 0 else { return sums }
         if let last = try Row.fetchOne(
-            db,
-            sql: """
+            db.cachedStatement(sql: """
                 SELECT id, timestamp, price FROM transactions WHERE algorithm_id = ? AND id > ?
                 ORDER BY timestamp DESC, id DESC LIMIT 1
-                """,
+                """),
             arguments: [algorithmId, afterID]) {
             sums.lastTradeID = last["id"]
             sums.lastTradeAt = Timestamp(last["timestamp"] as String)

@@ -58,14 +58,14 @@ extension SystemDatabase {
             let algorithm = try Self.fetchAlgorithm(db, id: algorithmId)
             guard algorithm.status == .running else { return .failure(.notRunning) }
             if let open = try Row.fetchOne(
-                db, sql: "SELECT client_order_id FROM order_intents WHERE algorithm_id = ? AND closed_at IS NULL LIMIT 1",
+                db.cachedStatement(sql: "SELECT client_order_id FROM order_intents WHERE algorithm_id = ? AND closed_at IS NULL LIMIT 1"),
                 arguments: [algorithmId])
             {
                 return .failure(.previousOrderOpen(clientOrderId: open["client_order_id"]))
             }
             let clientOrderId = OrderIntent.clientOrderId(algorithmId: algorithmId, minute: minute)
             if try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM order_intents WHERE algorithm_id = ? AND minute = ?",
+                db.cachedStatement(sql: "SELECT 1 FROM order_intents WHERE algorithm_id = ? AND minute = ?"),
                 arguments: [algorithmId, minute.text]) == true
             {
                 return .failure(.alreadyOrderedThisMinute)
@@ -79,21 +79,19 @@ extension SystemDatabase {
             // A buy's limit is fixed here, from the same position the guard read: the hard cap on its cost.
             let limit = side == .buy
                 ? OrderGuards.buyLimit(shares: shares, price: price, cash: algorithm.initialCapital - position.invested) : nil
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO order_intents (algorithm_id, minute, side, shares, limit_price, purpose, client_order_id, state, created_at, sent_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
-                    """,
+                    """).execute(
                 arguments: [
                     algorithmId, minute.text, side.rawValue, shares, limit?.plainString, purpose.rawValue, clientOrderId,
                     now.text, now.text,
                 ])
             let intent = try Self.fetchIntent(db, id: db.lastInsertedRowID)
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO decisions (algorithm_id, minute, decision, shares, reason, outcome, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """).execute(
                 arguments: [
                     algorithmId, minute.text, side.rawValue, shares, String(reason.prefix(500)),
                     "order \(clientOrderId) written\(limit.map { ", limit \($0.plainString)" } ?? ""), sending", now.text,
@@ -235,7 +233,7 @@ extension SystemDatabase {
     }
 
     static func fetchIntent(_ db: Database, id: Int64) throws -> OrderIntent {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM order_intents WHERE id = ?", arguments: [id]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM order_intents WHERE id = ?"), arguments: [id]) else {
             throw AutoTraderError.unknownIntent(id: id)
         }
         return OrderIntent(row: row)

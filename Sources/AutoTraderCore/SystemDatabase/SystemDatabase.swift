@@ -213,7 +213,7 @@ public struct SystemDatabase: Sendable {
     }
 
     static func fetchAlgorithm(_ db: Database, id: Int64) throws -> AlgorithmInstance {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM algorithm_instances WHERE id = ?", arguments: [id]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM algorithm_instances WHERE id = ?"), arguments: [id]) else {
             throw AutoTraderError.unknownAlgorithm(id: id)
         }
         return AlgorithmInstance(row: row)
