@@ -1,6 +1,9 @@
 // AutoTrader dashboard. Plain JavaScript, no build step, nothing from the internet.
 // Polls the api (GET /api/algorithms, then /api/health, then each card's equity),
-// one request at a time and one poll at a time, and draws a card per algorithm.
+// one request at a time and one poll at a time, and draws a card per algorithm, worst first, sized so
+// every card is on screen at once. Health is checked at least every 60 s whatever the market, and the
+// page polls again at the broker's next open and close. Charts: TradingView Lightweight Charts
+// (vendor/lightweight-charts), when it loaded.
 "use strict";
 
 (function () {
@@ -13,6 +16,7 @@
   }
   const POLL_OPEN_MS = positiveInt("poll_open_ms", 30000);        // market open: every 30 s
   const POLL_CLOSED_MS = positiveInt("poll_closed_ms", 3600000);  // market closed: every 60 min
+  const HEALTH_MS = Math.min(60000, positiveInt("health_ms", 60000)); // health, whatever the market
   const REQUEST_TIMEOUT_MS = 15000;
   const TICKER_DEBOUNCE_MS = 350;
   const MAX_PIN_LENGTH = 12;
@@ -35,6 +39,10 @@
     health: null,
     healthError: null,
     healthAt: 0,             // ms epoch of the last good /api/health
+    healthCount: 0,          // health answers (polls' and the 60 s checks')
+    healthTimer: null,
+    summary: null,           // /api/algorithms' summary, or one made from the cards
+    clock: null,             // the broker's clock: { broker: ms, real: ms, rate } from the last broker_time
     securityTimer: null,     // re-draws the banner when a PIN lockout it shows ends
     pollCount: 0,
     intervalMs: POLL_OPEN_MS,
@@ -53,19 +61,48 @@
   const signedMoneyFmt = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2, signDisplay: "exceptZero" });
   const priceFmt = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 4 });
   const intFmt = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
-  const pctFmt = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2, signDisplay: "exceptZero" });
+  const pctFmt = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2, signDisplay: "always" });
+  const smallPctFmt = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 2, maximumFractionDigits: 6, signDisplay: "always" });
 
   const isNum = (v) => typeof v === "number" && Number.isFinite(v);
-  const money = (v) => (isNum(v) ? moneyFmt.format(v) : "—");
-  const signedMoney = (v) => (isNum(v) ? signedMoneyFmt.format(v) : "—");
-  const price = (v) => (isNum(v) ? priceFmt.format(v) : "—");
-  const int = (v) => (isNum(v) ? intFmt.format(v) : "—");
-  const pct = (v) => (isNum(v) ? pctFmt.format(v) + "%" : "—");
+  // Money may come as a number or as a decimal string ("12.34"): both read as a number for display.
+  function num(v) {
+    if (isNum(v)) return v;
+    if (typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v)) return Number(v);
+    return null;
+  }
+  const money = (v) => (num(v) !== null ? moneyFmt.format(num(v)) : "—");
+  const signedMoney = (v) => (num(v) !== null ? signedMoneyFmt.format(num(v)) : "—");
+  const price = (v) => (num(v) !== null ? priceFmt.format(num(v)) : "—");
+  const int = (v) => (num(v) !== null ? intFmt.format(num(v)) : "—");
+  // Signed, and never a bare "0.00%" for a gain or loss too small for two decimals: +0.0062%.
+  function pct(v) {
+    const n = num(v);
+    if (n === null) return "—";
+    if (n === 0) return "0.00%";
+    return (Math.abs(n) >= 0.01 ? pctFmt.format(n) : smallPctFmt.format(n)) + "%";
+  }
+  // A card's P&L in percent of its allocation, from the money (the api's pnl_percent is rounded to 2 places).
+  function cardPercent(c) {
+    const p = num(c.pnl), a = num(c.initial_capital);
+    if (p !== null && a) return p / a * 100;
+    return num(c.pnl_percent);
+  }
+  // "HH:MM" in the viewer's zone.
+  function hhmm(text) {
+    const d = parseUTC(text);
+    return d ? d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }) : "—";
+  }
 
   function parseUTC(text) {
     if (!text) return null;
     const d = new Date(text);
     return Number.isNaN(d.getTime()) ? null : d;
+  }
+  // "Today" on the broker's clock (the simulator's day in simulated mode), in the viewer's zone.
+  function today() {
+    const now = state.clock ? brokerNow() : null;
+    return now !== null ? new Date(now) : new Date();
   }
   function sameLocalDay(a, b) {
     return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
@@ -74,7 +111,7 @@
   function localTime(text) {
     const d = parseUTC(text);
     if (!d) return "—";
-    if (sameLocalDay(d, new Date())) {
+    if (sameLocalDay(d, today())) {
       return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
     }
     return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
@@ -88,7 +125,7 @@
   function localWhen(text) {
     const d = parseUTC(text);
     if (!d) return null;
-    if (sameLocalDay(d, new Date())) return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    if (sameLocalDay(d, today())) return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
     return d.toLocaleString(undefined, { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   }
   // When a sell-and-stop asked for now is carried out: the executor sells at the next market minute,
@@ -117,8 +154,9 @@
     return m + ":" + String(s).padStart(2, "0");
   }
   function pnlSign(pnl) {
-    if (!isNum(pnl) || pnl === 0) return "zero";
-    return pnl > 0 ? "positive" : "negative";
+    const n = num(pnl);
+    if (n === null || n === 0) return "zero";
+    return n > 0 ? "positive" : "negative";
   }
 
   // ---------- api ----------
@@ -210,17 +248,10 @@
     } catch (e) {
       state.pollError = e;
     }
-    try {
-      state.health = await api("GET", "/api/health");
-      state.healthError = null;
-      state.healthAt = Date.now();
-      lockoutFromHealth();
-    } catch (e) {
-      state.healthError = e;
-    }
+    await fetchHealth();
     // A failed poll retries at the open-market pace even when the market is closed.
     setIntervalMs(ok && state.marketOpen === false ? POLL_CLOSED_MS : POLL_OPEN_MS);
-    state.nextPollAt = Date.now() + state.intervalMs;
+    state.nextPollAt = Date.now() + nextPollDelay();
     renderStatus();
     if (ok) {
       await refreshSparklines();
@@ -236,9 +267,89 @@
       state.pollQueued = false;
       poll();
     } else {
-      state.nextPollAt = Date.now() + state.intervalMs;
-      state.pollTimer = setTimeout(poll, state.intervalMs);
+      const delay = nextPollDelay();
+      state.nextPollAt = Date.now() + delay;
+      body.dataset.nextPollMs = String(Math.round(delay));
+      state.pollTimer = setTimeout(poll, delay);
     }
+  }
+
+  // The poll interval, or sooner: just after the broker's next open (market closed) or close (open),
+  // so the page never says MARKET CLOSED long after the open. Broker time runs at the clock's rate
+  // (faster than real time in an accelerated simulation).
+  function nextPollDelay() {
+    let delay = state.intervalMs;
+    const flip = parseUTC(state.marketOpen === true ? state.nextClose : state.marketOpen === false ? state.nextOpen : null);
+    const now = brokerNow();
+    if (flip && now !== null) {
+      const real = (flip.getTime() - now) / Math.max(0.1, state.clock.rate);
+      if (real > -60000) delay = Math.min(delay, Math.max(1000, real + 1500));
+    }
+    return delay;
+  }
+
+  async function fetchHealth() {
+    try {
+      state.health = await api("GET", "/api/health");
+      state.healthError = null;
+      state.healthAt = Date.now();
+      state.healthCount += 1;
+      body.dataset.healthCount = String(state.healthCount);
+      noteBrokerTime(state.health.broker_time);
+      lockoutFromHealth();
+    } catch (e) {
+      state.healthError = e;
+    }
+  }
+
+  // Health at least every HEALTH_MS whatever the market: an executor that stops overnight, or at the
+  // open, is on the wall within a minute. A market that opened or closed since the last poll polls now.
+  // The first check comes after 3 s: two readings of the broker's clock give its rate (an accelerated
+  // simulation), and with it when the next open or close really comes.
+  function scheduleHealth(ms) {
+    clearTimeout(state.healthTimer);
+    state.healthTimer = setTimeout(healthCheck, ms || HEALTH_MS);
+  }
+  async function healthCheck() {
+    if (!state.polling && (!state.clock || !state.clock.measured || Date.now() - state.healthAt >= HEALTH_MS - 1000)) {
+      await fetchHealth();
+      body.dataset.healthChecks = String(Number(body.dataset.healthChecks || 0) + 1);
+      renderStatus();
+      const open = state.health && !state.healthError ? state.health.market_open : undefined;
+      if ((open === true || open === false) && state.marketOpen !== null && open !== state.marketOpen) pollNow();
+    }
+    scheduleHealth();
+  }
+
+  // ---------- the broker's clock ----------
+  // broker_time (the simulator's in simulated mode) from every answer; between answers it runs on at
+  // the rate it was seen to run (an accelerated simulation runs faster than the wall clock).
+  function noteBrokerTime(text) {
+    const d = parseUTC(text);
+    if (!d) return;
+    const real = Date.now(), broker = d.getTime();
+    let rate = state.clock ? state.clock.rate : 1;
+    let measured = state.clock ? !!state.clock.measured : false;
+    if (state.clock) {
+      const dr = real - state.clock.real, db = broker - state.clock.broker;
+      if (db < 0 || db > 86400000 * 3) { rate = 1; measured = false; } // restarted or jumped: start again
+      else if (dr >= 2000) { rate = Math.min(1000, Math.max(0, db / dr)); measured = true; } // else too close to measure
+    }
+    const first = measured && !(state.clock && state.clock.measured);
+    state.clock = { broker, real, rate, measured };
+    renderClock();
+    // Now the rate is known: a poll waiting for the open or close is moved to when it really comes.
+    if (first && state.pollTimer !== null && !state.polling) {
+      clearTimeout(state.pollTimer);
+      const delay = nextPollDelay();
+      state.nextPollAt = Date.now() + delay;
+      body.dataset.nextPollMs = String(Math.round(delay));
+      state.pollTimer = setTimeout(poll, delay);
+    }
+  }
+  function brokerNow() {
+    if (!state.clock) return null;
+    return state.clock.broker + (Date.now() - state.clock.real) * state.clock.rate;
   }
 
   function applyAlgorithms(data) {
@@ -247,8 +358,10 @@
     state.nextOpen = typeof data.next_open === "string" ? data.next_open : null;
     state.nextClose = typeof data.next_close === "string" ? data.next_close : null;
     state.mode = typeof data.mode === "string" ? data.mode : state.mode;
-    state.totalValue = data.total_account_value;
+    state.totalValue = num(data.total_account_value);
     state.asOf = data.as_of;
+    state.summary = data.summary && typeof data.summary === "object" ? data.summary : null;
+    noteBrokerTime(data.broker_time);
     const seen = new Set();
     state.order = [];
     for (const card of data.algorithms) {
@@ -260,6 +373,7 @@
       state.cards.set(id, card);
     }
     for (const id of Array.from(state.cards.keys())) if (!seen.has(id)) state.cards.delete(id);
+    sortWorstFirst();
     renderCards();
     renderHeader();
     if (detail.id !== null && !state.cards.has(detail.id)) closeDetail(); // stopped meanwhile
@@ -285,11 +399,78 @@
     $("#account-value").textContent = isNum(state.totalValue) ? money(state.totalValue) : "—";
   }
 
+  // One clock: the broker's time (the simulator's, labelled SIM, in simulated mode) in the viewer's zone.
+  // Before the api gives broker_time it shows when the api last answered. Red when the last poll failed.
+  function renderClock() {
+    const now = brokerNow();
+    const sim = (state.mode || (state.health && state.health.mode)) === "simulated";
+    let text;
+    if (now !== null) {
+      text = (sim ? "SIM " : "") + new Date(now).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+      asOf.dataset.clock = sim ? "sim" : "broker";
+      asOf.dataset.brokerTime = new Date(now).toISOString();
+      asOf.title = sim ? "The simulator's time, in your time zone" : "The broker's time, in your time zone";
+    } else {
+      text = state.lastGoodAt ? state.lastGoodAt.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }) : "—";
+      asOf.dataset.clock = "";
+      asOf.title = state.lastGoodAt ? "Last answer from the api" : "No answer from the api yet";
+    }
+    setText(asOf, text);
+    asOf.dataset.state = state.pollError ? "error" : "ok";
+  }
+
+  // The strip under the top bar: today's and total P&L and how many cards are up, down, flat.
+  function renderSummary() {
+    const summary = $("#summary");
+    const cards = state.order.map((id) => state.cards.get(id)).filter(Boolean);
+    summary.hidden = cards.length === 0;
+    if (cards.length === 0) return;
+    const s = state.summary || {};
+    const sum = (key) => cards.reduce((acc, c) => (acc === null || num(c[key]) === null ? null : acc + num(c[key])), 0);
+    const total = num(s.pnl) !== null ? num(s.pnl) : sum("pnl");
+    const today = num(s.pnl_today) !== null ? num(s.pnl_today) : sum("pnl_today");
+    const counts = { up: 0, down: 0, flat: 0 };
+    for (const c of cards) { const k = pnlSign(c.pnl); counts[k === "positive" ? "up" : k === "negative" ? "down" : "flat"]++; }
+    const up = isNum(s.up) ? s.up : counts.up, down = isNum(s.down) ? s.down : counts.down, flat = isNum(s.flat) ? s.flat : counts.flat;
+    const t = $("#sum-today"), a = $("#sum-total");
+    setText(t, signedMoney(today));
+    t.dataset.sign = pnlSign(today);
+    setText(a, signedMoney(total));
+    a.dataset.sign = pnlSign(total);
+    document.documentElement.style.setProperty("--sum-chars", String(Math.max(8, t.textContent.length, a.textContent.length)));
+    setText($("#sum-up"), "▲" + up);
+    setText($("#sum-down"), "▼" + down);
+    setText($("#sum-flat"), "■" + flat);
+    $("#sum-counts").title = up + " up, " + down + " down, " + flat + " flat";
+  }
+
+  // The api's reasons give New York times ("since 10:42 ET"): shown, like every time here, in the viewer's
+  // zone, taken on the broker's day.
+  function localizeET(text) {
+    return text.replace(/\b(\d{2}):(\d{2}) ET\b/g, (match, h, m) => {
+      try {
+        const now = brokerNow() !== null ? brokerNow() : Date.now();
+        const parts = {};
+        for (const p of new Intl.DateTimeFormat("en-US", { timeZone: "America/New_York", year: "numeric", month: "2-digit", day: "2-digit",
+          hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date(now))) parts[p.type] = p.value;
+        const wall = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour % 24, +parts.minute);
+        const offset = Math.round((wall - now) / 60000) * 60000;
+        const at = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +h, +m) - offset;
+        return new Date(at).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+      } catch (e) {
+        return match;
+      }
+    });
+  }
+
+  // Service names as a person says them.
+  const SERVICE_WORDS = { executor: "the trading service", streamer: "the market-data feed", api: "the dashboard's server" };
+  const STATE_WORDS = { missing: "has never started", stopped: "is stopped", starting: "is starting", stopping: "is stopping", degraded: "is struggling", failed: "has failed" };
+
   function renderStatus() {
     renderHeader();
-    asOf.textContent = state.lastGoodAt ? state.lastGoodAt.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "—";
-    asOf.dataset.state = state.pollError ? "error" : "ok";
-    asOf.title = state.lastGoodAt ? "Last answer from the api" : "No answer from the api yet";
+    renderClock();
+    renderSummary();
 
     const errors = [], warnings = [];
     if (state.pollError) {
@@ -302,26 +483,40 @@
       warnings.push("HEALTH CHECK FAILED: " + state.healthError.message);
     }
     const h = state.health;
+    let halted = false;
     if (h && !state.healthError) {
+      // Trading halted (the api decides: a stopped, stale or missing trading service, or stale prices,
+      // while the market is open): red, first, in the api's plain words.
+      const trading = h.trading && typeof h.trading === "object" ? h.trading : null;
+      if (trading && trading.state === "halted") {
+        halted = true;
+        const reasons = (Array.isArray(trading.reasons) ? trading.reasons : []).filter((r) => typeof r === "string" && r).map(localizeET);
+        let text = "TRADING HALTED — " + (reasons.join("; ") || "the system says trading has stopped");
+        if (trading.since && !reasons.some((r) => /\d\d:\d\d/.test(r))) text += " (since " + hhmm(trading.since) + ")";
+        errors.push(text);
+      }
       const bad = [];
       for (const s of Array.isArray(h.services) ? h.services : []) {
-        const name = String(s.service || "service").toUpperCase();
-        const age = isNum(s.age_seconds) ? " (last heard " + duration(s.age_seconds) + " ago)" : "";
-        if (s.state && s.state !== "running") bad.push(name + " " + String(s.state).toUpperCase() + age);
-        else if (s.stale) bad.push(name + " STALE" + age);
+        if (halted) break; // the halt's reasons say it already
+        const name = SERVICE_WORDS[s.service] || "the " + String(s.service || "service") + " service";
+        const age = isNum(s.age_seconds) ? " (last heard from " + duration(s.age_seconds) + " ago)" : "";
+        if (s.state && s.state !== "running") bad.push(name + " " + (STATE_WORDS[s.state] || "is " + s.state) + (s.state === "missing" ? "" : age));
+        else if (s.stale) bad.push(name + " has gone quiet" + age);
       }
       if (h.databases && typeof h.databases === "object") {
+        const DB_WORDS = { system: "the cards' database", stocks: "the price database" };
         for (const [db, st] of Object.entries(h.databases)) {
-          if (st !== "ok") bad.push(db.toUpperCase() + " DATABASE: " + st);
+          if (st !== "ok") bad.push((DB_WORDS[db] || "the " + db + " database") + " has a problem: " + st);
         }
       }
-      if (h.data_stale) {
-        bad.push("MARKET DATA STALE" + (h.newest_bar ? " (newest bar " + localTime(h.newest_bar) + ")" : " (no bars yet)"));
+      if (h.data_stale && !halted) {
+        bad.push(h.newest_bar ? "no new prices since " + hhmm(h.newest_bar) : "no prices have arrived yet");
       }
-      if (h.status === "down") errors.push(bad.length ? "DOWN: " + bad.join(" · ") : "THE SYSTEM REPORTS IT IS DOWN");
-      else if (bad.length || h.status === "degraded") warnings.push((h.status === "degraded" ? "DEGRADED: " : "") + (bad.join(" · ") || "some services are not healthy"));
+      if (h.status === "down") errors.push(bad.length ? "NOT WORKING: " + bad.join(" · ") : "THE SYSTEM SAYS IT IS NOT WORKING");
+      else if (bad.length || (h.status === "degraded" && !halted)) warnings.push(bad.join(" · ") || "something is not healthy: see autotrader doctor");
       securityBanner(h.security, errors, warnings);
     }
+    banner.dataset.halted = halted ? "true" : "false";
     renderPinPrompt();
     const all = errors.concat(warnings);
     if (all.length === 0) {
@@ -397,11 +592,53 @@
     el.classList.toggle("unknown", text === "—");
   }
 
+  // Worst first: the lowest P&L leads (the cards that need a look), then by id for a steady order.
+  function sortWorstFirst() {
+    const key = (id) => { const n = num((state.cards.get(id) || {}).pnl); return n === null ? 0 : n; };
+    state.order.sort((a, b) => key(a) - key(b) || Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  // Every card on screen at once: the grid's columns are chosen for the largest P&L text that fits
+  // (the width of "+$1,234.56" in a tile, a third of its height). Big tiles are full cards ("full");
+  // small ones show ticker and P&L ("tile") and open the full card when touched. A narrow screen (a
+  // phone) lists full cards one under another and scrolls ("list").
+  const phoneQuery = window.matchMedia("(max-width: 600px)");
+  function layoutCards() {
+    const n = state.order.length;
+    if (phoneQuery.matches) { cardsEl.dataset.density = "list"; return; }
+    if (n === 0) { cardsEl.dataset.density = "full"; return; }
+    const cs = getComputedStyle(cardsEl);
+    const gap = parseFloat(cs.columnGap) || 8;
+    const width = cardsEl.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    const height = cardsEl.clientHeight - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom);
+    if (width <= 0 || height <= 0) return;
+    // Full cards when they all fit as full cards (the grid with the most room each), else tiles.
+    const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+    const fits = (g) => g.h >= 17 * rem && g.w >= 13 * rem;
+    let best = null, bestFull = null;
+    for (let cols = 1; cols <= n; cols++) {
+      const rows = Math.ceil(n / cols);
+      const w = (width - (cols - 1) * gap) / cols, h = (height - (rows - 1) * gap) / rows;
+      const g = { cols, rows, w, h, score: Math.min(w / 6.5, h * 0.3) };
+      if (!best || g.score > best.score + 0.01) best = g;
+      if (fits(g) && (!bestFull || g.score > bestFull.score + 0.01)) bestFull = g;
+    }
+    const full = bestFull !== null;
+    if (full) best = bestFull;
+    // A few full cards need not be wider than a card: the rest of the row stays empty.
+    cardsEl.style.setProperty("--cols", String(best.cols));
+    cardsEl.style.setProperty("--rows", String(best.rows));
+    cardsEl.dataset.density = full ? "full" : "tile";
+    cardsEl.dataset.cols = String(best.cols);
+  }
+  if (window.ResizeObserver) new ResizeObserver(() => { const before = cardsEl.dataset.density; layoutCards(); if (before !== cardsEl.dataset.density) drawAllSparks(); }).observe(cardsEl);
+  phoneQuery.addEventListener("change", () => { layoutCards(); drawAllSparks(); });
+
   function renderCards() {
     loadingEl.hidden = true;
     cardsEl.removeAttribute("aria-busy");
     for (const [id, el] of cardEls) {
-      if (!state.cards.has(id)) { el.remove(); cardEls.delete(id); }
+      if (!state.cards.has(id)) { dropSpark(el); el.remove(); cardEls.delete(id); }
     }
     let previous = null;
     for (const id of state.order) {
@@ -411,13 +648,16 @@
         el.dataset.id = id;
         cardEls.set(id, el);
       }
-      fillCard(el, state.cards.get(id));
       const wanted = previous ? previous.nextElementSibling : cardsEl.firstElementChild;
       if (wanted !== el) cardsEl.insertBefore(el, wanted);
       previous = el;
     }
     emptyEl.hidden = state.order.length !== 0;
     cardsEl.dataset.count = String(state.order.length);
+    layoutCards();
+    for (const id of state.order) fillCard(cardEls.get(id), state.cards.get(id));
+    renderSummary();
+    if (detail.id !== null) renderDetailSummary();
   }
 
   function fillCard(el, c) {
@@ -431,10 +671,17 @@
     const pm = $(".pnl-money", el);
     const pmText = signedMoney(c.pnl);
     setText(pm, pmText);
-    pm.style.setProperty("--chars", String(Math.max(9, pmText.length)));
-    let percent = c.pnl_percent;
-    if (!isNum(percent) && isNum(c.pnl) && isNum(c.initial_capital) && c.initial_capital !== 0) percent = c.pnl / c.initial_capital * 100;
-    setText($(".pnl-pct", el), pct(percent));
+    pm.style.setProperty("--chars", String(Math.max(8, pmText.length)));
+    setText($(".pnl-pct", el), pct(cardPercent(c)));
+    const today = $(".pnl-today", el);
+    const hasToday = num(c.pnl_today) !== null;
+    setText(today, hasToday ? "today " + signedMoney(c.pnl_today) : "");
+    today.dataset.sign = hasToday ? pnlSign(c.pnl_today) : "zero";
+    // No new price for a while: greyed, and since when (the broker's time, in the viewer's zone).
+    const stale = $(".stale-note", el);
+    el.dataset.stale = c.stale_since ? "true" : "false";
+    stale.hidden = !c.stale_since;
+    if (c.stale_since) setText(stale, "NO NEW PRICE since " + hhmm(c.stale_since));
     setFact($(".value", el), money(c.current_value));
     setFact($(".alloc", el), money(c.initial_capital));
     setFact($(".shares", el), int(c.current_shares));
@@ -456,60 +703,126 @@
       when.dataset.sale = saleKind();
       when.dataset.saleAt = saleKind() === "open" ? state.nextOpen : "";
     }
-    el.setAttribute("aria-label", (c.ticker || "") + " " + (c.algorithm_type || "") + ", P&L " + pmText);
-    drawSpark($(".spark", el), el.sparkPoints || [], c);
+    el.setAttribute("aria-label", (c.ticker || "") + " " + (c.algorithm_type || "") + ", P&L " + pmText + (c.stale_since ? ", no new price since " + hhmm(c.stale_since) : ""));
+    drawSpark(el, c);
   }
 
-  // Equity sparklines: one request per card, one after another, after the card list.
+  function sparksShown() { return cardsEl.dataset.density !== "tile"; }
+
+  // Equity sparklines: one request per card whose sparkline is shown, one after another, after the list.
   async function refreshSparklines() {
+    if (!sparksShown()) return;
     for (const id of state.order.slice()) {
       const el = cardEls.get(id);
-      if (!el) continue;
+      if (!el || !sparksShown()) continue;
       try {
         const data = await api("GET", "/api/algorithms/" + encodeURIComponent(id) + "/equity");
         el.sparkPoints = Array.isArray(data.points) ? data.points : [];
         const card = state.cards.get(id);
-        if (card) drawSpark($(".spark", el), el.sparkPoints, card);
+        if (card) drawSpark(el, card);
       } catch (e) {
         // The card keeps its previous line; the banner is for the card list and health.
       }
     }
   }
-
-  const SVG = "http://www.w3.org/2000/svg";
-  function drawSpark(svg, points, card) {
-    const values = points.map((p) => p && p.value).filter(isNum);
-    const base = isNum(card.initial_capital) ? card.initial_capital : null;
-    const key = values.join(",") + "|" + base;
-    if (svg.dataset.key === key) return;
-    svg.dataset.key = key;
-    svg.dataset.points = String(values.length);
-    while (svg.firstChild) svg.removeChild(svg.firstChild);
-    const all = base === null ? values : values.concat([base]);
-    if (all.length === 0) return;
-    let lo = Math.min.apply(null, all), hi = Math.max.apply(null, all);
-    if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
-    const pad = (hi - lo) * 0.08;
-    lo -= pad; hi += pad;
-    const y = (v) => (30 - ((v - lo) / (hi - lo)) * 30).toFixed(2);
-    if (base !== null) {
-      const line = document.createElementNS(SVG, "line");
-      line.setAttribute("class", "base");
-      line.setAttribute("x1", "0"); line.setAttribute("x2", "100");
-      line.setAttribute("y1", y(base)); line.setAttribute("y2", y(base));
-      svg.appendChild(line);
+  function drawAllSparks() {
+    for (const id of state.order) {
+      const el = cardEls.get(id), c = state.cards.get(id);
+      if (el && c) drawSpark(el, c);
     }
-    if (values.length < 2) return;
-    const step = 100 / (values.length - 1);
-    const coords = values.map((v, i) => (i * step).toFixed(2) + "," + y(v));
-    const area = document.createElementNS(SVG, "polygon");
-    area.setAttribute("class", "area");
-    area.setAttribute("points", "0,30 " + coords.join(" ") + " 100,30");
-    svg.appendChild(area);
-    const poly = document.createElementNS(SVG, "polyline");
-    poly.setAttribute("class", "line");
-    poly.setAttribute("points", coords.join(" "));
-    svg.appendChild(poly);
+    if (sparksShown() && !state.polling && state.order.some((id) => cardEls.get(id) && !cardEls.get(id).sparkPoints)) refreshSparklines();
+  }
+
+  // ---------- charts (TradingView Lightweight Charts) ----------
+
+  const LWC = window.LightweightCharts || null;
+  const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  const toSeconds = (text) => { const d = parseUTC(text); return d ? Math.floor(d.getTime() / 1000) : null; };
+  const localHM = (seconds) => new Date(seconds * 1000).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  // Points oldest first with one value per second (the library refuses repeated or unordered times).
+  function series(points, valueOf) {
+    const out = [];
+    for (const p of points) {
+      const time = toSeconds(p && p.t), value = valueOf(p);
+      if (time === null || value === null) continue;
+      if (out.length && out[out.length - 1].time >= time) { if (out[out.length - 1].time === time) out[out.length - 1].value = value; continue; }
+      out.push({ time, value });
+    }
+    return out;
+  }
+
+  // A card's sparkline: its value over its life against its allocation (the zero line, dashed): green
+  // above, red below. Made while the card shows it, removed when the card becomes a tile.
+  function drawSpark(el, card) {
+    const box = $(".spark", el);
+    const base = num(card.initial_capital);
+    const data = series(el.sparkPoints || [], (p) => num(p.value));
+    box.dataset.points = String(data.length);
+    if (!LWC || !sparksShown() || el.hidden) { dropSpark(el); return; }
+    if (!el.spark) {
+      const chart = LWC.createChart(box, {
+        autoSize: true,
+        layout: { background: { type: "solid", color: "transparent" }, textColor: css("--muted") || "#8c8c8c", fontFamily: css("--mono") || "monospace" },
+        grid: { vertLines: { visible: false }, horzLines: { visible: false } },
+        rightPriceScale: { visible: false }, leftPriceScale: { visible: false },
+        timeScale: { visible: false, borderVisible: false, fixLeftEdge: true, fixRightEdge: true },
+        crosshair: { vertLine: { visible: false, labelVisible: false }, horzLine: { visible: false, labelVisible: false } },
+        handleScroll: false, handleScale: false,
+      });
+      const line = chart.addBaselineSeries({
+        baseValue: { type: "price", price: base || 0 },
+        topLineColor: css("--green"), topFillColor1: "rgba(43, 255, 106, 0.28)", topFillColor2: "rgba(43, 255, 106, 0.04)",
+        bottomLineColor: css("--red"), bottomFillColor1: "rgba(255, 79, 79, 0.04)", bottomFillColor2: "rgba(255, 79, 79, 0.28)",
+        lineWidth: 2, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false,
+        // The allocation always in view, so the line's distance from it means something.
+        autoscaleInfoProvider: (original) => {
+          const r = original();
+          const b = el.spark ? el.spark.base : base;
+          if (b === null) return r;
+          if (!r || !r.priceRange) return { priceRange: { minValue: b - 1, maxValue: b + 1 } };
+          return { priceRange: { minValue: Math.min(r.priceRange.minValue, b), maxValue: Math.max(r.priceRange.maxValue, b) } };
+        },
+      });
+      el.spark = { chart, line, base: null, baseLine: null, key: "" };
+      watchChart(box, el.spark);
+    }
+    const spark = el.spark;
+    if (spark.base !== base) {
+      spark.base = base;
+      spark.line.applyOptions({ baseValue: { type: "price", price: base || 0 } });
+      if (spark.baseLine) spark.line.removePriceLine(spark.baseLine);
+      spark.baseLine = base === null ? null : spark.line.createPriceLine({ price: base, color: css("--muted"), lineWidth: 1, lineStyle: LWC.LineStyle.Dashed, axisLabelVisible: false });
+    }
+    const key = data.map((p) => p.time + ":" + p.value).join(",");
+    if (key !== spark.key) {
+      spark.key = key;
+      spark.line.setData(data);
+      spark.chart.timeScale().fitContent();
+    }
+  }
+  // A chart made at one size and shown at another (a rotated phone, a tab shown later) fits its data again.
+  const chartResizes = window.ResizeObserver ? new ResizeObserver((entries) => {
+    for (const entry of entries) {
+      const holder = entry.target.chartHolder;
+      if (!holder || entry.contentRect.width === 0) continue;
+      if (holder.fontSized) holder.chart.applyOptions({ layout: { fontSize: chartFontSize(entry.target) } });
+      holder.chart.timeScale().fitContent();
+    }
+  }) : null;
+  function watchChart(box, holder) {
+    box.chartHolder = holder;
+    if (chartResizes) chartResizes.observe(box);
+  }
+  function unwatchChart(box) {
+    box.chartHolder = null;
+    if (chartResizes) chartResizes.unobserve(box);
+  }
+  function chartFontSize(box) {
+    return Math.max(12, Math.round(parseFloat(getComputedStyle(box).fontSize) || 12));
+  }
+  function dropSpark(el) {
+    if (el.spark) unwatchChart($(".spark", el));
+    if (el.spark) { el.spark.chart.remove(); el.spark = null; }
   }
 
   cardsEl.addEventListener("click", (event) => {
@@ -886,12 +1199,25 @@
     if (tone) el.dataset.tone = tone; else delete el.dataset.tone;
   }
 
+  // The on-screen keyboard is for the wall (no keyboard of its own); a phone's screen is too narrow for
+  // it and has its own: then the fields ask for the phone's (letters for the ticker, digits for capital).
+  function chooseKeyboard() {
+    const own = phoneQuery.matches;
+    keyboard.hidden = own;
+    addTicker.inputMode = own ? "text" : "none";
+    addCapital.inputMode = own ? "decimal" : "none";
+    addForm.dataset.keyboard = own ? "device" : "screen";
+  }
+  phoneQuery.addEventListener("change", chooseKeyboard);
+
   function openAdd(goodPin) {
     add.pin = goodPin;
+    chooseKeyboard();
     add.busy = false;
     addTicker.value = "";
     addCapital.value = "";
     setLine(addError, "");
+    setText($("#add-available-why"), "");
     setTickerStatus("empty", "Type a symbol");
     addSubmit.disabled = false;
     show("add");
@@ -964,9 +1290,13 @@
       addAvailable.dataset.available = String(add.available);
       addAvailable.textContent = "AVAILABLE " + money(add.available);
       addAvailable.title = "Broker cash " + money(data.broker_cash) + " − allocated " + money(data.allocated);
+      // Why it moves, in words: the cards' shares are bought with the broker's cash.
+      setText($("#add-available-why"), "= the broker's cash " + money(data.broker_cash) + " − " + money(data.allocated)
+        + " given to running cards. It falls as cards buy shares and rises as they sell.");
     } catch (e) {
       addAvailable.dataset.state = "error";
       addAvailable.textContent = "AVAILABLE ?: " + e.message;
+      setText($("#add-available-why"), "");
     }
   }
 
@@ -1389,12 +1719,17 @@
   // ---------- detail panel ----------
 
   const detailEl = $("#detail");
-  const detail = { id: null, tab: "transactions", seq: 0 };
+  const detail = { id: null, tab: "chart", seq: 0, transactions: [], chart: null };
 
   function openDetail(id) {
     if (!state.cards.has(id)) return;
     detail.id = id;
     detailEl.dataset.id = id;
+    detail.transactions = [];
+    dropDetailChart();
+    setText($("#detail-chart-status"), "loading…");
+    $("#detail-chart").dataset.bars = "0";
+    $("#detail-chart").dataset.markers = "0";
     $("#detail-transactions").innerHTML = '<div class="list-empty">loading…</div>';
     $("#detail-decisions").innerHTML = '<div class="list-empty">loading…</div>';
     renderDetailSummary();
@@ -1407,10 +1742,12 @@
     detail.id = null;
     detailEl.dataset.id = "";
     detail.seq++;
+    dropDetailChart();
   }
   function selectTab(tab) {
     detail.tab = tab;
     for (const b of detailEl.querySelectorAll(".tab")) b.setAttribute("aria-selected", String(b.dataset.tab === tab));
+    $("#detail-chart-box").hidden = tab !== "chart";
     $("#detail-transactions").hidden = tab !== "transactions";
     $("#detail-decisions").hidden = tab !== "decisions";
   }
@@ -1419,6 +1756,9 @@
     if (tab) selectTab(tab.dataset.tab);
   });
   $("#detail-close").addEventListener("click", closeDetail);
+  // The full card's own STOP and CANCEL SALE (a tile has no buttons).
+  $("#detail-stop").addEventListener("click", () => { if (detail.id !== null) startStop(detail.id); });
+  $("#detail-cancel-sale").addEventListener("click", () => { if (detail.id !== null) startCancelSale(detail.id); });
   overlays.detail.addEventListener("click", (event) => { if (event.target === overlays.detail) closeDetail(); });
 
   function renderDetailSummary() {
@@ -1426,8 +1766,13 @@
     if (!c) return;
     $("#detail-title").textContent = (c.ticker || "") + " · " + (c.algorithm_type || "") + " · #" + c.id;
     const sign = pnlSign(c.pnl);
+    const big = $("#detail-pnl");
+    setText(big, signedMoney(c.pnl) + " " + pct(cardPercent(c)) + (num(c.pnl_today) !== null ? " · today " + signedMoney(c.pnl_today) : ""));
+    big.dataset.sign = sign;
+    $("#detail-stop").hidden = !!c.stopping;
+    $("#detail-cancel-sale").hidden = !c.stopping;
+    detailEl.dataset.stale = c.stale_since ? "true" : "false";
     const items = [
-      ["P&L", signedMoney(c.pnl) + " " + pct(c.pnl_percent), sign],
       ["VALUE", money(c.current_value)],
       ["ALLOC", money(c.initial_capital)],
       ["SHARES", int(c.current_shares)],
@@ -1438,6 +1783,8 @@
       ["STARTED", localDateTime(c.created_at)],
       ["UPDATED", localDateTime(c.last_update)],
     ];
+    if (c.stale_since) items.push(["NO NEW PRICE SINCE", localDateTime(c.stale_since), "stale"]);
+    if (c.stopping) items.push(["STOPPING", "sells " + saleAt(), "stopping"]);
     const box = $("#detail-summary");
     box.innerHTML = "";
     for (const [label, value, cls] of items) {
@@ -1472,7 +1819,8 @@
     try {
       const data = await api("GET", "/api/algorithms/" + encodeURIComponent(id) + "/transactions");
       if (seq !== detail.seq) return;
-      const list = (Array.isArray(data.transactions) ? data.transactions : []).slice(0, DETAIL_ROWS);
+      detail.transactions = Array.isArray(data.transactions) ? data.transactions : [];
+      const list = detail.transactions.slice(0, DETAIL_ROWS);
       const frag = document.createDocumentFragment();
       const title = document.createElement("div"); title.className = "list-title"; title.textContent = "TRADES";
       frag.appendChild(title);
@@ -1495,6 +1843,8 @@
       if (first || !txBox.querySelector(".row")) txBox.innerHTML = "";
       if (first || !txBox.querySelector(".row")) txBox.appendChild(Object.assign(document.createElement("div"), { className: "list-empty error-line", textContent: e.message }));
     }
+    await refreshDetailChart(id, seq);
+    if (seq !== detail.seq) return;
     try {
       const data = await api("GET", "/api/algorithms/" + encodeURIComponent(id) + "/decisions");
       if (seq !== detail.seq) return;
@@ -1527,6 +1877,71 @@
     }
   }
 
+  // The day's price: the card's ticker's minute bars of the current session (the last one when the
+  // market is closed), the card's buys and sells marked on their minutes, the price axis with the last
+  // price labelled, times on the broker's clock in the viewer's zone.
+  async function refreshDetailChart(id, seq) {
+    const box = $("#detail-chart");
+    const status = $("#detail-chart-status");
+    let data;
+    try {
+      data = await api("GET", "/api/algorithms/" + encodeURIComponent(id) + "/bars");
+    } catch (e) {
+      if (seq !== detail.seq) return;
+      if (!detail.chart) setText(status, "no price chart: " + e.message);
+      return;
+    }
+    if (seq !== detail.seq) return;
+    const bars = series(Array.isArray(data.bars) ? data.bars : [], (b) => num(b.c));
+    const session = typeof data.session === "string" ? data.session : "";
+    setText($("#detail-chart-title"), (data.ticker || "") + " PRICE" + (session ? " · " + session : ""));
+    box.dataset.bars = String(bars.length);
+    box.dataset.low = bars.length ? String(Math.min.apply(null, bars.map((b) => b.value))) : "";
+    box.dataset.high = bars.length ? String(Math.max.apply(null, bars.map((b) => b.value))) : "";
+    if (!LWC) { setText(status, "the chart library did not load"); return; }
+    if (bars.length === 0) { dropDetailChart(); setText(status, "no minute bars in this session yet"); return; }
+    if (!detail.chart) {
+      const chart = LWC.createChart(box, {
+        autoSize: true,
+        layout: { background: { type: "solid", color: css("--bg") || "#000" }, textColor: css("--fg") || "#f2f2f2", fontFamily: css("--mono") || "monospace",
+          fontSize: chartFontSize(box) },
+        grid: { vertLines: { color: "#1c1c1c" }, horzLines: { color: "#1c1c1c" } },
+        rightPriceScale: { borderColor: css("--dim") || "#4a4a4a", scaleMargins: { top: 0.12, bottom: 0.12 } },
+        timeScale: { borderColor: css("--dim") || "#4a4a4a", timeVisible: true, secondsVisible: false, fixLeftEdge: true, fixRightEdge: true,
+          tickMarkFormatter: (t) => localHM(t) },
+        localization: { timeFormatter: (t) => localHM(t), priceFormatter: (p) => price(p) },
+        crosshair: { mode: 0 },
+        handleScroll: false, handleScale: false,
+      });
+      const line = chart.addLineSeries({ color: css("--cyan") || "#5fd7ff", lineWidth: 2, priceLineVisible: true, lastValueVisible: true,
+        priceFormat: { type: "price", precision: 2, minMove: 0.01 } });
+      detail.chart = { chart, line, fontSized: true };
+      watchChart(box, detail.chart);
+    }
+    detail.chart.line.setData(bars);
+    // Each trade on the bar of its minute (or the nearest earlier one): buys below in green, sells above in red.
+    const times = bars.map((b) => b.time);
+    const markers = [];
+    for (const t of detail.transactions.slice().reverse()) {
+      const at = toSeconds(t.timestamp);
+      if (at === null || at < times[0] - 60 || at > times[times.length - 1] + 120) continue;
+      let lo = 0, hi = times.length - 1;
+      while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (times[mid] <= at) lo = mid; else hi = mid - 1; }
+      const buy = t.type === "buy";
+      markers.push({ time: times[lo], position: buy ? "belowBar" : "aboveBar", color: buy ? css("--green") : css("--red"),
+        shape: buy ? "arrowUp" : "arrowDown", text: (buy ? "B " : "S ") + int(t.shares) });
+    }
+    markers.sort((a, b) => a.time - b.time);
+    detail.chart.line.setMarkers(markers);
+    box.dataset.markers = String(markers.length);
+    detail.chart.chart.timeScale().fitContent();
+    setText(status, bars.length + " minutes · last " + price(bars[bars.length - 1].value) + " at " + localHM(bars[bars.length - 1].time)
+      + " · " + markers.length + " trade" + (markers.length === 1 ? "" : "s") + " marked");
+  }
+  function dropDetailChart() {
+    if (detail.chart) { unwatchChart($("#detail-chart")); detail.chart.chart.remove(); detail.chart = null; }
+  }
+
   // ---------- keyboard (physical, for desks and tests) ----------
 
   document.addEventListener("keydown", (event) => {
@@ -1549,7 +1964,11 @@
   // ---------- start ----------
 
   body.dataset.pollCount = "0";
+  body.dataset.healthCount = "0";
+  body.dataset.healthIntervalMs = String(HEALTH_MS);
   setIntervalMs(POLL_OPEN_MS);
+  scheduleHealth(3000);
+  setInterval(renderClock, 1000); // the broker's clock runs on between answers
   // Local times ("today" vs another day) and the lockout stay right without a poll.
   setInterval(() => {
     for (const [id, el] of cardEls) {
