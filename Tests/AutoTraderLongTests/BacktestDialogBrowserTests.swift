@@ -63,6 +63,7 @@ import Testing
         #expect(status == 200 && job["state"]?.string == "done" && job["algorithm"]?.string == "sma_crossover" && job["ticker"]?.string == "AAPL")
         #expect(job["capital"]?.number == 1000 && job["sessions"]?.number == 20)
         let result = try #require(job["result"])
+        print("BacktestDialogBrowserTests: backtest \(id): return \(result["total_return"]?.string ?? "") buy-and-hold \(result["buy_and_hold_return"]?.string ?? "") max drawdown \(result["max_drawdown"]?.string ?? "") fills \(result["trades"]?.array?.count ?? 0) round trips \(Int(result["round_trips"]?.number ?? 0)) final equity \(result["final_equity"]?.string ?? "") bars \(Int(result["bars"]?.number ?? 0)); \(String(describing: job["created_at"]))…\(String(describing: job["finished_at"]))")
         #expect(try await data(browser, "#bt-return", "value") == result["total_return"]?.string)
         #expect(try await data(browser, "#bt-hold", "value") == result["buy_and_hold_return"]?.string)
         #expect(try await data(browser, "#bt-drawdown", "value") == result["max_drawdown"]?.string)
