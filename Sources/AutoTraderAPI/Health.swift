@@ -168,7 +168,7 @@ struct HealthReport: Encodable {
         if let tickers = try? Set(system.algorithms(status: .running).map(\.ticker)) {
             for ticker in tickers.sorted() {
                 let price = try? stocks.latestPrice(ticker: ticker)
-                newestByTicker[ticker] = price?.timestamp
+                newestByTicker.updateValue(price?.timestamp, forKey: ticker) // kept when nil: a ticker with no bar at all
                 if let price, newest.map({ price.timestamp > $0 }) ?? true { newest = price.timestamp }
             }
         }
@@ -182,8 +182,11 @@ struct HealthReport: Encodable {
         // A bar is stamped with its minute's start and arrives after the minute ends.
         var staleTickers: [(ticker: String, newest: Timestamp?)] = []
         if marketOpen == true {
+            // Counted from the session's first bar at the earliest: at 09:31 yesterday's last bar is the newest,
+            // and nothing is late yet (it was a "halted" on the phone every morning).
+            let firstBarDue = (moment.session?.open.secondsSinceEpoch).map { $0 - 60 } ?? Int64.min
             for (ticker, bar) in newestByTicker.sorted(by: { $0.key < $1.key }) {
-                if bar.map({ brokerNow.secondsSinceEpoch - $0.secondsSinceEpoch > dataStaleAfter }) ?? true {
+                if bar.map({ brokerNow.secondsSinceEpoch - max($0.secondsSinceEpoch, firstBarDue) > dataStaleAfter }) ?? true {
                     staleTickers.append((ticker, bar))
                 }
             }

@@ -3,6 +3,7 @@ import GRDB
 import Logging
 import Synchronization
 import Testing
+@testable import AutoTraderAPI
 @testable import AutoTraderCore
 
 /// A clock the test moves by hand: the sender's back-off is checked without waiting for it.
@@ -239,6 +240,31 @@ final class ManualOutboxClock: OutboxClock {
         }
         #expect(try NotifyTarget.configured(Settings(values: [:])) == nil)
         #expect(!Settings(values: ["AUTOTRADER_NOTIFY_URL": "https://u:p@ntfy.sh/topic"]).description.contains("u:p"))
+    }
+
+    // MARK: - What the watch judges
+
+    /// Just after the open yesterday's last bar is the newest, and nothing is late yet: no "halted" (it would
+    /// reach the phone every morning). Three minutes after the first bar was due, it is.
+    @Test func noHaltForMarketDataBeforeTheSessionsFirstBarIsLate() async throws {
+        let stocks = SharedStocks.database
+        try stocks.insert([MinuteBar(
+            ticker: "NTFO", timestamp: .at("2024-06-03T19:59:00Z"), open: 10, high: 10, low: 10, close: 10, volume: 100)])
+        _ = try system.createAlgorithm(ticker: "NTFO", algorithmType: "sma_crossover", initialCapital: 100)
+        try await HeartbeatWriter(system: system, service: "executor").beat(state: .running, detail: ["heartbeat_interval": 60])
+        let calendar = try MarketCalendar()
+        for (time, expected) in [("2024-06-04T13:31:30Z", HealthReport.Trading.State.ok), ("2024-06-04T13:33:30Z", .halted)] {
+            let now = Timestamp.at(time)
+            let clock = AlpacaClock(
+                timestamp: now.date, isOpen: true, nextOpen: Timestamp.at("2024-06-05T13:30:00Z").date,
+                nextClose: Timestamp.at("2024-06-04T20:00:00Z").date)
+            let report = await HealthReport.build(
+                system: system, stocks: stocks, mode: .simulated,
+                broker: BrokerSnapshotCache.Snapshot(clock: clock, account: nil, error: nil, fetchedAt: .now),
+                moment: DashboardMoment(brokerNow: now, marketOpen: true, calendar: calendar, simulated: true),
+                pinPolicy: PINGuessPolicy(), defaultHeartbeatInterval: 5)
+            #expect(report.trading.state == expected, "\(time): \(report.trading.reasons)")
+        }
     }
 
     // MARK: - The doctor
