@@ -4,7 +4,8 @@ import Testing
 @testable import AutoTraderCore
 
 /// The dashboard in a real Chromium (WebDriver), served by the real api with real databases and the
-/// simulator as the broker. Screenshots at 800×480 and 1920×1080 go to artifacts/screenshots/.
+/// simulator as the broker. Screenshots at 800×480, 1920×1080 and 390×844 go to artifacts/screenshots/ (the README's also to
+/// frontend/screenshots/).
 @Suite(.serialized) struct DashboardBrowserTests {
     static let repository = Repository.root
     static let frontend = repository.appendingPathComponent("frontend").path
