@@ -179,8 +179,8 @@ public struct SystemDatabase: Sendable {
         try pool.read { db in
             _ = try Self.fetchAlgorithm(db, id: algorithmId)
             return try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM transactions WHERE algorithm_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?",
+                // Read for every card every minute by the executor: prepared once per connection.
+                db.cachedStatement(sql: "SELECT * FROM transactions WHERE algorithm_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?"),
                 arguments: [algorithmId, limit ?? -1]
             ).map(Trade.init(row:))
         }
