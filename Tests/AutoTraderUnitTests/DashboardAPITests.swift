@@ -160,6 +160,13 @@ import Testing
             let first = reasons.first ?? ""
             #expect(first.hasPrefix("the trading service has stopped (no sign of life since 10:"), "\(first)") // 10:0x New York
             #expect(stopped["trading"]?["since"]?.string == "2024-06-04T13:50:00Z")
+
+            // A running card whose ticker has no bar at all: stale from the open.
+            try await HeartbeatWriter(system: api.system, service: "executor").beat(state: .running, detail: ["heartbeat_interval": 60])
+            _ = try api.system.createAlgorithm(ticker: "DSHG", algorithmType: "sma_crossover", initialCapital: 100)
+            let none = try await api.json("GET", "/api/health").1
+            #expect(none["trading"]?["reasons"]?.array?.compactMap(\.string) == ["no market data for DSHD since 09:50 ET", "no market data for DSHG yet"])
+            #expect(none["trading"]?["since"]?.string == "2024-06-04T13:30:00Z")
         }
         // Closed (17:00 New York): nothing halts, whatever runs or doesn't.
         try await InProcessAPI.run(start: Timestamp.at("2024-06-04T21:00:00Z")) { api in
