@@ -186,7 +186,9 @@ struct HealthReport: Encodable {
             // and nothing is late yet (it was a "halted" on the phone every morning).
             let firstBarDue = (moment.session?.open.secondsSinceEpoch).map { $0 - 60 } ?? Int64.min
             for (ticker, bar) in newestByTicker.sorted(by: { $0.key < $1.key }) {
-                if bar.map({ brokerNow.secondsSinceEpoch - max($0.secondsSinceEpoch, firstBarDue) > dataStaleAfter }) ?? true {
+                // A ticker with no bar at all is late by the same measure (not the instant the market opens).
+                let newest = max(bar?.secondsSinceEpoch ?? Int64.min, firstBarDue)
+                if newest == Int64.min || brokerNow.secondsSinceEpoch - newest > dataStaleAfter {
                     staleTickers.append((ticker, bar))
                 }
             }

@@ -168,6 +168,17 @@ import Testing
             #expect(none["trading"]?["reasons"]?.array?.compactMap(\.string) == ["no market data for DSHD since 09:50 ET", "no market data for DSHG yet"])
             #expect(none["trading"]?["since"]?.string == "2024-06-04T13:30:00Z")
         }
+        // A minute after the open, with the executor beating: yesterday's last bar is the newest, and a ticker has
+        // none at all; neither is late yet.
+        try await InProcessAPI.run(start: Timestamp.at("2024-06-04T13:31:00Z")) { api in
+            try SharedStocks.database.insert(Self.bars("DSHH", from: "2024-06-03T19:50:00Z", count: 10, closes: ["10.00"]))
+            _ = try api.system.createAlgorithm(ticker: "DSHH", algorithmType: "sma_crossover", initialCapital: 100)
+            _ = try api.system.createAlgorithm(ticker: "DSHI", algorithmType: "sma_crossover", initialCapital: 100)
+            try await HeartbeatWriter(system: api.system, service: "executor").beat(state: .running, detail: ["heartbeat_interval": 60])
+            let body = try await api.json("GET", "/api/health").1
+            #expect(body["trading"]?["state"]?.string == "ok", "\(body["trading"] ?? .null)")
+            #expect(body["data_stale"]?.bool == false)
+        }
         // Closed (17:00 New York): nothing halts, whatever runs or doesn't.
         try await InProcessAPI.run(start: Timestamp.at("2024-06-04T21:00:00Z")) { api in
             _ = try api.system.createAlgorithm(ticker: "DSHD", algorithmType: "sma_crossover", initialCapital: 100)
