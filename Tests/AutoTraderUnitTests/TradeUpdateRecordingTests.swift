@@ -79,4 +79,29 @@ import Testing
         #expect(closed.detail == "broker status canceled (trade update)")
         #expect(try system.decisions(algorithmId: card.id).first?.outcome.hasPrefix("canceled: 2 shares") == true)
     }
+
+    @Test func theEndOfAnOrderClosedUnsentIsRecordedOnceAsArrivedLate() async throws {
+        let directory = TemporaryDirectory("trade-updates-late")
+        defer { withExtendedLifetime(directory) {} }
+        let system = try SystemDatabase.open(path: directory.file("system.db"), create: true)
+        let card = try system.createAlgorithm(ticker: "AAPL", algorithmType: "sma_crossover", initialCapital: 1000)
+        let intent = try system.createIntent(
+            algorithmId: card.id, minute: Self.minute, side: .buy, shares: 5, price: 100, reason: "test").get()
+        _ = try system.closeIntent(
+            id: intent.id, state: .unsent, filledShares: 0, fillPrice: nil, filledAt: nil, brokerOrderId: nil,
+            detail: SystemDatabase.notReceivedDetail)
+        let desk = OrderDesk(
+            client: AlpacaClient(configuration: .simulator(baseURL: URL(string: "http://127.0.0.1:9")!)), system: system,
+            logger: Logger(label: "test"))
+        // Still working: left to the list look (re-opening it now would cancel it before it could fill).
+        await desk.record(try event("new", clientOrderID: intent.clientOrderId, orderID: "L1", status: .new))
+        #expect(try system.intents(algorithmId: card.id).first?.state == .unsent)
+        let fill = try event("fill", clientOrderID: intent.clientOrderId, orderID: "L1", status: .filled, filled: 5, price: 100.2)
+        await desk.record(fill)
+        await desk.record(fill)
+        let closed = try #require(try system.intents(algorithmId: card.id).first)
+        #expect(closed.state == .filled && closed.filledShares == 5 && closed.brokerOrderId == "L1")
+        #expect(closed.detail.hasPrefix(SystemDatabase.arrivedLateDetail) && closed.detail.hasSuffix("(trade update)"), "\(closed.detail)")
+        #expect(try system.trades(algorithmId: card.id).map(\.shares) == [5])
+    }
 }

@@ -212,12 +212,13 @@ public actor OrderDesk {
         return nil
     }
 
-    /// An event for an intent closed unsent (its request reached the broker after all): re-opened and
-    /// followed, as the minute's list look would, so its fill is recorded once. Events for orders that are
-    /// not open intents (closed already, or placed by hand) change nothing.
+    /// The end of an order whose intent was closed unsent (its request reached the broker after all): the
+    /// intent is re-opened and closed with it, so its fill is recorded once. Only the end: an order still
+    /// working is left to the minute's list look, as before (re-opening it now would cancel it before it
+    /// could fill). Events for orders that are not open intents (closed already, or placed by hand) change nothing.
     private func recordLate(_ update: AlpacaTradeUpdate) async throws {
         let order = update.order
-        guard let intent = try system.unsentIntents(since: Timestamp.now().adding(seconds: -Self.lateWatch))
+        guard order.status.isTerminal, let intent = try system.unsentIntents(since: Timestamp.now().adding(seconds: -Self.lateWatch))
             .first(where: { $0.clientOrderId == order.clientOrderId }),
             Self.mismatch(intent, order) == nil,
             let reopened = try system.reopenLateIntent(id: intent.id, brokerOrderId: order.id)
@@ -226,11 +227,7 @@ public actor OrderDesk {
             "card": "\(intent.algorithmId)", "client_order_id": "\(intent.clientOrderId)", "order_id": "\(order.id)",
             "status": "\(order.status)", "filled": "\(order.filledQty)",
         ])
-        if order.status.isTerminal {
-            try close(reopened, with: order, source: .tradeUpdate)
-        } else {
-            await follow(reopened, order: order, currentMinute: Timestamp.now())
-        }
+        try close(reopened, with: order, source: .tradeUpdate)
     }
 
     /// Cards with an intent still open (no new order for them until it closes).
