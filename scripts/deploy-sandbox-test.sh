@@ -184,8 +184,10 @@ all_tx=$(sql "SELECT count(*) || ' ' || total(shares * price) FROM transactions"
 latest=$(sql 'PRAGMA user_version')
 sb systemctl stop autotrader.target
 # (left stopped: a service started now would migrate it at once; the old build it stands for wouldn't)
-# (6: pin_attempts, 7: algorithm_catalog, 8: order_intents.limit_price)
-sql "DROP TABLE pin_attempts; DROP TABLE algorithm_catalog; ALTER TABLE order_intents DROP COLUMN limit_price; PRAGMA user_version = 5;"
+# (6: pin_attempts, 7: algorithm_catalog, 8: order_intents.limit_price, 9: notification_outbox, 10: backtests,
+# 11: an index on order_intents; a new migration adds its undoing here)
+sql "DROP TABLE pin_attempts; DROP TABLE algorithm_catalog; ALTER TABLE order_intents DROP COLUMN limit_price;
+     DROP TABLE notification_outbox; DROP TABLE backtests; DROP INDEX order_intents_closed_unsent; PRAGMA user_version = 5;"
 mkdir -p "$SHARE/upgrade"; cp "$BIN"/autotrader* "$SHARE/upgrade/" 2>/dev/null || true
 printf 'upgrade' >> "$SHARE/upgrade/autotrader-streamer"   # a different build of the streamer
 out=$(sb "$REPO/deploy.sh" --prebuilt "$SHARE/upgrade" --no-apt --no-kiosk 2>&1) || fail "the upgrade failed: $out"
