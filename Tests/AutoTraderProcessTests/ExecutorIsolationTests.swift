@@ -217,7 +217,12 @@ struct AllInAllOut: TradingAlgorithm {
     /// but stays watched; when its order turns up after all (a request a dying process had already written
     /// to its socket), the executor follows it and records its fill exactly once, and the decision log says so.
     @Test func anOrderThatArrivesAfterItsIntentWasClosedUnsentIsRecordedOnce() async throws {
-        let trading = try await TradingSystem(simArguments: ["--start", "2024-06-04T14:00:00Z", "--speed", "60", "--seed", "12"])
+        // Orders fill at the last close the moment they arrive: the late order is filled before the executor hears
+        // of it. (Seen still open — its trade update comes at once — it would be a stale order from an earlier
+        // minute, and canceled as any such order is, which is right but not what this test is about.)
+        let trading = try await TradingSystem(simArguments: [
+            "--start", "2024-06-04T14:00:00Z", "--speed", "60", "--seed", "12", "--fill-price", "last-close",
+        ])
         let system = trading.system
         let card = try system.createAlgorithm(ticker: "AAPL", algorithmType: "throws", initialCapital: 5_000)
         try trading.startStreamer(lookbackMinutes: 10)
