@@ -59,11 +59,11 @@ import Testing
     }
 
     static var fastBackoff: AlpacaBarStream.Backoff {
-        var backoff = AlpacaBarStream.Backoff()
+        var backoff = AlpacaBarStream.Backoff.marketData
         backoff.initial = .milliseconds(50)
         backoff.maximum = .milliseconds(400)
         backoff.connectionLimit = .seconds(1)
-        backoff.fatal = .seconds(3)
+        backoff.refused = .seconds(3)
         return backoff
     }
 

@@ -24,7 +24,7 @@ import Testing
 
     func run(_ sim: SimulatorProcess, secret: String? = nil) -> (log: EventLog, task: Task<Void, Never>) {
         let configuration = AlpacaConfiguration.simulator(baseURL: sim.baseURL, keyID: sim.keyID, secretKey: secret ?? sim.secretKey)
-        var backoff = AlpacaTradeUpdatesStream.Backoff()
+        var backoff = AlpacaTradeUpdatesStream.Backoff.tradeUpdates
         backoff.initial = .milliseconds(50)
         backoff.maximum = .milliseconds(400)
         backoff.refused = .seconds(2)

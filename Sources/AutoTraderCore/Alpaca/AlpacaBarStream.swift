@@ -33,19 +33,8 @@ public actor AlpacaBarStream {
         public let isCorrection: Bool
     }
 
-    /// Reconnection pacing. The defaults suit Alpaca; tests shorten them.
-    public struct Backoff: Sendable {
-        public var initial: Duration = .milliseconds(500)
-        public var maximum: Duration = .seconds(30)
-        /// The least wait after "connection limit exceeded": the old session needs a moment to be released.
-        public var connectionLimit: Duration = .seconds(5)
-        /// The wait after an error that only a configuration change fixes (bad keys, feed not in plan).
-        public var fatal: Duration = .seconds(300)
-        /// A connection that lived this long resets the backoff.
-        public var healthyAfter: Duration = .seconds(30)
-
-        public init() {}
-    }
+    /// Reconnection pacing (`ReconnectBackoff.marketData` by default).
+    public typealias Backoff = ReconnectBackoff
 
     public nonisolated let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
@@ -73,7 +62,7 @@ public actor AlpacaBarStream {
     ///     seconds (a whole minute ended without its bars) is replaced too: at an accelerated simulator's
     ///     pace the real-time rule alone would let tens of market minutes go by.
     public init(
-        configuration: AlpacaConfiguration, logger: Logger = Logger(label: "alpaca.stream"), backoff: Backoff = Backoff(),
+        configuration: AlpacaConfiguration, logger: Logger = Logger(label: "alpaca.stream"), backoff: Backoff = .marketData,
         pingInterval: Duration = .seconds(10), idleTimeout: Duration? = .seconds(150),
         expectsData: @escaping @Sendable () async -> Bool = { true },
         brokerNow: (@Sendable () async -> Double?)? = nil
@@ -119,10 +108,9 @@ public actor AlpacaBarStream {
     func delay(after reaction: StreamError.Reaction, failures: Int) -> Duration {
         switch reaction {
         case .stop:
-            return backoff.fatal
+            return backoff.refused
         case .backOff, .reconnect, .keepGoing:
-            let step = min(backoff.maximum, backoff.initial * (1 << min(failures - 1, 16)))
-            let jittered = step / 2 + (step / 2) * Double.random(in: 0...1)
+            let jittered = backoff.delay(afterFailures: failures)
             return reaction == .backOff ? max(jittered, backoff.connectionLimit) : jittered
         }
     }

@@ -21,19 +21,8 @@ public actor AlpacaTradeUpdatesStream {
         case disconnected(reason: String)
     }
 
-    /// Reconnection pacing. The defaults suit Alpaca; tests shorten them.
-    public struct Backoff: Sendable {
-        public var initial: Duration = .milliseconds(500)
-        public var maximum: Duration = .seconds(30)
-        /// The wait after the keys were refused or the upgrade was: retrying fast can't help.
-        public var refused: Duration = .seconds(60)
-        /// How long authenticating and listening may take before the connection is dropped and tried again.
-        public var handshake: Duration = .seconds(10)
-        /// A connection that listened this long resets the back-off.
-        public var healthyAfter: Duration = .seconds(30)
-
-        public init() {}
-    }
+    /// Reconnection pacing (`ReconnectBackoff.tradeUpdates` by default).
+    public typealias Backoff = ReconnectBackoff
 
     public nonisolated let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
@@ -44,7 +33,7 @@ public actor AlpacaTradeUpdatesStream {
 
     public init(
         configuration: AlpacaConfiguration, logger: Logger = Logger(label: "alpaca.trade-updates"),
-        backoff: Backoff = Backoff(), pingInterval: Duration = .seconds(10)
+        backoff: Backoff = .tradeUpdates, pingInterval: Duration = .seconds(10)
     ) {
         (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
         self.configuration = configuration
@@ -63,18 +52,13 @@ public actor AlpacaTradeUpdatesStream {
             if Task.isCancelled { break }
             if let listened = await state.listenedAt, ContinuousClock.now - listened >= backoff.healthyAfter { failures = 0 }
             failures += 1
-            let delay = outcome.refused ? backoff.refused : Self.jittered(backoff, failures: failures)
+            let delay = outcome.refused ? backoff.refused : backoff.delay(afterFailures: failures)
             logger.log(level: outcome.refused ? .error : .warning, "trade-updates stream disconnected; reconnecting", metadata: [
                 "reason": "\(outcome.reason)", "retry_in_ms": "\(delay.milliseconds)", "attempt": "\(failures)",
             ])
             do { try await Task.sleep(for: delay) } catch { break }
         }
         continuation.finish()
-    }
-
-    static func jittered(_ backoff: Backoff, failures: Int) -> Duration {
-        let step = min(backoff.maximum, backoff.initial * (1 << min(max(failures - 1, 0), 16)))
-        return step / 2 + (step / 2) * Double.random(in: 0...1)
     }
 
     struct Outcome: Sendable {

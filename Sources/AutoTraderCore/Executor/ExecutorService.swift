@@ -16,7 +16,7 @@ public struct ExecutorOptions: Sendable {
     /// While that stream listens, how long an open order waits for its event before it is asked about anyway.
     public var streamedLook: Duration = .seconds(30)
     /// The trade-updates stream's reconnection pacing.
-    public var tradeUpdatesBackoff = AlpacaTradeUpdatesStream.Backoff()
+    public var tradeUpdatesBackoff = AlpacaTradeUpdatesStream.Backoff.tradeUpdates
     /// A decision taking longer is abandoned (logged as an error) and the others go on.
     public var decisionTimeLimit: Duration = .seconds(2)
     /// How long an intent unknown to the broker may be in flight before it is taken as never received.

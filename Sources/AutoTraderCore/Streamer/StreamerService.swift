@@ -18,7 +18,7 @@ public struct StreamerOptions: Sendable {
     public var repairRetryInitial: Duration = .seconds(1)
     public var repairRetryMaximum: Duration = .seconds(30)
     public var backoff: AlpacaBarStream.Backoff = {
-        var backoff = AlpacaBarStream.Backoff()
+        var backoff = AlpacaBarStream.Backoff.marketData
         // A connection that authenticated and lived a couple of seconds worked: a server that drops
         // connections now and then must not push the reconnect delay to its maximum.
         backoff.healthyAfter = .seconds(2)
@@ -238,7 +238,7 @@ public actor StreamerService: StartStopService, HeartbeatReporting {
         case .streamError(let error):
             lastError = error.description
             if error.reaction == .stop {
-                logger.error("stream refused: \(error.description); retrying slowly", metadata: ["retry_in_s": "\(options.backoff.fatal.milliseconds / 1000)"])
+                logger.error("stream refused: \(error.description); retrying slowly", metadata: ["retry_in_s": "\(options.backoff.refused.milliseconds / 1000)"])
             }
         case .disconnected(let reason):
             connected = false
