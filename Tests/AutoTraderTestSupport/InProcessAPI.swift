@@ -37,37 +37,14 @@ struct InProcessAPI: Sendable {
     ) async throws {
         let directory = TemporaryDirectory("api-in-process")
         let logger = Logger(label: "in-process") { _ in SwiftLogNoOpLogHandler() }
-        var simulator = SimulatorConfiguration()
-        simulator.host = "127.0.0.1"
-        simulator.port = 0
-        simulator.start = Date(timeIntervalSince1970: TimeInterval(start.secondsSinceEpoch))
-        simulator.seed = 7
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        let simApp = try Simulator.buildApplication(simulator, logger: logger) { _, port in portSink.yield(port) }
         let system = try SystemDatabase.open(path: directory.file("system.db"), create: true)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            // Under a ServiceGroup, cancelling the task shuts the simulator down gracefully; but a graceful
-            // shutdown waits for open connections, and the api's HTTP client may keep idle ones to it (once a
-            // fresh-clone run waited ten minutes), so after a few seconds the rest is cancelled.
-            var configuration = ServiceGroupConfiguration(services: [simApp], logger: logger)
-            configuration.maximumGracefulShutdownDuration = .seconds(3)
-            configuration.maximumCancellationDuration = .seconds(3)
-            group.addTask { [configuration] in try await ServiceGroup(configuration: configuration).run() }
-            var waiting = ports.makeAsyncIterator()
-            guard let port = await waiting.next() else { throw SimulatorProcessError("the in-process simulator did not start") }
+        try await InProcessSimulator.run(start: start, logger: logger) { simURL in
             var options = APIOptions(frontendPath: Repository.path("frontend"))
             options.heartbeatInterval = .seconds(60)
             configure(&options)
             let api = try APIServer.buildApplication(
-                options: options, alpaca: .simulator(baseURL: URL(string: "http://127.0.0.1:\(port)")!), system: system,
-                stocks: SharedStocks.database, logger: logger)
-            do {
-                try await api.test(.router) { client in try await body(InProcessAPI(client: client, system: system)) }
-            } catch {
-                group.cancelAll()
-                throw error
-            }
-            group.cancelAll()
+                options: options, alpaca: .simulator(baseURL: simURL), system: system, stocks: SharedStocks.database, logger: logger)
+            try await api.test(.router) { client in try await body(InProcessAPI(client: client, system: system)) }
         }
         _ = directory
     }
@@ -108,5 +85,38 @@ struct InProcessAPI: Sendable {
         let reply = try await request("POST", "/api/algorithms", body: Data(text.utf8), sourceLocation: sourceLocation)
         #expect(reply.status == 201, "\(reply.text)", sourceLocation: sourceLocation)
         return Int64(reply.json["id"]?.number ?? 0)
+    }
+}
+
+/// The simulator's own application on a loopback port inside the test process, for as long as `body` runs.
+enum InProcessSimulator {
+    static func run(
+        start: Timestamp, seed: UInt64 = 7, logger: Logger, _ body: @Sendable (_ simURL: URL) async throws -> Void
+    ) async throws {
+        var simulator = SimulatorConfiguration()
+        simulator.host = "127.0.0.1"
+        simulator.port = 0
+        simulator.start = Date(timeIntervalSince1970: TimeInterval(start.secondsSinceEpoch))
+        simulator.seed = seed
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let simApp = try Simulator.buildApplication(simulator, logger: logger) { _, port in portSink.yield(port) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Under a ServiceGroup, cancelling the task shuts the simulator down gracefully; but a graceful
+            // shutdown waits for open connections, and a client under test may keep idle ones to it (once a
+            // fresh-clone run waited ten minutes), so after a few seconds the rest is cancelled.
+            var configuration = ServiceGroupConfiguration(services: [simApp], logger: logger)
+            configuration.maximumGracefulShutdownDuration = .seconds(3)
+            configuration.maximumCancellationDuration = .seconds(3)
+            group.addTask { [configuration] in try await ServiceGroup(configuration: configuration).run() }
+            var waiting = ports.makeAsyncIterator()
+            guard let port = await waiting.next() else { throw SimulatorProcessError("the in-process simulator did not start") }
+            do {
+                try await body(URL(string: "http://127.0.0.1:\(port)")!)
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+            group.cancelAll()
+        }
     }
 }

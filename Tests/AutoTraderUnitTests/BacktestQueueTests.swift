@@ -24,42 +24,33 @@ import Testing
     static func run(queue: Bool, _ body: @Sendable (Harness) async throws -> Void) async throws {
         let directory = TemporaryDirectory("backtest-queue")
         let logger = Logger(label: "backtest-queue") { _ in SwiftLogNoOpLogHandler() }
-        var simulator = SimulatorConfiguration()
-        simulator.host = "127.0.0.1"
-        simulator.port = 0
-        simulator.start = Date(timeIntervalSince1970: TimeInterval(start.secondsSinceEpoch))
-        simulator.seed = 7
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        let simApp = try Simulator.buildApplication(simulator, logger: logger) { _, port in portSink.yield(port) }
         let system = try SystemDatabase.open(path: directory.file("system.db"), create: true)
         let stocks = try StocksDatabase.open(path: directory.file("stocks.db"), create: true)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await ServiceGroup(services: [simApp], logger: logger).run() }
-            var waiting = ports.makeAsyncIterator()
-            guard let port = await waiting.next() else { throw SimulatorProcessError("the in-process simulator did not start") }
-            let simURL = URL(string: "http://127.0.0.1:\(port)")!
+        try await InProcessSimulator.run(start: start, logger: logger) { simURL in
             let alpaca = AlpacaConfiguration.simulator(baseURL: simURL)
-            if queue {
-                let service = BacktestQueueService(
-                    system: system,
-                    runner: BacktestQueueRunner(
-                        system: system, stocks: stocks, calendar: try MarketCalendar(), compiled: AlgorithmRegistry.catalog,
-                        client: AlpacaClient(configuration: alpaca, logger: logger), logger: logger),
-                    pollInterval: .milliseconds(50), logger: logger)
-                group.addTask { try await service.run() }
-            }
-            var options = APIOptions(frontendPath: Repository.path("frontend"))
-            options.heartbeatInterval = .seconds(60)
-            let api = try APIServer.buildApplication(options: options, alpaca: alpaca, system: system, stocks: stocks, logger: logger)
-            do {
-                try await api.test(.router) { client in
-                    try await body(Harness(api: InProcessAPI(client: client, system: system), system: system, stocks: stocks, simURL: simURL))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                if queue {
+                    let service = BacktestQueueService(
+                        system: system,
+                        runner: BacktestQueueRunner(
+                            system: system, stocks: stocks, calendar: try MarketCalendar(), compiled: AlgorithmRegistry.catalog,
+                            client: AlpacaClient(configuration: alpaca, logger: logger), logger: logger),
+                        pollInterval: .milliseconds(50), logger: logger)
+                    group.addTask { try await service.run() }
                 }
-            } catch {
+                var options = APIOptions(frontendPath: Repository.path("frontend"))
+                options.heartbeatInterval = .seconds(60)
+                let api = try APIServer.buildApplication(options: options, alpaca: alpaca, system: system, stocks: stocks, logger: logger)
+                do {
+                    try await api.test(.router) { client in
+                        try await body(Harness(api: InProcessAPI(client: client, system: system), system: system, stocks: stocks, simURL: simURL))
+                    }
+                } catch {
+                    group.cancelAll()
+                    throw error
+                }
                 group.cancelAll()
-                throw error
             }
-            group.cancelAll()
         }
         _ = directory
     }
