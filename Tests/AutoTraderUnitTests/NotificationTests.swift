@@ -26,11 +26,16 @@ final class ManualOutboxClock: OutboxClock {
         system = try SystemDatabase.open(path: directory.file("system.db"), create: true)
     }
 
-    func sender(_ receiver: NotificationReceiver, clock: ManualOutboxClock, format: String = "ntfy", url: String? = nil) throws -> NotificationSender {
+    func sender(
+        _ receiver: NotificationReceiver, clock: ManualOutboxClock, format: String = "ntfy", url: String? = nil,
+        timeout: Duration = .seconds(30)
+    ) throws -> NotificationSender {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         var policy = DeliveryPolicy()
-        policy.requestTimeout = .seconds(2)
+        // A deadline for an answer that will come, not a stopwatch: under the unit target's parallel load a loopback
+        // answer once took more than 2 s. (A refused connection is retried by the HTTP client until this passes.)
+        policy.requestTimeout = timeout
         return NotificationSender(
             system: system, target: try NotifyTarget(url ?? receiver.url, format: format), clock: clock, policy: policy, logger: logger)
     }
@@ -183,7 +188,7 @@ final class ManualOutboxClock: OutboxClock {
         try system.enqueueNotification(.test(at: start, id: "down"), now: start)
         // Port 9 (discard) on loopback: nothing listens, the connection is refused.
         let receiver = try await NotificationReceiver()
-        let sender = try sender(receiver, clock: clock, url: "http://127.0.0.1:9/topic")
+        let sender = try sender(receiver, clock: clock, url: "http://127.0.0.1:9/topic", timeout: .seconds(2))
         guard case .retry(_, _, let error) = try await sender.step() else { Issue.record("no retry"); return }
         #expect(!error.isEmpty)
         #expect(try system.outboxSummary().pending == 1)
@@ -272,7 +277,7 @@ final class ManualOutboxClock: OutboxClock {
     @Test func theDoctorChecksTheURLWithoutShowingItsSecrets() async throws {
         let receiver = try await NotificationReceiver()
         var options = Doctor.Options()
-        options.timeout = .seconds(2)
+        options.timeout = .seconds(30)  // a deadline (the receiver answers; the "down" one refuses at once)
         let doctor = Doctor(options: options)
         let path = system.path
 
