@@ -142,7 +142,9 @@ EOF
       (cd "$SOURCE" && "$@")
     fi
   }
-  as_owner "${build[@]}"
+  # Only the programs it installs: building every product would also link the dependencies' example
+  # executables (swift-nio-ssl's), and those fail to link with the static stdlib.
+  for binary in "${BINARIES[@]}"; do as_owner "${build[@]}" --product "$binary"; done
   BIN=$(as_owner "${build[@]}" --show-bin-path)
 fi
 for b in autotrader autotrader-sim autotrader-streamer autotrader-executor; do
