@@ -192,8 +192,9 @@ struct SimulatorCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data("autotrader-sim listening on http://\(host):\(port)\n".utf8))
             SystemdNotifier().ready(status: "listening on http://\(host):\(port)") // Type=notify under systemd
         }
-        // No forced exit: the exchange closes its connections itself (`autotrader run` and systemd wait).
-        try await ServiceRunner(logger: logger, exitDeadline: nil).run([app])
+        // The exchange closes its streams itself and waits for its clients' requests to end; a client that never
+        // lets go (one stalled in a test, a hung dashboard) can't keep it running past this.
+        try await ServiceRunner(logger: logger, exitDeadline: .seconds(10)).run([app])
     }
 }
 

@@ -69,7 +69,7 @@ import Glibc
         receiver.script([.hold])
         try await waitFor("a message held in flight", timeout: 120) { receiver.held == 1 }
         let inFlight = try #require(receiver.received.last?.eventID)
-        kill(api.running.process.processIdentifier, SIGKILL)
+        api.running.process.send(SIGKILL)
         _ = await api.running.wait()
         receiver.release()
         api = try await startAPI()

@@ -215,6 +215,9 @@ import Glibc
         #expect(try await api.json("DELETE", "/api/algorithms/\(card.id)", headers: ["X-PIN": "583104"]).0 == 200)
         let (_, health) = try await api.json("GET", "/api/health")
         #expect(health["security"]?["pin_strength"]?.string == "strong")
+        // The api first: it keeps a connection to the simulator busy (it reads the broker every few seconds), and
+        // a simulator asked to stop waits for its clients.
+        _ = await api.terminate()
         _ = await sim.terminate()
     }
 

@@ -256,7 +256,7 @@ import Glibc
         #expect(health["data_stale"]?.bool == true)
 
         // The broker goes away: reads still work, the cards still show, money-changing calls say why they can't.
-        kill(world.sim.running.process.processIdentifier, SIGKILL)
+        world.sim.running.process.send(SIGKILL)
         await world.sim.running.process.exited()
         // Past the api's 2 s reuse of the broker's answers, a request starts a refresh (and may still get the last
         // answer, up to 10 s old); once that refresh has failed, the failure is what every reader is told.

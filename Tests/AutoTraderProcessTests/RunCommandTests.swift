@@ -81,8 +81,7 @@ import Testing
             guard let restarted = restartedPID, let beat = try system.heartbeat(service: "streamer") else { return false }
             return beat.pid == restarted && beat.state != .starting && beat.state != .stopped
         }
-        running.process.terminate()
-        let result = await running.wait()
+        let result = await running.terminate()
         #expect(result.status == 0, "\(log())")
         for (name, pid) in Self.starts(log()) {
             #expect(!Self.alive(pid), "\(name) (pid \(pid)) still runs after autotrader run exited")

@@ -103,7 +103,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         process.terminate()
-        await process.exited()
+        if await !process.exited(within: .seconds(20)) { process.send(SIGKILL) }
         let lines = text().split(separator: "\n")
         #expect(process.terminationStatus == 0, "\(text())")
         #expect(lines.contains { $0.hasPrefix("<6>info autotrader-executor: executor starting") }, "\(text())")

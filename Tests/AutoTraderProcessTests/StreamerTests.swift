@@ -138,12 +138,7 @@ import Glibc
         private let lock = NSLock()
         private var processes: [Process] = []
         func add(_ process: Process) { lock.withLock { processes.append(process) } }
-        deinit {
-            for process in processes where process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
-        }
+        deinit { for process in processes { process.stopInBackground(signal: SIGKILL) } }
     }
 
     func setUp() async throws -> Setup {
@@ -178,7 +173,7 @@ import Glibc
     /// 2 s" is a figure for a quiet machine, not something a loaded test machine can time.)
     func terminate(_ process: RunningProcess) async -> (ProcessResult, Duration) {
         let started = ContinuousClock.now
-        kill(process.process.processIdentifier, SIGTERM)
+        process.process.send(SIGTERM)
         let result = await process.wait()
         return (result, ContinuousClock.now - started)
     }
@@ -321,7 +316,7 @@ import Glibc
             // The sleeps here are the experiment: a kill at a random moment (starting, backfilling, streaming) and a
             // random outage; what is checked afterwards (exactly the simulator's bars) holds whatever they hit.
             try await Task.sleep(for: .milliseconds(Int64.random(in: 700...3500, using: &generator)))
-            kill(streamer.process.processIdentifier, SIGKILL)
+            streamer.process.send(SIGKILL)
             _ = await streamer.wait()
             // Down for a few simulated minutes.
             try await Task.sleep(for: .milliseconds(Int64.random(in: 500...3000, using: &generator)))

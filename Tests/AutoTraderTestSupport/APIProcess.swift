@@ -35,21 +35,15 @@ final class APIProcess: @unchecked Sendable {
         (host, port) = try await running.listeningAddress(name: "autotrader-api", timeout: timeout)
     }
 
-    deinit {
-        if running.process.isRunning {
-            running.process.terminate()
-            running.process.waitUntilExit()
-        }
-    }
+    deinit { running.process.stopInBackground() }
 
     static func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
     var stdout: String { Self.read(running.stdoutPath) }
     var stderr: String { Self.read(running.stderrPath) }
 
     @discardableResult
-    func terminate() async -> ProcessResult {
-        if running.process.isRunning { running.process.terminate() }
-        return await running.wait()
+    func terminate(sourceLocation: SourceLocation = #_sourceLocation) async -> ProcessResult {
+        await running.terminate(sourceLocation: sourceLocation)
     }
 
     /// Sends a request; `json` is serialized, `body` is sent as it is. The answer is checked against openapi.yaml
@@ -115,13 +109,8 @@ final class APIWorld: @unchecked Sendable {
             environment: environment)
     }
 
-    /// The api goes first: a simulator asked to stop while a client holds connections to it waits for them.
-    deinit {
-        if api.running.process.isRunning {
-            api.running.process.terminate()
-            api.running.process.waitUntilExit()
-        }
-    }
+    /// The api is asked first: a simulator asked to stop while a client holds connections to it waits for them.
+    deinit { api.running.process.stopInBackground() }
 
     /// Creates a card through the api (PIN 2020), expecting 201.
     /// `capital` is written into the JSON as it is (e.g. "1000.10"), so no binary rounding gets in the way.

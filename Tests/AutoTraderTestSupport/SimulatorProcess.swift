@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -60,21 +61,15 @@ final class SimulatorProcess: @unchecked Sendable {
         (host, port) = try await running.listeningAddress(name: "autotrader-sim", timeout: timeout)
     }
 
-    deinit {
-        if running.process.isRunning {
-            running.process.terminate()
-            running.process.waitUntilExit()
-        }
-    }
+    deinit { running.process.stopInBackground() }
 
     var stdout: String { (try? String(contentsOfFile: running.stdoutPath, encoding: .utf8)) ?? "" }
     var stderr: String { (try? String(contentsOfFile: running.stderrPath, encoding: .utf8)) ?? "" }
 
     /// Stops it with SIGTERM and waits; the result carries the exit status and output.
     @discardableResult
-    func terminate() async -> ProcessResult {
-        if running.process.isRunning { running.process.terminate() }
-        return await running.wait()
+    func terminate(sourceLocation: SourceLocation = #_sourceLocation) async -> ProcessResult {
+        await running.terminate(sourceLocation: sourceLocation)
     }
 
     /// Sends a request. `path` may carry a query (`/v2/stocks/bars?symbols=AAPL&timeframe=1Min`);

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 @testable import AutoTraderCore
 
 /// A fresh folder under the system temp directory, removed when the value goes away.
@@ -104,6 +105,17 @@ struct RunningProcess {
     let stdoutPath: String
     let stderrPath: String
 
+    /// SIGTERM, then the result. A process still running `grace` later is SIGKILLed and the test fails with its
+    /// name, rather than the suite hanging on a shutdown that never ends.
+    func terminate(grace: Duration = .seconds(20), sourceLocation: SourceLocation = #_sourceLocation) async -> ProcessResult {
+        if process.isRunning { process.terminate() }
+        if await !process.exited(within: grace) {
+            Issue.record("\(process.executableURL?.lastPathComponent ?? "process") did not exit within \(grace) of SIGTERM; killed", sourceLocation: sourceLocation)
+            process.send(SIGKILL)
+        }
+        return await wait()
+    }
+
     func wait() async -> ProcessResult {
         await process.exited()
         return ProcessResult(
@@ -152,5 +164,38 @@ extension Process {
     func exited() async {
         while isRunning { try? await Task.sleep(for: .milliseconds(20)) }
         waitUntilExit() // already ended: only collects the status
+    }
+
+    /// Waits up to `limit` for the process to end, never blocking a concurrency thread; false if it still runs.
+    func exited(within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while isRunning {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        waitUntilExit()
+        return true
+    }
+
+    /// Sends `signal` only while the process runs: once reaped, its pid may already be another process's (pid_max
+    /// is 32768 here, and the suite starts thousands of processes), and a stray SIGTERM stops another test's server.
+    func send(_ signal: Int32) {
+        if isRunning { kill(processIdentifier, signal) }
+    }
+
+    /// Sends `signal` and returns at once; a plain thread waits up to `grace` and then SIGKILLs. For a deinit,
+    /// which can't await: one that waited in place would hold one of Swift's cooperative threads (two on this
+    /// machine) until the process ended, and a process whose shutdown waits on a client inside the test
+    /// process (a simulator waiting for a stream to close) then never ends — every test stalls, the suite hangs.
+    func stopInBackground(signal: Int32 = SIGTERM, grace: TimeInterval = 10) {
+        guard isRunning else { return }
+        send(signal)
+        nonisolated(unsafe) let process = self
+        Thread {
+            let deadline = Date().addingTimeInterval(grace)
+            while process.isRunning, Date() < deadline { usleep(20_000) }
+            process.send(SIGKILL)
+            process.waitUntilExit()
+        }.start()
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import GRDB
 @testable import AutoTraderCore
 #if canImport(Glibc)
@@ -29,10 +30,7 @@ final class TradingSystem: @unchecked Sendable {
     }
 
     deinit {
-        for process in lock.withLock({ processes }) where process.process.isRunning {
-            kill(process.process.processIdentifier, SIGKILL)
-            process.process.waitUntilExit()
-        }
+        for process in lock.withLock({ processes }) { process.process.stopInBackground(signal: SIGKILL) }
     }
 
     var environment: [String: String] { ["AUTOTRADER_SIM_URL": sim.baseURL.absoluteString] }
@@ -60,7 +58,7 @@ final class TradingSystem: @unchecked Sendable {
     /// SIGKILL: the executor dies at whatever it was doing.
     func killExecutor() async {
         guard let executor else { return }
-        kill(executor.process.processIdentifier, SIGKILL)
+        executor.process.send(SIGKILL)
         let result = await executor.wait()
         executorLogs.append(result.stderr)
     }
@@ -68,8 +66,7 @@ final class TradingSystem: @unchecked Sendable {
     /// SIGTERM and the exit status.
     func stopExecutor() async -> ProcessResult? {
         guard let executor, executor.process.isRunning else { return nil }
-        executor.process.terminate()
-        let result = await executor.wait()
+        let result = await executor.terminate()
         executorLogs.append(result.stderr)
         return result
     }

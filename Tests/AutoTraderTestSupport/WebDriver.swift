@@ -71,12 +71,7 @@ final class WebDriver: @unchecked Sendable {
         try await setViewport(width: width, height: height)
     }
 
-    deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
+    deinit { process.stopInBackground(signal: SIGKILL) }
 
     func quit() async {
         _ = try? await call("DELETE", "/session/\(session)")
