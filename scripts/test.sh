@@ -30,7 +30,7 @@ report_overrun() {
     local pid=$1 log=$2 limit=$3
     echo >&2
     echo "=== $target ran past its limit of $limit s; tests started and not finished: ===" >&2
-    awk '/◇ Test .* started\./ && !/◇ Test case passing/ { name = $0; sub(/.*◇ Test /, "", name); sub(/ started\..*/, "", name); open[name] = 1 }
+    awk '/◇ Test .* started\./ && !/◇ Test case passing/ && !/◇ Test run started/ { name = $0; sub(/.*◇ Test /, "", name); sub(/ started\..*/, "", name); open[name] = 1 }
          /[✔✘] Test .* (passed|failed)/ { name = $0; sub(/.*[✔✘] Test /, "", name); sub(/ with [0-9]+ test cases? (passed|failed).*/, "", name); sub(/ (passed|failed).*/, "", name); delete open[name] }
          END { for (name in open) print "  " name }' "$log" >&2
     echo "=== processes it had started: ===" >&2
