@@ -96,20 +96,7 @@ public actor ScriptAlgorithms {
         let files = ScriptFolder.scan(options.directory)
         let byName = Dictionary(grouping: files, by: \.name)
 
-        var newClashes: [String: (paths: [String], error: String)] = [:]
-        var runnable: [String: ScriptFile] = [:]
-        for (name, group) in byName {
-            let paths = group.map(\.path).sorted()
-            if compiled.entry(named: name) != nil {
-                newClashes[name] = (paths, "\(paths.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")) has the name of the Swift algorithm \(name); the script does not run (rename the file)")
-            } else if group.count > 1 {
-                newClashes[name] = (paths, "\(group.count) scripts are named \(name) (\(paths.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))); neither runs (rename one)")
-            } else if !Validation.isValidAlgorithmType(name) {
-                newClashes[name] = (paths, "\((paths[0] as NSString).lastPathComponent): an algorithm's name must be lower_snake_case (a–z, 0–9, _), at most 64 characters; it does not run")
-            } else {
-                runnable[name] = group[0]
-            }
-        }
+        let (runnable, newClashes) = Self.sort(files, compiled: compiled)
         for (name, clash) in newClashes where clashes[name]?.error != clash.error {
             logger.error("script algorithm can't run", metadata: ["algorithm": "\(name)", "error": "\(clash.error)"])
         }
@@ -138,6 +125,29 @@ public actor ScriptAlgorithms {
             removed[script.file.name] = nil
         }
         publish()
+    }
+
+    /// The folder's scripts by name: the ones that may run, and the names that can't, each with its error (the
+    /// name of a Swift algorithm, two files with one name, a name that is not lower_snake_case). The backtest's
+    /// CLI sorts the folder with the same rules.
+    public static func sort(
+        _ files: [ScriptFile], compiled: AlgorithmCatalog
+    ) -> (runnable: [String: ScriptFile], clashes: [String: (paths: [String], error: String)]) {
+        var clashes: [String: (paths: [String], error: String)] = [:]
+        var runnable: [String: ScriptFile] = [:]
+        for (name, group) in Dictionary(grouping: files, by: \.name) {
+            let paths = group.map(\.path).sorted()
+            if compiled.entry(named: name) != nil {
+                clashes[name] = (paths, "\(paths.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")) has the name of the Swift algorithm \(name); the script does not run (rename the file)")
+            } else if group.count > 1 {
+                clashes[name] = (paths, "\(group.count) scripts are named \(name) (\(paths.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))); neither runs (rename one)")
+            } else if !Validation.isValidAlgorithmType(name) {
+                clashes[name] = (paths, "\((paths[0] as NSString).lastPathComponent): an algorithm's name must be lower_snake_case (a–z, 0–9, _), at most 64 characters; it does not run")
+            } else {
+                runnable[name] = group[0]
+            }
+        }
+        return (runnable, clashes)
     }
 
     private func load(_ file: ScriptFile) async -> Loaded {

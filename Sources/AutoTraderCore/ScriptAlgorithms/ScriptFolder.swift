@@ -34,25 +34,27 @@ public enum ScriptFolder {
     /// The script files, unsorted; a missing folder has none.
     public static func scan(_ directory: String) -> [ScriptFile] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        var found: [ScriptFile] = []
-        for file in names where !file.hasPrefix(".") {
-            let path = (directory as NSString).appendingPathComponent(file)
-            var info = stat()
-            guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= maximumSize,
-                  let data = FileManager.default.contents(atPath: path)
-            else { continue }
-            let runner: ScriptFile.Runner
-            if file.hasSuffix(".py") {
-                runner = .python
-            } else if info.st_mode & 0o111 != 0, data.starts(with: Array("#!".utf8)) {
-                runner = .executable
-            } else {
-                continue
-            }
-            let name = file.contains(".") ? String(file[..<file.lastIndex(of: ".")!]) : file
-            found.append(ScriptFile(name: name, path: path, runner: runner, hash: fnv1a64(data)))
+        return names.filter { !$0.hasPrefix(".") }.compactMap { file(at: (directory as NSString).appendingPathComponent($0)) }
+    }
+
+    /// The script algorithm at `path`, or nil when that file is not one (or is not there): what `scan` finds
+    /// there. A backtest the api queued finds its script by the path the executor published.
+    public static func file(at path: String) -> ScriptFile? {
+        let file = (path as NSString).lastPathComponent
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= maximumSize,
+              let data = FileManager.default.contents(atPath: path)
+        else { return nil }
+        let runner: ScriptFile.Runner
+        if file.hasSuffix(".py") {
+            runner = .python
+        } else if info.st_mode & 0o111 != 0, data.starts(with: Array("#!".utf8)) {
+            runner = .executable
+        } else {
+            return nil
         }
-        return found
+        let name = file.contains(".") ? String(file[..<file.lastIndex(of: ".")!]) : file
+        return ScriptFile(name: name, path: path, runner: runner, hash: fnv1a64(data))
     }
 
     /// FNV-1a 64 as hex: enough to tell a changed file from an unchanged one.
