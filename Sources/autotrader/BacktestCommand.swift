@@ -18,12 +18,14 @@ struct BacktestCommand: AsyncParsableCommand {
             at the open of the bar of M+2 (the order reaches the broker during M+1), not at all when the ticker \
             has no bar then, and at the next session's first bar for a decision on a session's last minute. \
             --fill close fills at the decision bar's close instead. Ratios in --json are fractions with six \
-            decimals; money is exact decimal strings.
+            decimals; money is exact decimal strings. A script algorithm (a file in the algorithm folder) is \
+            replayed by a worker of its own, asked every minute as the executor asks it; a script that gives no \
+            decision for a minute stops the backtest with an error naming the minute.
             """)
 
     @OptionGroup var databases: DatabaseOptions
 
-    @Option(name: .customLong("type"), help: "The algorithm (a name in algorithm/), or all for a ranked leaderboard.")
+    @Option(name: .customLong("type"), help: "The algorithm: a compiled one, a script in the algorithm folder, or all for a ranked leaderboard.")
     var type: String
 
     @Option(help: "The ticker.")
@@ -59,6 +61,9 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "Write the equity at every bar's close to this CSV file.")
     var equity: String?
 
+    @Option(name: .customLong("algorithm-dir"), help: "The folder of script algorithms (default: AUTOTRADER_ALGORITHM_DIR, as the executor's).")
+    var algorithmDirectory: String?
+
     @Flag(name: .customLong("no-fetch"), help: "Use only the bars stocks.db holds; never ask the broker.")
     var noFetch = false
 
@@ -69,15 +74,7 @@ struct BacktestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let catalog = AlgorithmRegistry.catalog
-        let entries: [AlgorithmCatalog.Entry]
-        if type == "all" {
-            entries = catalog.entries
-        } else if let entry = catalog.entry(named: type) {
-            entries = [entry]
-        } else {
-            throw CommandFailure(description: BacktestError.unknownAlgorithm(type, known: catalog.names).description)
-        }
+        let algorithms = try resolve(type)
         let symbol = ticker.trimmingCharacters(in: .whitespaces).uppercased()
         guard Validation.isValidTicker(symbol) else { throw CommandFailure(description: BacktestError.invalidTicker(ticker).description) }
         guard let fillRule = BacktestFillRule(rawValue: fill) else { throw ValidationError("--fill must be next-open or close") }
@@ -104,10 +101,27 @@ struct BacktestCommand: AsyncParsableCommand {
         let history = BacktestHistory(stocks: stocks, calendar: calendar)
         try await fetchWhatIsMissing(history, ticker: symbol, period: period)
 
-        let warmUp = entries.map(\.barsNeeded).max() ?? 0
-        let bars = try history.bars(ticker: symbol, period: period, warmUp: warmUp)
-        let backtester = Backtester(calendar: calendar)
-        let results = entries.map { backtester.run($0, ticker: symbol, bars: bars, settings: settings) }
+        // A script's worker is started here (its description says how many bars it looks back on) and stopped
+        // whatever comes; one that can't run, or stops its backtest, is an error, or for all left out of the
+        // leaderboard with a note.
+        // The workers' own log lines stay quiet: a failure's error already says what went wrong (with the script's stderr).
+        var logger = Logger(label: "backtest")
+        logger.logLevel = .error
+        let (entries, broken) = try await BacktestRunnable.start(
+            algorithms, options: ScriptBacktest.Options(), skipBroken: type == "all", logger: logger)
+        for failure in broken { FileHandle.standardError.write(Data("left out: \(failure)\n".utf8)) }
+        let results: [BacktestResult]
+        do {
+            let bars = try history.bars(ticker: symbol, period: period, warmUp: entries.map(\.barsNeeded).max() ?? 0)
+            let (ranked, leftOut) = try await Backtester(calendar: calendar)
+                .run(entries, ticker: symbol, bars: bars, settings: settings, leaveOutFailed: type == "all")
+            for failure in leftOut { FileHandle.standardError.write(Data("left out: \(failure)\n".utf8)) }
+            results = ranked
+            await BacktestRunnable.stop(entries)
+        } catch {
+            await BacktestRunnable.stop(entries)
+            throw CommandFailure(description: "\(error)")
+        }
         let report = BacktestReport(period: period, results: results)
 
         if let trades {
@@ -117,6 +131,23 @@ struct BacktestCommand: AsyncParsableCommand {
             try write(results.count == 1 ? BacktestReport.equityCSV(results[0]) : "", to: equity, what: "--equity", single: results.count == 1)
         }
         FileHandle.standardOutput.write(Data((json ? try report.json() : report.text()).utf8))
+    }
+
+    /// What `--type` names: a compiled algorithm, or a script in the algorithm folder (AUTOTRADER_ALGORITHM_DIR) found
+    /// by the executor's rules; `all` is every compiled one and every script those rules let run.
+    func resolve(_ name: String) throws -> [BacktestAlgorithm] {
+        let compiled = AlgorithmRegistry.catalog
+        let folder = try algorithmDirectory ?? databases.settings().algorithmDirectory
+        let (scripts, clashes) = ScriptAlgorithms.sort(ScriptFolder.scan(folder), compiled: compiled)
+        if name == "all" {
+            for (_, clash) in clashes.sorted(by: { $0.key < $1.key }) { FileHandle.standardError.write(Data("left out: \(clash.error)\n".utf8)) }
+            return compiled.entries.map { .compiled($0) } + scripts.values.sorted { $0.name < $1.name }.map { .script(name: $0.name, path: $0.path) }
+        }
+        if let entry = compiled.entry(named: name) { return [.compiled(entry)] }
+        if let script = scripts[name] { return [.script(name: script.name, path: script.path)] }
+        if let clash = clashes[name] { throw CommandFailure(description: "script algorithm \(name) can't run: \(clash.error)") }
+        throw CommandFailure(description: BacktestError.unknownAlgorithm(name, known: (compiled.names + scripts.keys).sorted()).description
+            + " (scripts are looked for in \(folder))")
     }
 
     /// The broker's time, or the machine's when the broker is not to be asked or can't be.

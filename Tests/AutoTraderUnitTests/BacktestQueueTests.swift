@@ -128,7 +128,6 @@ import Testing
                 (#"{"ticker":"AAPL","algorithm":"sma_crossover"}"#, "missing field \"capital\""),
                 (#"{"ticker":"12","algorithm":"sma_crossover","capital":1000}"#, "is not a ticker"),
                 (#"{"ticker":"AAPL","algorithm":"nope","capital":1000}"#, "unknown algorithm \"nope\"; available: "),
-                (#"{"ticker":"AAPL","algorithm":"bollinger_reversion","capital":1000}"#, "not backtestable yet"),
                 (#"{"ticker":"AAPL","algorithm":"broken","capital":1000}"#, "algorithm broken can't run: syntax error"),
                 (#"{"ticker":"AAPL","algorithm":"sma_crossover","capital":0}"#, "capital must be more than 0"),
                 (#"{"ticker":"AAPL","algorithm":"sma_crossover","capital":-5}"#, "capital must be more than 0"),
@@ -155,6 +154,10 @@ import Testing
             }
             #expect(try await api.request("GET", "/api/backtests").status == 405)
             #expect(try harness.system.backtest(id: 1) == nil, "a refused request queued nothing")
+            // A script algorithm whose status is ok is backtestable (the executor's queue starts a worker for it).
+            let script = try await api.request(
+                "POST", "/api/backtests", body: Data(#"{"ticker":"AAPL","algorithm":"bollinger_reversion","capital":1000}"#.utf8))
+            #expect(script.status == 202 && script.json["state"]?.string == "queued", "\(script.text)")
         }
     }
 
@@ -181,6 +184,30 @@ import Testing
             #expect(throttled.status == 429 && Int(throttled.header("Retry-After") ?? "") ?? 0 >= 1, "\(throttled.text)")
             #expect(try harness.system.backtest(id: 6) == nil)
         }
+    }
+
+    @Test func aRequestNamesCompiledAlgorithmsAndTheScriptsTheCatalogHasAsOk() {
+        let compiled = AlgorithmRegistry.catalog
+        let catalog = [
+            CatalogEntry(name: "mine", kind: .script, summary: "a script", barsNeeded: 20, status: .ok, path: "/algorithms/mine.py"),
+            CatalogEntry(name: "broken", kind: .script, summary: "", barsNeeded: nil, status: .error, error: "syntax error", path: "/algorithms/broken.py"),
+        ]
+        func names(_ name: String) -> [String]? { try? BacktestQueueRunner.entries(for: name, compiled: compiled, catalog: catalog).get().map(\.name) }
+        #expect(names("all") == compiled.names + ["mine"], "all: every compiled algorithm and every ok script, none in error")
+        #expect(names("sma_crossover") == ["sma_crossover"])
+        guard case .success(let found) = BacktestQueueRunner.entries(for: "mine", compiled: compiled, catalog: catalog),
+              case .script(let name, let path)? = found.first, found.count == 1
+        else {
+            Issue.record("the ok script is not found as a script")
+            return
+        }
+        #expect(name == "mine" && path == "/algorithms/mine.py")
+        func failure(_ name: String) -> String? {
+            if case .failure(let failure) = BacktestQueueRunner.entries(for: name, compiled: compiled, catalog: catalog) { return failure.description }
+            return nil
+        }
+        #expect(failure("broken") == "script algorithm broken can't run: syntax error")
+        #expect(failure("nope")?.contains("unknown algorithm \"nope\" (backtestable: macd_signal, mine, rsi_bounce, sma_crossover, or all)") == true, "\(failure("nope") ?? "")")
     }
 
     @Test func aClientGetsSixBacktestsAtOnceThenOneEveryTenSeconds() async {

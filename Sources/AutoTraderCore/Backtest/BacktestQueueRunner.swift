@@ -15,12 +15,18 @@ public struct BacktestJobFailure: Error, Equatable, Sendable, CustomStringConver
 public struct BacktestQueueRunner: Sendable {
     /// What `compute` needs, read and fetched.
     public struct Prepared: Sendable {
-        public let entries: [AlgorithmCatalog.Entry]
+        /// The algorithms, a script's worker started (stopped by `stop()` whatever came of it).
+        public let entries: [BacktestRunnable]
         public let ticker: String
         public let period: BacktestPeriod
         public let bars: BacktestBars
         public let settings: BacktestSettings
         public let calendar: MarketCalendar
+        /// `all`: a script that stops its backtest is left out of the ranking, not the end of it.
+        public let leaderboard: Bool
+
+        /// Stops the scripts' workers: the backtest is over.
+        public func stop() async { await BacktestRunnable.stop(entries) }
     }
 
     public let system: SystemDatabase
@@ -30,10 +36,13 @@ public struct BacktestQueueRunner: Sendable {
     public let compiled: AlgorithmCatalog
     /// The broker: its clock says which sessions have ended; its market data fills what stocks.db lacks.
     public let client: AlpacaClient
+    /// How a script's worker runs: at the queue's low priority.
+    public let scripts: ScriptBacktest.Options
     public let logger: Logger
 
     public init(
         system: SystemDatabase, stocks: StocksDatabase, calendar: MarketCalendar, compiled: AlgorithmCatalog, client: AlpacaClient,
+        scripts: ScriptBacktest.Options = { var options = ScriptBacktest.Options(); options.lowPriority = true; return options }(),
         logger: Logger
     ) {
         self.system = system
@@ -41,33 +50,52 @@ public struct BacktestQueueRunner: Sendable {
         self.calendar = calendar
         self.compiled = compiled
         self.client = client
+        self.scripts = scripts
         self.logger = logger
     }
 
-    /// The algorithms a request names: every compiled one for `all` (as `--type all`), or the one it names.
-    /// A script algorithm is refused: the Backtester runs compiled algorithms only, for now.
+    /// The algorithms a request names: every compiled one and every script the executor's catalog has as ok for
+    /// `all` (as `--type all`), or the one it names. A script in error is refused with its error. Reads no file:
+    /// the api asks this too, and never looks into the algorithm folder.
     public static func entries(
         for algorithm: String, compiled: AlgorithmCatalog, catalog: [CatalogEntry]
-    ) -> Result<[AlgorithmCatalog.Entry], BacktestJobFailure> {
-        if algorithm == "all" { return .success(compiled.entries) }
-        if let entry = compiled.entry(named: algorithm) { return .success([entry]) }
-        if catalog.contains(where: { $0.name == algorithm && $0.kind == .script }) {
-            return .failure(BacktestJobFailure(
-                "\(algorithm) is a script algorithm and scripts are not backtestable yet (the backtest runs the compiled algorithms: \(compiled.names.joined(separator: ", ")))"))
+    ) -> Result<[BacktestAlgorithm], BacktestJobFailure> {
+        func script(_ entry: CatalogEntry) -> BacktestAlgorithm? {
+            guard entry.kind == .script, entry.status == .ok, let path = entry.path else { return nil }
+            return .script(name: entry.name, path: path)
         }
+        if algorithm == "all" { return .success(compiled.entries.map { .compiled($0) } + catalog.compactMap(script)) }
+        if let entry = compiled.entry(named: algorithm) { return .success([.compiled(entry)]) }
+        if let entry = catalog.first(where: { $0.name == algorithm && $0.kind == .script }) {
+            if let found = script(entry) { return .success([found]) }
+            return .failure(BacktestJobFailure("script algorithm \(algorithm) can't run: \(entry.error ?? "status error")"))
+        }
+        let known = compiled.names + catalog.compactMap(script).map(\.name)
         return .failure(BacktestJobFailure(
-            "unknown algorithm \(algorithm.debugDescription) (backtestable: \(compiled.names.joined(separator: ", ")), or all)"))
+            "unknown algorithm \(algorithm.debugDescription) (backtestable: \(known.sorted().joined(separator: ", ")), or all)"))
     }
 
     /// Reads the broker's clock, fetches the bars stocks.db lacks and reads the range's bars.
+    /// A script's worker is started here (stopped again when this fails; else by `Prepared.stop()`).
     public func prepare(_ job: BacktestJob) async throws(BacktestJobFailure) -> Prepared {
-        let entries: [AlgorithmCatalog.Entry]
+        let algorithms: [BacktestAlgorithm]
         switch Self.entries(for: job.algorithm, compiled: compiled, catalog: (try? system.catalog()) ?? []) {
-        case .success(let found): entries = found
+        case .success(let found): algorithms = found
         case .failure(let failure): throw failure
         }
         let settings = BacktestSettings(capital: job.capital)
         if let problem = settings.problem { throw BacktestJobFailure(problem) }
+        let (entries, broken) = try await BacktestRunnable.start(algorithms, options: scripts, skipBroken: job.algorithm == "all", logger: logger)
+        for failure in broken { logger.warning("backtest: left out of the leaderboard", metadata: ["error": "\(failure)"]) }
+        do {
+            return try await prepare(job, entries: entries, settings: settings)
+        } catch {
+            await BacktestRunnable.stop(entries)
+            throw error
+        }
+    }
+
+    func prepare(_ job: BacktestJob, entries: [BacktestRunnable], settings: BacktestSettings) async throws(BacktestJobFailure) -> Prepared {
         let now: Timestamp
         do {
             now = Timestamp(try await client.clock().timestamp)
@@ -80,7 +108,9 @@ public struct BacktestQueueRunner: Sendable {
             try await fetchWhatIsMissing(history, ticker: job.ticker, period: period)
             let warmUp = entries.map(\.barsNeeded).max() ?? 0
             let bars = try history.bars(ticker: job.ticker, period: period, warmUp: warmUp)
-            return Prepared(entries: entries, ticker: job.ticker, period: period, bars: bars, settings: settings, calendar: calendar)
+            return Prepared(
+                entries: entries, ticker: job.ticker, period: period, bars: bars, settings: settings, calendar: calendar,
+                leaderboard: job.algorithm == "all")
         } catch let failure as BacktestJobFailure {
             throw failure
         } catch let error as BacktestError {
@@ -90,10 +120,12 @@ public struct BacktestQueueRunner: Sendable {
         }
     }
 
-    /// The report's JSON, exactly as the CLI prints it. Pure computation.
-    public static func compute(_ prepared: Prepared) throws(BacktestJobFailure) -> String {
-        let backtester = Backtester(calendar: prepared.calendar)
-        let results = prepared.entries.map { backtester.run($0, ticker: prepared.ticker, bars: prepared.bars, settings: prepared.settings) }
+    /// The report's JSON, exactly as the CLI prints it. Computation, and a script's worker's answers waited for:
+    /// call it on a thread of its own (the queue's low-priority one). A leaderboard leaves out a script that fails.
+    public static func compute(_ prepared: Prepared, logger: Logger? = nil) throws(BacktestJobFailure) -> String {
+        let (results, leftOut) = try Backtester(calendar: prepared.calendar).runWaiting(
+            prepared.entries, ticker: prepared.ticker, bars: prepared.bars, settings: prepared.settings, leaveOutFailed: prepared.leaderboard)
+        for failure in leftOut { logger?.warning("backtest: left out of the leaderboard", metadata: ["error": "\(failure)"]) }
         do {
             return try BacktestReport(period: prepared.period, results: results).json()
         } catch {

@@ -68,10 +68,12 @@ public struct BacktestQueueService: Service {
         let outcome: Result<String, BacktestJobFailure>
         do {
             let prepared = try await runner.prepare(job)
-            guard !Task.isCancelled else { return }
-            guard let computed = await LowPriorityThread.run({ () -> Result<String, BacktestJobFailure> in
-                Result { () throws(BacktestJobFailure) -> String in try BacktestQueueRunner.compute(prepared) }
-            }) else { return } // cancelled while it ran
+            // A script's worker is stopped whatever comes (a thread still waiting for it when cancelled is let go).
+            let computed = Task.isCancelled ? nil : await LowPriorityThread.run({ () -> Result<String, BacktestJobFailure> in
+                Result { () throws(BacktestJobFailure) -> String in try BacktestQueueRunner.compute(prepared, logger: logger) }
+            })
+            await prepared.stop()
+            guard let computed else { return } // cancelled before or while it ran
             outcome = computed
         } catch {
             outcome = .failure(error)
@@ -98,15 +100,16 @@ public enum LowPriorityThread {
     /// Whether the last thread started could lower its priority (for tests and the log).
     public static let lowered = Atomic<Int>(0)
 
-    /// Runs `body` on a new low-priority thread; nil when the calling task is cancelled first (the thread then
-    /// finishes on its own and its result is dropped).
-    public static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T? {
+    /// Runs `body` on a new thread, at the lowest priority unless `lowered` is false; nil when the calling task is
+    /// cancelled first (the thread then finishes on its own and its result is dropped). The thread may block (a
+    /// script backtest waits there for its worker's answers), which Swift's cooperative pool must never do.
+    public static func run<T: Sendable>(lowered: Bool = true, _ body: @escaping @Sendable () -> T) async -> T? {
         let box = OneShot<T?>()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
                 box.set(continuation)
                 let thread = Thread {
-                    lowerPriority()
+                    if lowered { lowerPriority() }
                     box.resume(body())
                 }
                 thread.name = "backtest"
@@ -119,19 +122,22 @@ public enum LowPriorityThread {
     }
 
     static func lowerPriority() {
+        if let how = lowerPriority(of: 0) { lowered.store(how, ordering: .relaxed) }
+    }
+
+    /// SCHED_IDLE, else nice 19, for the thread `id` (0: the calling one; a process id: its main thread, whose
+    /// later threads and children inherit it). 2 for SCHED_IDLE, 1 for nice 19, nil when neither was allowed.
+    @discardableResult
+    static func lowerPriority(of id: pid_t) -> Int? {
         #if os(Linux)
         var parameters = sched_param()
         parameters.sched_priority = 0
-        // SCHED_IDLE is 5 on Linux; pid 0 is the calling thread.
-        if sched_setscheduler(0, 5, &parameters) == 0 {
-            lowered.store(2, ordering: .relaxed)
-            return
-        }
-        // Nice 19: on Linux the nice value is the thread's own, and who 0 is the calling thread.
-        if setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19) == 0 {
-            lowered.store(1, ordering: .relaxed)
-        }
+        // SCHED_IDLE is 5 on Linux.
+        if sched_setscheduler(id, 5, &parameters) == 0 { return 2 }
+        // On Linux the nice value is the thread's own.
+        if setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(id), 19) == 0 { return 1 }
         #endif
+        return nil
     }
 
     /// A continuation resumed once, by whichever comes first: the result or the cancellation.

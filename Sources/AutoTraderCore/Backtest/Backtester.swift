@@ -39,10 +39,17 @@ public struct Backtester: Sendable {
 
     /// Runs `entry` over `bars`' range for `ticker`.
     public func run(_ entry: AlgorithmCatalog.Entry, ticker: String, bars series: BacktestBars, settings: BacktestSettings) -> BacktestResult {
+        replay(entry.type.init(), barsNeeded: entry.barsNeeded, name: entry.name, ticker: ticker, bars: series, settings: settings)
+    }
+
+    /// One replay, whatever decides: a compiled algorithm, or a script's worker (`ScriptDecider`).
+    func replay(
+        _ algorithm: any TradingAlgorithm, barsNeeded: Int, name: String, ticker: String, bars series: BacktestBars, settings: BacktestSettings
+    ) -> BacktestResult {
         var run = Run(
-            algorithm: entry.type.init(), barsNeeded: max(1, entry.barsNeeded), ticker: ticker, settings: settings, calendar: calendar,
+            algorithm: algorithm, barsNeeded: max(1, barsNeeded), ticker: ticker, settings: settings, calendar: calendar,
             series: series.series, batch: IndicatorBatch(series.series))
-        return run.replay(series, name: entry.name)
+        return run.replay(series, name: name)
     }
 }
 

@@ -47,6 +47,8 @@ public actor ScriptWorker {
     let environment: [String: String]
     let timeLimit: Duration
     let memoryLimitBytes: UInt64?
+    /// A backtest's worker runs at the backtest's low priority.
+    let lowPriority: Bool
     let logger: Logger
 
     private struct Pending {
@@ -75,7 +77,7 @@ public actor ScriptWorker {
 
     public init(
         name: String, path: String, arguments: [String], environment: [String: String], timeLimit: Duration,
-        memoryLimitBytes: UInt64? = nil, logger: Logger
+        memoryLimitBytes: UInt64? = nil, lowPriority: Bool = false, logger: Logger
     ) {
         self.name = name
         self.path = path
@@ -83,6 +85,7 @@ public actor ScriptWorker {
         self.environment = environment
         self.timeLimit = timeLimit
         self.memoryLimitBytes = memoryLimitBytes
+        self.lowPriority = lowPriority
         self.logger = logger
     }
 
@@ -167,7 +170,7 @@ public actor ScriptWorker {
         do {
             started = try ScriptProcess(
                 arguments: arguments, directory: (path as NSString).deletingLastPathComponent, environment: environment,
-                memoryLimitBytes: memoryLimitBytes)
+                memoryLimitBytes: memoryLimitBytes, lowPriority: lowPriority)
         } catch {
             noteFailure("\(error)")
             return .cannotStart("\(error)")
