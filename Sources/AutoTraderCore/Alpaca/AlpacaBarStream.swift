@@ -38,10 +38,7 @@ public actor AlpacaBarStream {
 
     public nonisolated let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
-    private let configuration: AlpacaConfiguration
-    private let logger: Logger
-    private let backoff: Backoff
-    private let pingInterval: Duration
+    private let settings: StreamClientSettings
     private let idleTimeout: Duration?
     private let expectsData: @Sendable () async -> Bool
     /// The broker's now (epoch seconds), for the watchdog's second rule; nil when unknown.
@@ -68,10 +65,7 @@ public actor AlpacaBarStream {
         brokerNow: (@Sendable () async -> Double?)? = nil
     ) {
         (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
-        self.configuration = configuration
-        self.logger = logger
-        self.backoff = backoff
-        self.pingInterval = pingInterval
+        settings = StreamClientSettings(configuration: configuration, logger: logger, backoff: backoff, pingInterval: pingInterval)
         self.idleTimeout = idleTimeout
         self.expectsData = expectsData
         self.brokerNow = brokerNow
@@ -93,11 +87,11 @@ public actor AlpacaBarStream {
             let outcome = await connectOnce()
             continuation.yield(.disconnected(reason: outcome.reason))
             if Task.isCancelled { break }
-            if ContinuousClock.now - started >= backoff.healthyAfter && outcome.reaction == .reconnect { failures = 0 }
+            if ContinuousClock.now - started >= settings.backoff.healthyAfter && outcome.reaction == .reconnect { failures = 0 }
             failures += 1
             let delay = self.delay(after: outcome.reaction, failures: failures)
             let level: Logger.Level = outcome.reaction == .stop ? .error : .warning
-            logger.log(level: level, "stream disconnected; reconnecting", metadata: [
+            settings.logger.log(level: level, "stream disconnected; reconnecting", metadata: [
                 "reason": "\(outcome.reason)", "retry_in_ms": "\(delay.milliseconds)", "attempt": "\(failures)",
             ])
             do { try await Task.sleep(for: delay) } catch { break }
@@ -108,10 +102,10 @@ public actor AlpacaBarStream {
     func delay(after reaction: StreamError.Reaction, failures: Int) -> Duration {
         switch reaction {
         case .stop:
-            return backoff.refused
+            return settings.backoff.refused
         case .backOff, .reconnect, .keepGoing:
-            let jittered = backoff.delay(afterFailures: failures)
-            return reaction == .backOff ? max(jittered, backoff.connectionLimit) : jittered
+            let jittered = settings.backoff.delay(afterFailures: failures)
+            return reaction == .backOff ? max(jittered, settings.backoff.connectionLimit) : jittered
         }
     }
 
@@ -131,13 +125,10 @@ public actor AlpacaBarStream {
             wakeCurrentConnection = nil
         }
         let state = ConnectionState()
-        var clientConfiguration = WebSocketClientConfiguration(
-            maxFrameSize: 1 << 22, autoPing: .enabled(timePeriod: pingInterval))
-        clientConfiguration.closeTimeout = .seconds(5)
-        let url = configuration.streamURL.absoluteString
-        let key = configuration.keyID, secret = configuration.secretKey
+        let url = settings.configuration.streamURL.absoluteString
+        let key = settings.configuration.keyID, secret = settings.configuration.secretKey
         do {
-            try await WebSocketClient.connect(url: url, configuration: clientConfiguration, logger: logger) { inbound, outbound, _ in
+            try await WebSocketClient.connect(url: url, configuration: settings.webSocket, logger: settings.logger) { inbound, outbound, _ in
                 try await self.session(inbound: inbound, outbound: outbound, key: key, secret: secret, wakeups: wakeups, state: state)
             }
             return await state.outcome ?? Outcome(reason: "the server closed the connection", reaction: .reconnect)
@@ -180,7 +171,7 @@ public actor AlpacaBarStream {
             do {
                 return try StreamMessage.decodeFrame(data)
             } catch {
-                logger.warning("undecodable stream frame ignored", metadata: ["bytes": "\(data.count)"])
+                settings.logger.warning("undecodable stream frame ignored", metadata: ["bytes": "\(data.count)"])
                 return []
             }
         }
@@ -207,7 +198,7 @@ public actor AlpacaBarStream {
         }
         await state.setAuthenticated()
         continuation.yield(.authenticated)
-        logger.info("stream authenticated", metadata: ["url": "\(configuration.streamURL.absoluteString)"])
+        settings.logger.info("stream authenticated", metadata: ["url": "\(settings.configuration.streamURL.absoluteString)"])
 
         // 2. Keep the subscription in sync and watch for silence in child tasks, and read here,
         //    until the server closes, an error ends the connection, or the watchdog closes it.
@@ -268,7 +259,7 @@ public actor AlpacaBarStream {
             case .subscription(let subscription):
                 confirmed = Set(subscription.bars)
                 continuation.yield(.subscribed(subscription))
-                logger.info("stream subscription", metadata: ["bars": "\(subscription.bars.count)", "updated_bars": "\(subscription.updatedBars.count)"])
+                settings.logger.info("stream subscription", metadata: ["bars": "\(subscription.bars.count)", "updated_bars": "\(subscription.updatedBars.count)"])
             case .error(let code, let text):
                 let error = StreamError(code: code, message: text)
                 await fail(error, state: state)
@@ -284,12 +275,12 @@ public actor AlpacaBarStream {
         continuation.yield(.streamError(error))
         switch error.reaction {
         case .keepGoing:
-            logger.warning("\(error.description)")
+            settings.logger.warning("\(error.description)")
         case .stop:
-            logger.error("\(error.description)")
+            settings.logger.error("\(error.description)")
             await state.end(Outcome(reason: error.description, reaction: .stop))
         case .backOff, .reconnect:
-            logger.warning("\(error.description)")
+            settings.logger.warning("\(error.description)")
             await state.end(Outcome(reason: error.description, reaction: error.reaction))
         }
     }
@@ -312,7 +303,7 @@ public actor AlpacaBarStream {
         }
         sent = desired
         if !add.isEmpty || !remove.isEmpty {
-            logger.info("stream subscription change", metadata: ["subscribe": "\(add.count)", "unsubscribe": "\(remove.count)"])
+            settings.logger.info("stream subscription change", metadata: ["subscribe": "\(add.count)", "unsubscribe": "\(remove.count)"])
         }
     }
 }

@@ -26,20 +26,14 @@ public actor AlpacaTradeUpdatesStream {
 
     public nonisolated let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
-    private let configuration: AlpacaConfiguration
-    private let logger: Logger
-    private let backoff: Backoff
-    private let pingInterval: Duration
+    private let settings: StreamClientSettings
 
     public init(
         configuration: AlpacaConfiguration, logger: Logger = Logger(label: "alpaca.trade-updates"),
         backoff: Backoff = .tradeUpdates, pingInterval: Duration = .seconds(10)
     ) {
         (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
-        self.configuration = configuration
-        self.logger = logger
-        self.backoff = backoff
-        self.pingInterval = pingInterval
+        settings = StreamClientSettings(configuration: configuration, logger: logger, backoff: backoff, pingInterval: pingInterval)
     }
 
     /// Connects and keeps reconnecting until the task is cancelled; then finishes `events`.
@@ -50,10 +44,10 @@ public actor AlpacaTradeUpdatesStream {
             let outcome = await connectOnce(state: state)
             continuation.yield(.disconnected(reason: outcome.reason))
             if Task.isCancelled { break }
-            if let listened = await state.listenedAt, ContinuousClock.now - listened >= backoff.healthyAfter { failures = 0 }
+            if let listened = await state.listenedAt, ContinuousClock.now - listened >= settings.backoff.healthyAfter { failures = 0 }
             failures += 1
-            let delay = outcome.refused ? backoff.refused : backoff.delay(afterFailures: failures)
-            logger.log(level: outcome.refused ? .error : .warning, "trade-updates stream disconnected; reconnecting", metadata: [
+            let delay = outcome.refused ? settings.backoff.refused : settings.backoff.delay(afterFailures: failures)
+            settings.logger.log(level: outcome.refused ? .error : .warning, "trade-updates stream disconnected; reconnecting", metadata: [
                 "reason": "\(outcome.reason)", "retry_in_ms": "\(delay.milliseconds)", "attempt": "\(failures)",
             ])
             do { try await Task.sleep(for: delay) } catch { break }
@@ -77,13 +71,10 @@ public actor AlpacaTradeUpdatesStream {
     }
 
     private func connectOnce(state: ConnectionState) async -> Outcome {
-        var clientConfiguration = WebSocketClientConfiguration(
-            maxFrameSize: 1 << 22, autoPing: .enabled(timePeriod: pingInterval))
-        clientConfiguration.closeTimeout = .seconds(5)
-        let url = configuration.tradeUpdatesURL.absoluteString
-        let key = configuration.keyID, secret = configuration.secretKey
+        let url = settings.configuration.tradeUpdatesURL.absoluteString
+        let key = settings.configuration.keyID, secret = settings.configuration.secretKey
         do {
-            try await WebSocketClient.connect(url: url, configuration: clientConfiguration, logger: logger) { inbound, outbound, _ in
+            try await WebSocketClient.connect(url: url, configuration: settings.webSocket, logger: settings.logger) { inbound, outbound, _ in
                 try await self.session(inbound: inbound, outbound: outbound, key: key, secret: secret, state: state)
             }
             return await state.outcome ?? Outcome(reason: "the server closed the connection")
@@ -101,7 +92,7 @@ public actor AlpacaTradeUpdatesStream {
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, key: String, secret: String, state: ConnectionState
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            let handshake = backoff.handshake
+            let handshake = settings.backoff.handshake
             group.addTask {
                 // No answer to authenticate/listen in time: a half-open server; drop it and try again.
                 try await Task.sleep(for: handshake)
@@ -123,7 +114,7 @@ public actor AlpacaTradeUpdatesStream {
                 } catch {
                     let frameError = error as? TradeStreamFrameError
                         ?? TradeStreamFrameError(reason: "\(error)", bytes: data.count)
-                    logger.warning("trade-updates frame ignored: it could not be read (open orders will be asked about)", metadata: [
+                    settings.logger.warning("trade-updates frame ignored: it could not be read (open orders will be asked about)", metadata: [
                         "bytes": "\(frameError.bytes)", "error": "\(frameError.reason)",
                     ])
                     continuation.yield(.unreadableFrame(frameError))
@@ -149,13 +140,13 @@ public actor AlpacaTradeUpdatesStream {
                     }
                     if await state.listenedAt == nil {
                         await state.listened()
-                        logger.info("trade-updates stream listening", metadata: ["url": "\(configuration.tradeUpdatesURL.absoluteString)"])
+                        settings.logger.info("trade-updates stream listening", metadata: ["url": "\(settings.configuration.tradeUpdatesURL.absoluteString)"])
                         continuation.yield(.listening)
                     }
                 case .tradeUpdate(let update):
                     continuation.yield(.update(update))
                 case .other(let stream):
-                    logger.debug("trade-updates stream: message of another stream ignored", metadata: ["stream": "\(stream)"])
+                    settings.logger.debug("trade-updates stream: message of another stream ignored", metadata: ["stream": "\(stream)"])
                 }
             }
         }
