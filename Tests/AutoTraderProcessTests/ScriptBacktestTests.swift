@@ -163,6 +163,7 @@ import Testing
 
     @Test func aScriptThatFailsStopsTheBacktestWithAnErrorNamingItAndTheMinute() async throws {
         let folder = TemporaryDirectory("script-backtest-bad")
+        print("ScriptBacktestTests seed 7")
         let bars = BacktestBars(bars: Self.walk(seed: 7), firstIndex: 0)
         let settings = BacktestSettings(capital: 1000)
         let cases: [(file: String, text: String, executable: Bool, expected: [String])] = [
@@ -262,6 +263,7 @@ import Testing
         _ = Self.write(Self.failsAt("2024-06-04T13:31:00Z", "os._exit(1)"), to: folder, as: "crashes.py")
         _ = Self.write("class Algorithm(:\n", to: folder, as: "broken.py")
         let stocks = try StocksDatabase.open(path: directory.file("stocks.db"), create: true)
+        print("ScriptBacktestTests seed 1616")
         try stocks.insert(Self.walk(seed: 1616))
         let environment = ["AUTOTRADER_ALGORITHM_DIR": folder.path]
         func backtest(_ type: String, _ extra: [String] = []) async throws -> ProcessResult {
