@@ -94,7 +94,7 @@ extension MarketDataGenerator {
             let minutes = bars(symbol: symbol, from: origin, through: origin.adding(seconds: 86_400 - 60), asOf: asOf)
             var groups: [(Timestamp, [SimBar])] = []
             for bar in minutes {
-                let start = origin.adding(seconds: (bar.t.secondsSinceEpoch - origin.secondsSinceEpoch) / bucket * bucket)
+                let start = origin.adding(seconds: (bar.start.secondsSinceEpoch - origin.secondsSinceEpoch) / bucket * bucket)
                 if groups.last?.0 == start { groups[groups.count - 1].1.append(bar) } else { groups.append((start, [bar])) }
             }
             for (start, list) in descending ? groups.reversed() : groups where start >= from && start <= through {

@@ -529,8 +529,8 @@ public actor Exchange {
             lastMaintenanceMargin: SimWire.decimal(margin ? lastMaintenanceMargin : 0), sma: zero,
             multiplier: String(figures.multiplier), daytradeCount: dayTradeCount, optionsApprovedLevel: 0,
             optionsTradingLevel: 0, patternDayTrader: margin && dayTradeCount >= 4 && equity < 25_000,
-            tradingBlocked: false, transfersBlocked: false,
-            accountBlocked: false, tradeSuspendedByUser: false, shortingEnabled: margin,
+            shortingEnabled: margin, tradingBlocked: false, transfersBlocked: false,
+            accountBlocked: false, tradeSuspendedByUser: false,
             createdAt: SimWire.time(Date(timeIntervalSince1970: 1_514_764_800)))
     }
 
@@ -680,19 +680,19 @@ public actor Exchange {
                 state.nextBar = generator.firstRegularBar(symbol: order.symbol, atOrAfter: from, before: end)
             }
             // The open is the first trade of the bar's minute: known once the minute has begun.
-            guard let bar = state.nextBar, Double(bar.t.secondsSinceEpoch) <= now else { return nil }
-            let open = Self.decimal(bar.o)
-            guard let limit = order.limitPrice else { return (open, bar.t.date) }
-            if Self.reaches(open, limit: limit, side: order.side) { return (open, bar.t.date) }
+            guard let bar = state.nextBar, Double(bar.start.secondsSinceEpoch) <= now else { return nil }
+            let open = Self.decimal(bar.open)
+            guard let limit = order.limitPrice else { return (open, bar.start.date) }
+            if Self.reaches(open, limit: limit, side: order.side) { return (open, bar.start.date) }
             if order.timeInForce == .ioc {
                 state.missedImmediately = true
                 return nil
             }
             // The bar's low and high are known only once its minute is over.
-            guard Double(bar.t.secondsSinceEpoch + 60) <= now else { return nil }
-            let extreme = Self.decimal(order.side == .buy ? bar.l : bar.h)
-            if Self.reaches(extreme, limit: limit, side: order.side) { return (limit, bar.t.adding(seconds: 30).date) }
-            state.searchFrom = bar.t.adding(minutes: 1)
+            guard Double(bar.start.secondsSinceEpoch + 60) <= now else { return nil }
+            let extreme = Self.decimal(order.side == .buy ? bar.low : bar.high)
+            if Self.reaches(extreme, limit: limit, side: order.side) { return (limit, bar.start.adding(seconds: 30).date) }
+            state.searchFrom = bar.start.adding(minutes: 1)
             state.nextBar = nil
         }
     }
@@ -821,14 +821,14 @@ public actor Exchange {
     }
 
     private func currentPrice(_ symbol: String, now: Double) -> Decimal? {
-        generator.latestBar(symbol: symbol, asOf: now).map { Self.decimal($0.c) }
+        generator.latestBar(symbol: symbol, asOf: now).map { Self.decimal($0.close) }
     }
 
     /// The close of the last session before today's.
     private func previousClose(_ symbol: String, now: Double) -> Decimal? {
         let today = hours.newYorkDate(of: Timestamp(secondsSinceEpoch: Int64(now.rounded(.down))))
         guard let index = hours.lastIndex(onOrBefore: today.adding(days: -1)) else { return nil }
-        return generator.closingBar(symbol: symbol, session: hours.sessions[index], asOf: now).map { Self.decimal($0.c) }
+        return generator.closingBar(symbol: symbol, session: hours.sessions[index], asOf: now).map { Self.decimal($0.close) }
     }
 
     /// A bar price as money: cents, or four decimals below $1.

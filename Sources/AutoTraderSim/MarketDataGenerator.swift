@@ -1,19 +1,24 @@
 import AutoTraderCore
 import Foundation
 
-/// One synthetic bar, encoded as Alpaca writes a bar (its keys are Alpaca's; `SimWire.Bar` names it on the wire).
-/// `t` is the bar's start; a minute bar covers `[t, t+1min)`, a daily bar is stamped at New York midnight.
+/// One synthetic bar, encoded as Alpaca writes a bar (`SimWire.Bar` names it on the wire).
+/// A minute bar covers `[start, start+1min)`; a daily bar starts at New York midnight.
 public struct SimBar: Encodable, Sendable, Equatable {
-    public var t: Timestamp
-    public var o: Double
-    public var h: Double
-    public var l: Double
-    public var c: Double
-    public var v: Int64
-    /// Trade count.
-    public var n: Int64
+    public var start: Timestamp
+    public var open: Double
+    public var high: Double
+    public var low: Double
+    public var close: Double
+    public var volume: Int64
+    public var tradeCount: Int64
     /// Volume-weighted average price.
-    public var vw: Double
+    public var vwap: Double
+
+    /// Alpaca's one- and two-letter keys (bars_*.json), named here by the simulator itself: the client's
+    /// `AlpacaBar` spells its own.
+    enum CodingKeys: String, CodingKey {
+        case start = "t", open = "o", high = "h", low = "l", close = "c", volume = "v", tradeCount = "n", vwap = "vw"
+    }
 }
 
 /// Deterministic synthetic minute bars: each is a pure function of (seed, symbol, session), so any past range is
@@ -155,16 +160,16 @@ public final class MarketDataGenerator: @unchecked Sendable {
 
     /// The corrected version of a bar: a changed close and more volume (late trades), still a consistent bar.
     public func corrected(_ bar: SimBar, symbol: String) -> SimBar {
-        var random = SplitMix64(seed: StableHash.mix(seed, StableHash.of(symbol), UInt64(bitPattern: bar.t.secondsSinceEpoch), 0xC0BB))
+        var random = SplitMix64(seed: StableHash.mix(seed, StableHash.of(symbol), UInt64(bitPattern: bar.start.secondsSinceEpoch), 0xC0BB))
         let move = (0.0004 + 0.0016 * random.unit()) * (random.unit() < 0.5 ? -1 : 1)
-        var close = Self.roundPrice(bar.c * (1 + move))
-        if close == bar.c { close = Self.roundPrice(bar.c + (bar.c >= 1 ? 0.01 : 0.0001)) }
-        let extra = max(1, Int64((Double(bar.v) * (0.05 + 0.25 * random.unit())).rounded()))
-        let high = max(bar.h, close), low = min(bar.l, close)
-        let vwap = min(max((bar.vw * Double(bar.v) + close * Double(extra)) / Double(bar.v + extra), low), high)
-        return SimBar(t: bar.t, o: bar.o, h: high, l: low, c: close, v: bar.v + extra,
-                         n: bar.n + Int64(1 + random.integer(in: 0...3)),
-                         vw: min(max(vwap.rounded(toPlaces: 4), low), high))
+        var close = Self.roundPrice(bar.close * (1 + move))
+        if close == bar.close { close = Self.roundPrice(bar.close + (bar.close >= 1 ? 0.01 : 0.0001)) }
+        let extra = max(1, Int64((Double(bar.volume) * (0.05 + 0.25 * random.unit())).rounded()))
+        let high = max(bar.high, close), low = min(bar.low, close)
+        let vwap = min(max((bar.vwap * Double(bar.volume) + close * Double(extra)) / Double(bar.volume + extra), low), high)
+        return SimBar(start: bar.start, open: bar.open, high: high, low: low, close: close, volume: bar.volume + extra,
+                      tradeCount: bar.tradeCount + Int64(1 + random.integer(in: 0...3)),
+                      vwap: min(max(vwap.rounded(toPlaces: 4), low), high))
     }
 
     // MARK: - Generation
@@ -184,20 +189,20 @@ public final class MarketDataGenerator: @unchecked Sendable {
     static func aggregate(_ minutes: [SimBar], stamp: Timestamp) -> SimBar? {
         guard let first = minutes.first, let last = minutes.last else { return nil }
         var volume: Int64 = 0, trades: Int64 = 0, turnover = 0.0
-        var high = first.h, low = first.l
+        var high = first.high, low = first.low
         for bar in minutes {
-            volume += bar.v
-            trades += bar.n
-            turnover += bar.vw * Double(bar.v)
-            high = max(high, bar.h)
-            low = min(low, bar.l)
+            volume += bar.volume
+            trades += bar.tradeCount
+            turnover += bar.vwap * Double(bar.volume)
+            high = max(high, bar.high)
+            low = min(low, bar.low)
         }
-        let vwap = volume > 0 ? min(max((turnover / Double(volume)).rounded(toPlaces: 4), low), high) : last.c
-        return SimBar(t: stamp, o: first.o, h: high, l: low, c: last.c, v: volume, n: trades, vw: vwap)
+        let vwap = volume > 0 ? min(max((turnover / Double(volume)).rounded(toPlaces: 4), low), high) : last.close
+        return SimBar(start: stamp, open: first.open, high: high, low: low, close: last.close, volume: volume, tradeCount: trades, vwap: vwap)
     }
 
     private func visible(_ bar: SimBar, symbol: String, asOf: Double) -> SimBar {
-        guard asOf >= Double(bar.t.secondsSinceEpoch + 60) + Self.correctionDelay, isCorrected(symbol: symbol, minute: bar.t)
+        guard asOf >= Double(bar.start.secondsSinceEpoch + 60) + Self.correctionDelay, isCorrected(symbol: symbol, minute: bar.start)
         else { return bar }
         return corrected(bar, symbol: symbol)
     }
@@ -303,8 +308,8 @@ public final class MarketDataGenerator: @unchecked Sendable {
             let present = random.unit() >= missing
             guard present, high >= low else { continue }
             result[minute] = SimBar(
-                t: window.start.adding(minutes: minute), o: open, h: max(high, open, close), l: min(low, open, close),
-                c: close, v: volume, n: trades, vw: vwap)
+                start: window.start.adding(minutes: minute), open: open, high: max(high, open, close), low: min(low, open, close),
+                close: close, volume: volume, tradeCount: trades, vwap: vwap)
         }
         return result
     }

@@ -115,7 +115,7 @@ struct BarRequest {
         last.1.removeLast()
         if !last.1.isEmpty { result.append(last) }
         guard let (symbol, bars) = result.last, let final = bars.last else { return (result, nil) }
-        return (result, Cursor(symbol: symbol, time: final.t))
+        return (result, Cursor(symbol: symbol, time: final.start))
     }
 }
 
@@ -240,16 +240,16 @@ struct DerivedPrints {
     static func tick(_ price: Double) -> Double { price >= 1 ? 0.01 : 0.0001 }
 
     func trade(symbol: String, bar: SimBar) -> SimWire.Trade {
-        let size = max(1, (Double(bar.v) / Double(max(1, bar.n))).rounded())
-        let id = StableHash.mix(StableHash.of(symbol), UInt64(bitPattern: bar.t.secondsSinceEpoch), 0x7ADE) >> 11
-        return SimWire.Trade(t: bar.t.adding(seconds: 59).text, x: "V", p: bar.c, s: Int64(size), c: ["@"],
+        let size = max(1, (Double(bar.volume) / Double(max(1, bar.tradeCount))).rounded())
+        let id = StableHash.mix(StableHash.of(symbol), UInt64(bitPattern: bar.start.secondsSinceEpoch), 0x7ADE) >> 11
+        return SimWire.Trade(t: bar.start.adding(seconds: 59).text, x: "V", p: bar.close, s: Int64(size), c: ["@"],
                              i: Int64(id), z: Self.tape(generator.universe.asset(symbol: symbol)?.exchange ?? ""))
     }
 
     func quote(symbol: String, bar: SimBar) -> SimWire.Quote {
-        let tick = Self.tick(bar.c)
-        let bid = max(tick, MarketDataGenerator.roundPrice(bar.c - tick)), ask = MarketDataGenerator.roundPrice(bar.c + tick)
-        return SimWire.Quote(t: bar.t.adding(seconds: 59).text, ax: "V", ap: ask, as: 1, bx: "V", bp: bid, bs: 1, c: ["R"],
+        let tick = Self.tick(bar.close)
+        let bid = max(tick, MarketDataGenerator.roundPrice(bar.close - tick)), ask = MarketDataGenerator.roundPrice(bar.close + tick)
+        return SimWire.Quote(t: bar.start.adding(seconds: 59).text, ax: "V", ap: ask, as: 1, bx: "V", bp: bid, bs: 1, c: ["R"],
                              z: Self.tape(generator.universe.asset(symbol: symbol)?.exchange ?? ""))
     }
 

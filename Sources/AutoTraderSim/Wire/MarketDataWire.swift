@@ -5,8 +5,8 @@ import Foundation
 // bar_latest_single_docs.json, bars_latest_multi*.json.
 
 extension SimWire {
-    /// A bar on the wire is the simulator's own bar (`SimBar`'s keys are Alpaca's): `t` its start (RFC 3339,
-    /// UTC, whole seconds), prices, volume and trade count as JSON numbers.
+    /// A bar on the wire is the simulator's own bar (`SimBar` maps its names to Alpaca's keys): `t` its start
+    /// (RFC 3339, UTC, whole seconds), prices, volume and trade count as JSON numbers.
     public typealias Bar = SimBar
 
     /// GET /v2/stocks/bars?symbols=A,B (and /sim/bars): bars by symbol, and the token of the next page

@@ -46,11 +46,13 @@ public enum SimWire {
     static func data<T: Encodable>(_ value: T) throws -> Data { try encoder().encode(value) }
 }
 
-/// A key chosen at run time (symbols in a bars map, extra error fields, stream channels).
-struct SimWireKey: CodingKey {
+/// A key chosen at run time (symbols in a bars map, extra error fields, stream channels), or written as a
+/// literal beside its value where an answer is encoded by hand (`SimWire.Order`).
+struct SimWireKey: CodingKey, ExpressibleByStringLiteral {
     var stringValue: String
     var intValue: Int? { nil }
     init(_ string: String) { stringValue = string }
+    init(stringLiteral value: String) { stringValue = value }
     init?(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { nil }
 }

@@ -68,9 +68,9 @@ extension SimWire {
                 })
             case .bar(let symbol, let bar), .updatedBar(let symbol, let bar), .dailyBar(let symbol, let bar):
                 return .object([
-                    ("T", .string(barType)), ("S", .string(symbol)), ("o", .double(bar.o)), ("h", .double(bar.h)),
-                    ("l", .double(bar.l)), ("c", .double(bar.c)), ("v", .int(bar.v)),
-                    ("t", .timestamp(seconds: bar.t.secondsSinceEpoch, nanoseconds: 0)), ("n", .int(bar.n)), ("vw", .double(bar.vw)),
+                    ("T", .string(barType)), ("S", .string(symbol)), ("o", .double(bar.open)), ("h", .double(bar.high)),
+                    ("l", .double(bar.low)), ("c", .double(bar.close)), ("v", .int(bar.volume)),
+                    ("t", .timestamp(seconds: bar.start.secondsSinceEpoch, nanoseconds: 0)), ("n", .int(bar.tradeCount)), ("vw", .double(bar.vwap)),
                 ])
             }
         }

@@ -37,12 +37,15 @@ extension SimWire {
         public var daytradeCount: Int
         public var optionsApprovedLevel: Int
         public var optionsTradingLevel: Int
+        /// Flagged by the day-trade rule of `Exchange.account()` (margin accounts only).
         public var patternDayTrader: Bool
+        /// A margin account may sell short, a cash account may not.
+        public var shortingEnabled: Bool
+        /// The four blocks are always false here (the simulator never blocks its account); Alpaca always sends them.
         public var tradingBlocked: Bool
         public var transfersBlocked: Bool
         public var accountBlocked: Bool
         public var tradeSuspendedByUser: Bool
-        public var shortingEnabled: Bool
         public var createdAt: String
 
         enum CodingKeys: String, CodingKey {
@@ -71,10 +74,12 @@ extension SimWire {
         public var name: String
         public var status: String
         public var tradable: Bool
+        public var fractionable: Bool
+        /// Follow from `tradable` and thinness (see `init`): marginable when tradable, shortable and easy to
+        /// borrow when tradable and not thin.
         public var marginable: Bool
         public var shortable: Bool
         public var easyToBorrow: Bool
-        public var fractionable: Bool
         /// A whole percent (ALPACA_PROTOCOL.md §4).
         public var maintenanceMarginRequirement: Int
         public var attributes: [String]
@@ -135,16 +140,6 @@ extension SimWire {
         public var status: String
         public var extendedHours: Bool
 
-        enum CodingKeys: String, CodingKey {
-            case id, clientOrderID = "client_order_id", createdAt = "created_at", updatedAt = "updated_at"
-            case submittedAt = "submitted_at", filledAt = "filled_at", expiredAt = "expired_at", canceledAt = "canceled_at"
-            case failedAt = "failed_at", replacedAt = "replaced_at", replacedBy = "replaced_by", replaces
-            case assetID = "asset_id", symbol, assetClass = "asset_class", notional, qty, filledQty = "filled_qty"
-            case filledAvgPrice = "filled_avg_price", orderClass = "order_class", orderType = "order_type", type, side
-            case timeInForce = "time_in_force", limitPrice = "limit_price", stopPrice = "stop_price", status
-            case extendedHours = "extended_hours", legs, trailPercent = "trail_percent", trailPrice = "trail_price", hwm
-        }
-
         init(_ order: SimOrder) {
             id = order.id
             clientOrderID = order.clientOrderID
@@ -177,41 +172,43 @@ extension SimWire {
             extendedHours = false
         }
 
+        // Each value is written beside its wire key (the encoding is hand-written anyway, for the nulls), so a
+        // key is read where its value is; the client's decoder names the same keys its own way.
         public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(id, forKey: .id)
-            try c.encode(clientOrderID, forKey: .clientOrderID)
-            try c.encode(createdAt, forKey: .createdAt)
-            try c.encodeOrNull(updatedAt, forKey: .updatedAt)
-            try c.encodeOrNull(submittedAt, forKey: .submittedAt)
-            try c.encodeOrNull(filledAt, forKey: .filledAt)
-            try c.encodeOrNull(expiredAt, forKey: .expiredAt)
-            try c.encodeOrNull(canceledAt, forKey: .canceledAt)
-            try c.encodeOrNull(failedAt, forKey: .failedAt)
-            try c.encodeOrNull(replacedAt, forKey: .replacedAt)
-            try c.encodeOrNull(replacedBy, forKey: .replacedBy)
-            try c.encodeOrNull(replaces, forKey: .replaces)
-            try c.encode(assetID, forKey: .assetID)
-            try c.encode(symbol, forKey: .symbol)
-            try c.encode(assetClass, forKey: .assetClass)
-            try c.encodeOrNull(notional, forKey: .notional)
-            try c.encodeOrNull(qty, forKey: .qty)
-            try c.encode(filledQty, forKey: .filledQty)
-            try c.encodeOrNull(filledAvgPrice, forKey: .filledAvgPrice)
-            try c.encode(orderClass, forKey: .orderClass)
-            try c.encode(type, forKey: .orderType)
-            try c.encode(type, forKey: .type)
-            try c.encode(side, forKey: .side)
-            try c.encode(timeInForce, forKey: .timeInForce)
-            try c.encodeOrNull(limitPrice, forKey: .limitPrice)
-            try c.encodeOrNull(stopPrice, forKey: .stopPrice)
-            try c.encode(status, forKey: .status)
-            try c.encode(extendedHours, forKey: .extendedHours)
+            var c = encoder.container(keyedBy: SimWireKey.self)
+            try c.encode(id, forKey: "id")
+            try c.encode(clientOrderID, forKey: "client_order_id")
+            try c.encode(createdAt, forKey: "created_at")
+            try c.encodeOrNull(updatedAt, forKey: "updated_at")
+            try c.encodeOrNull(submittedAt, forKey: "submitted_at")
+            try c.encodeOrNull(filledAt, forKey: "filled_at")
+            try c.encodeOrNull(expiredAt, forKey: "expired_at")
+            try c.encodeOrNull(canceledAt, forKey: "canceled_at")
+            try c.encodeOrNull(failedAt, forKey: "failed_at")
+            try c.encodeOrNull(replacedAt, forKey: "replaced_at")
+            try c.encodeOrNull(replacedBy, forKey: "replaced_by")
+            try c.encodeOrNull(replaces, forKey: "replaces")
+            try c.encode(assetID, forKey: "asset_id")
+            try c.encode(symbol, forKey: "symbol")
+            try c.encode(assetClass, forKey: "asset_class")
+            try c.encodeOrNull(notional, forKey: "notional")
+            try c.encodeOrNull(qty, forKey: "qty")
+            try c.encode(filledQty, forKey: "filled_qty")
+            try c.encodeOrNull(filledAvgPrice, forKey: "filled_avg_price")
+            try c.encode(orderClass, forKey: "order_class")
+            try c.encode(type, forKey: "order_type")
+            try c.encode(type, forKey: "type")
+            try c.encode(side, forKey: "side")
+            try c.encode(timeInForce, forKey: "time_in_force")
+            try c.encodeOrNull(limitPrice, forKey: "limit_price")
+            try c.encodeOrNull(stopPrice, forKey: "stop_price")
+            try c.encode(status, forKey: "status")
+            try c.encode(extendedHours, forKey: "extended_hours")
             // Only multi-leg orders read with nested=true have legs; market orders have no trail or high-water mark.
-            try c.encodeNil(forKey: .legs)
-            try c.encodeNil(forKey: .trailPercent)
-            try c.encodeNil(forKey: .trailPrice)
-            try c.encodeNil(forKey: .hwm)
+            try c.encodeNil(forKey: "legs")
+            try c.encodeNil(forKey: "trail_percent")
+            try c.encodeNil(forKey: "trail_price")
+            try c.encodeNil(forKey: "hwm")
         }
     }
 
