@@ -117,6 +117,18 @@ import Testing
         return seed
     }
 
+    /// Describes itself, then at its first decision says fifty lines on stderr and exits 3 without answering.
+    static let diesLoudly = """
+        #!/bin/sh
+        while IFS= read -r line; do
+        id=$(printf '%s\\n' "$line" | sed -n 's/^{"v":1,"type":"[a-z]*","id":\\([0-9]*\\).*/\\1/p')
+          case "$line" in
+            *'"type":"describe"'*) printf '{"v":1,"id":%s,"summary":"dies loudly","bars_needed":1}\\n' "$id" ;;
+            *) i=1; while [ $i -le 50 ]; do echo "last words $i" >&2; i=$((i + 1)); done; exit 3 ;;
+          esac
+        done
+        """
+
     static func write(_ text: String, to path: String, executable: Bool = false) throws {
         // Written beside and renamed, so the scanner never reads half a file.
         let temporary = (path as NSString).deletingLastPathComponent + "/.writing-\(UUID().uuidString)"
@@ -238,6 +250,33 @@ import Testing
         guard case .failure(let problem) = await broken.describe() else { Issue.record("a syntax error must not describe"); return }
         #expect(problem.description.contains("SyntaxError"), "\(problem)")
         await broken.stop()
+    }
+
+    /// A worker that dies says why: its requests fail once it has exited, after the last of its stderr (twenty
+    /// rounds, as the two pipes' race is lost only now and then), with its exit status; and a reaped worker's
+    /// pid is never signalled again (pid_max is 32768 on a Pi: it may be another process's by then).
+    @Test func aDyingWorkersLastWordsAreInTheReasonAndItsPidIsLeftAlone() async throws {
+        let folder = TemporaryDirectory("scripts")
+        try Self.write(Self.diesLoudly, to: folder.file("dies_loudly.sh"), executable: true)
+        let file = try #require(ScriptFolder.scan(folder.path).first)
+        for round in 1...20 {
+            let worker = Self.worker(file)
+            _ = try await worker.describe().get()
+            guard case .failed(.exited(let why)) = await worker.decide(card: 1, input: Self.input(closes: [100])) else {
+                Issue.record("round \(round): expected an exit")
+                return
+            }
+            #expect(why.contains("last words 50") && why.contains("exit status 3"), "round \(round): \(why)")
+            await worker.stop()
+        }
+
+        let live = try ScriptProcess(
+            arguments: ["sleep", "30"], directory: folder.path, environment: ProcessInfo.processInfo.environment, memoryLimitBytes: nil)
+        #expect(live.kill(), "a running worker is signalled")
+        var ended = ""
+        for await event in live.events { if case .exited(let status) = event { ended = status } }
+        #expect(ended == "signal 9")
+        #expect(!live.kill(), "a reaped worker is not")
     }
 
     /// A Python worker can't reach the network: the runner's seccomp filter makes socket(AF_INET/AF_INET6)

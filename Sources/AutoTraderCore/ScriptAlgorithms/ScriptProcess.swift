@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,6 +29,9 @@ final class ScriptProcess: @unchecked Sendable {
 
     let pid: pid_t
     let events: AsyncStream<Event>
+    /// True once the child has been reaped: from then on its pid (and group id) may be another process's —
+    /// pid_max is 32768 on a Raspberry Pi — so `kill()` must not signal it.
+    private let reaped = Mutex(false)
     private let input: Int32
     private let writes: DispatchQueue
     /// The longest line read; a longer one is cut there (and so is not the protocol).
@@ -109,8 +113,15 @@ final class ScriptProcess: @unchecked Sendable {
         // Reaps the child once both streams are closed (it exited, or was killed), then ends the events.
         let waiter = Thread {
             group.wait()
+            // Waits for the exit without reaping (a zombie keeps its pid, so a kill() meanwhile still reaches
+            // only this worker), then reaps and marks it under the lock kill() takes.
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(spawned), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
             var status: Int32 = 0
-            while waitpid(spawned, &status, 0) < 0 && errno == EINTR {}
+            self.reaped.withLock { reaped in
+                while waitpid(spawned, &status, 0) < 0 && errno == EINTR {}
+                reaped = true
+            }
             let exited = status & 0x7f == 0
             continuation.yield(.exited(exited ? "exit status \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"))
             continuation.finish()
@@ -137,10 +148,16 @@ final class ScriptProcess: @unchecked Sendable {
         }
     }
 
-    /// SIGKILL to the whole group (the script and anything it started).
-    func kill() {
-        _ = Glibc.kill(-pid, SIGKILL)
-        _ = Glibc.kill(pid, SIGKILL)
+    /// SIGKILL to the whole group (the script and anything it started), unless the worker has been reaped.
+    /// Returns whether it signalled.
+    @discardableResult
+    func kill() -> Bool {
+        reaped.withLock { reaped in
+            guard !reaped else { return false }
+            _ = Glibc.kill(-pid, SIGKILL)
+            _ = Glibc.kill(pid, SIGKILL)
+            return true
+        }
     }
 
     deinit {

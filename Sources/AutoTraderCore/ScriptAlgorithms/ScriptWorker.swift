@@ -73,6 +73,8 @@ public actor ScriptWorker {
     private var stderrTail: [String] = []
     private var stderrWindow = (start: ContinuousClock.now, lines: 0)
     private var stopped = false
+    /// Its stdout closed while requests waited: they fail when it has exited, once all of its stderr is read.
+    private var outputClosed = false
     public private(set) var decisionsAnswered = 0
 
     public init(
@@ -178,6 +180,7 @@ public actor ScriptWorker {
         generation += 1
         let current = generation
         process = started
+        outputClosed = false
         stderrTail = []
         logger.info("script worker started", metadata: ["algorithm": "\(name)", "file": "\(path)", "pid": "\(started.pid)"])
         Task { [weak self] in
@@ -193,6 +196,10 @@ public actor ScriptWorker {
         switch event {
         case .exited(let status):
             logger.info("script worker ended", metadata: ["algorithm": "\(name)", "status": "\(status)"])
+            // Comes after the last of its stderr, so the reason carries what it said before it died.
+            if current == generation, process != nil, outputClosed {
+                kill(failing: .exited("it closed its output (\(status))" + tail), others: "it exited")
+            }
             return
         case .stderr(let line):
             logStderr(line, current: current)
@@ -228,8 +235,10 @@ public actor ScriptWorker {
                 generation += 1
                 return
             }
-            let why = "it closed its output" + tail
-            kill(failing: .exited(why), others: "it exited")
+            // Its stderr may still be in the pipe: the requests fail at `.exited`, which follows the last of it.
+            // Killed now in case it closed stdout and lives on.
+            outputClosed = true
+            process?.kill()
         default:
             break
         }
@@ -248,6 +257,7 @@ public actor ScriptWorker {
         fail(all: .aborted(others))
         process?.kill()
         process = nil
+        outputClosed = false
         generation += 1
         noteFailure("\(head)")
     }
