@@ -123,32 +123,18 @@ struct APILoadBenchmark: AsyncParsableCommand {
     }
 
     static func startAPI(systemPath: String, stocksPath: String, simURL: String) throws -> APIUnderTest {
-        let binary = try BenchProcess.binary("autotrader-api")
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-api-\(UUID().uuidString).out")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["--port", "0", "--bind", "127.0.0.1", "--log-level", "warning", "--system-db", systemPath, "--stocks-db", stocksPath]
         var environment = ProcessInfo.processInfo.environment
         for key in ["ALPACA_API_KEY", "ALPACA_SECRET", "APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "AUTOTRADER_CONFIG"] { environment[key] = nil }
         environment["AUTOTRADER_SIM_URL"] = simURL
-        process.environment = environment
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = FileHandle.standardError
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        let prefix = "autotrader-api listening on http://"
-        while Date() < deadline {
-            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }),
-               let colon = line.lastIndex(of: ":"), let port = Int(line[line.index(after: colon)...]) {
-                return APIUnderTest(process: process, port: port)
-            }
-            guard process.isRunning else { throw ValidationError("autotrader-api exited with \(process.terminationStatus)") }
-            Thread.sleep(forTimeInterval: 0.05)
+        let (process, address) = try BenchProcess.startListening(
+            "autotrader-api",
+            ["--port", "0", "--bind", "127.0.0.1", "--log-level", "warning", "--system-db", systemPath, "--stocks-db", stocksPath],
+            environment: environment, prefix: "autotrader-api listening on http://")
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+            process.terminate()
+            throw ValidationError("autotrader-api printed an address without a port: \(address)")
         }
-        process.terminate()
-        throw ValidationError("autotrader-api did not start within 30 s")
+        return APIUnderTest(process: process, port: port)
     }
 
     /// VmRSS of a process, in KiB (0 when unknown).

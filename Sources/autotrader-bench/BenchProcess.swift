@@ -22,6 +22,34 @@ final class BenchProcess: @unchecked Sendable {
         return binary
     }
 
+    /// Starts `name` (beside this program) for a short benchmark, its standard output in a temporary file and its
+    /// errors on ours, and waits up to 30 s for the whole line starting with `prefix` (where it says it listens).
+    /// Returns the process and the rest of that line.
+    static func startListening(
+        _ name: String, _ arguments: [String], environment: [String: String]? = nil, prefix: String
+    ) throws -> (process: Process, rest: String) {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(name)-\(UUID().uuidString).out")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let process = Process()
+        process.executableURL = try binary(name)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            // Only lines already ended by a newline: the last piece may still be being written.
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+            if let line = lines.first(where: { $0.hasPrefix(prefix) }) { return (process, String(line.dropFirst(prefix.count))) }
+            guard process.isRunning else { throw ValidationError("\(name) exited with \(process.terminationStatus)") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        process.terminate()
+        throw ValidationError("\(name) did not start within 30 s")
+    }
+
     init(_ name: String, _ arguments: [String], environment: [String: String], logDirectory: String) throws {
         self.name = name
         stdoutPath = (logDirectory as NSString).appendingPathComponent("\(name).out")

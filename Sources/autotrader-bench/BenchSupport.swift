@@ -42,25 +42,20 @@ enum BenchSupport {
 
     /// CPU time (user + system) this process has used, in seconds: unlike wall time, other
     /// programs competing for the cores don't inflate it.
-    static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        #if os(Linux)
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        #else
-        getrusage(RUSAGE_SELF, &usage)
-        #endif
-        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-    }
+    static func processCPUSeconds() -> Double { cpuSeconds(children: false) }
 
     /// CPU time (user + system) used by this process's children that have ended, in seconds.
-    static func childrenCPUSeconds() -> Double {
-        var usage = rusage()
+    static func childrenCPUSeconds() -> Double { cpuSeconds(children: true) }
+
+    /// User plus system time from getrusage(2), of this process or of its ended children, in seconds.
+    private static func cpuSeconds(children: Bool) -> Double {
         #if os(Linux)
-        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        let who = children ? RUSAGE_CHILDREN.rawValue : RUSAGE_SELF.rawValue
         #else
-        getrusage(RUSAGE_CHILDREN, &usage)
+        let who = children ? RUSAGE_CHILDREN : RUSAGE_SELF
         #endif
+        var usage = rusage()
+        getrusage(who, &usage)
         func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
@@ -84,6 +79,22 @@ enum BenchSupport {
         precondition(!sorted.isEmpty)
         let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
         return sorted[min(max(rank, 1), sorted.count) - 1]
+    }
+
+    /// Times `first` and `second` alternately, `count` times each (so both see the same conditions as the
+    /// run goes on); each one's durations sorted ascending, ready for `percentile`.
+    static func timeAlternately(
+        _ count: Int, _ first: () throws -> Void, _ second: () throws -> Void
+    ) rethrows -> (first: [Duration], second: [Duration]) {
+        let clock = ContinuousClock()
+        var firsts: [Duration] = [], seconds: [Duration] = []
+        firsts.reserveCapacity(count)
+        seconds.reserveCapacity(count)
+        for _ in 0..<count {
+            firsts.append(try clock.measure(first))
+            seconds.append(try clock.measure(second))
+        }
+        return (firsts.sorted(), seconds.sorted())
     }
 
     static func mean(_ samples: [Duration]) -> Duration {

@@ -170,20 +170,8 @@ struct CardBenchmark: ParsableCommand {
         }
 
         // Its parts, for comparison: the sums over the transactions (system.db) and the latest price (stocks.db).
-        var positions: [Duration] = []
-        var prices: [Duration] = []
-        positions.reserveCapacity(samples)
-        prices.reserveCapacity(samples)
-        for _ in 0..<samples {
-            var begin = clock.now
-            _ = try system.position(algorithmId: algorithm.id)
-            positions.append(clock.now - begin)
-            begin = clock.now
-            _ = try stocks.latestPrice(ticker: Self.ticker)
-            prices.append(clock.now - begin)
-        }
-        let positionSorted = positions.sorted()
-        let priceSorted = prices.sorted()
+        let (positionSorted, priceSorted) = try BenchSupport.timeAlternately(
+            samples, { _ = try system.position(algorithmId: algorithm.id) }, { _ = try stocks.latestPrice(ticker: Self.ticker) })
 
         // A process's first card of an algorithm has no running sums yet: every row is summed.
         let recounting = CardReader(system: try SystemDatabase.open(path: systemPath, cachePositions: false), stocks: stocks)

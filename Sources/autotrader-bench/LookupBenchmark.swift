@@ -108,24 +108,12 @@ struct LookupBenchmark: ParsableCommand {
         let loadAfter = BenchSupport.loadAverage()
 
         // The fixed cost of a pool read with nothing in it, with and without GRDB's transaction, for comparison.
-        var emptyReads: [Duration] = []
-        var emptyUnsafeReads: [Duration] = []
-        emptyReads.reserveCapacity(samples)
-        emptyUnsafeReads.reserveCapacity(samples)
-        for _ in 0..<samples {
-            var begin = clock.now
-            try stocks.benchmarkPool.read { _ in }
-            emptyReads.append(clock.now - begin)
-            begin = clock.now
-            try stocks.benchmarkPool.unsafeRead { _ in }
-            emptyUnsafeReads.append(clock.now - begin)
-        }
+        let (emptySorted, emptyUnsafeSorted) = try BenchSupport.timeAlternately(
+            samples, { try stocks.benchmarkPool.read { _ in } }, { try stocks.benchmarkPool.unsafeRead { _ in } })
 
         let sorted = durations.sorted()
         let p99 = BenchSupport.microseconds(BenchSupport.percentile(sorted, 99))
         func us(_ d: Duration) -> String { BenchSupport.format(BenchSupport.microseconds(d)) + " µs" }
-        let emptySorted = emptyReads.sorted()
-        let emptyUnsafeSorted = emptyUnsafeReads.sorted()
         BenchSupport.say("""
 
             Lookup: bars(ticker:before:count: \(count)) on \(BenchSupport.grouped(bars)) bars of \(tickers) tickers, \

@@ -11,28 +11,13 @@ struct SimulatorUnderTest {
     let baseURL: URL
 
     static func start(_ arguments: [String]) throws -> SimulatorUnderTest {
-        let binary = try BenchProcess.binary("autotrader-sim")
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-sim-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["--port", "0", "--log-level", "warning"] + arguments
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = FileHandle.standardError
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        let prefix = "autotrader-sim listening on "
-        while Date() < deadline {
-            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }),
-               let url = URL(string: String(line.dropFirst(prefix.count))) {
-                return SimulatorUnderTest(process: process, baseURL: url)
-            }
-            guard process.isRunning else { throw ValidationError("autotrader-sim exited with \(process.terminationStatus)") }
-            Thread.sleep(forTimeInterval: 0.05)
+        let (process, address) = try BenchProcess.startListening(
+            "autotrader-sim", ["--port", "0", "--log-level", "warning"] + arguments, prefix: "autotrader-sim listening on ")
+        guard let url = URL(string: address) else {
+            process.terminate()
+            throw ValidationError("autotrader-sim printed an address that is not a URL: \(address)")
         }
-        process.terminate()
-        throw ValidationError("autotrader-sim did not start within 30 s")
+        return SimulatorUnderTest(process: process, baseURL: url)
     }
 
     func stop() {
@@ -109,7 +94,7 @@ struct SimulatorStreamBenchmark: AsyncParsableCommand {
         let configuration = AlpacaConfiguration.simulator(baseURL: sim.baseURL)
         let assets = try await AlpacaClient(configuration: configuration).latestBars(symbols: ["AAPL"])
         precondition(!assets.isEmpty, "the simulator serves no bars")
-        let universe = try await syntheticSymbols(sim.baseURL, count: symbols)
+        let universe = try await BenchSupport.tradableSymbols(sim.baseURL, count: symbols)
         let stream = AlpacaBarStream(configuration: configuration, idleTimeout: nil)
         await stream.setSymbols(Set(universe))
         let runner = Task { await stream.run() }
@@ -132,16 +117,6 @@ struct SimulatorStreamBenchmark: AsyncParsableCommand {
               bars received:    \(bars) in \(frames) frames
               bars/s:           \(Int(Double(bars) / BenchSupport.seconds(elapsed)))
             """)
-    }
-
-    /// The simulator's tradable symbols, as many as asked for.
-    private func syntheticSymbols(_ base: URL, count: Int) async throws -> [String] {
-        var request = URLRequest(url: base.appendingPathComponent("v2/assets"))
-        request.setValue(SimulatorDefaults.keyID, forHTTPHeaderField: "APCA-API-KEY-ID")
-        request.setValue(SimulatorDefaults.secretKey, forHTTPHeaderField: "APCA-API-SECRET-KEY")
-        let (data, _) = try await URLSession.shared.data(for: request)
-        let assets = try JSONDecoder().decode([AlpacaAsset].self, from: data)
-        return Array(assets.filter(\.isTradableEquity).map(\.symbol).prefix(count))
     }
 }
 
