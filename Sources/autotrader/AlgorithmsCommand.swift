@@ -164,33 +164,46 @@ struct AlgorithmsCommand: AsyncParsableCommand {
     }
 }
 
-struct TransactionsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "transactions", abstract: "List an algorithm's transactions, newest first.")
-
+/// What the commands listing one algorithm's log (`transactions`, `decisions`) share: the databases, the
+/// algorithm's id, and the choice of JSON or a table.
+struct AlgorithmLogOptions: ParsableArguments {
     @OptionGroup var databases: DatabaseOptions
 
     @Argument(help: "The algorithm's id.")
     var id: Int64
 
-    @Option(help: "Show at most this many.")
-    var limit: Int?
-
     @Flag(help: "Print JSON.")
     var json = false
 
+    /// The rows as JSON, or as a table under `header` (the sentence `none` when there are no rows).
+    func show<Row: Encodable>(
+        _ rows: [Row], none: String, header: [String], rightAligned: Set<Int>, cells: (Row) -> [String]
+    ) throws {
+        if json { return try printJSON(rows) }
+        if rows.isEmpty { return print(none) }
+        printTable(header, rows.map(cells), rightAligned: rightAligned)
+    }
+}
+
+struct TransactionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transactions", abstract: "List an algorithm's transactions, newest first.")
+
+    @OptionGroup var log: AlgorithmLogOptions
+
+    @Option(help: "Show at most this many.")
+    var limit: Int?
+
     func run() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        let system = try databases.openSystem()
-        let trades = try failing { try system.trades(algorithmId: id, limit: limit) }
-        if json { return try printJSON(trades) }
-        if trades.isEmpty { return print("Algorithm \(id) has no transactions.") }
-        printTable(
-            ["ID", "TIME", "TYPE", "SHARES", "PRICE", "AMOUNT"],
-            trades.map {
-                [String($0.id), $0.timestamp.text, $0.side.rawValue, String($0.shares), $0.price.plainString,
-                 Money.centsText(Decimal($0.shares) * $0.price)]
-            },
-            rightAligned: [0, 3, 4, 5])
+        let system = try log.databases.openSystem()
+        let trades = try failing { try system.trades(algorithmId: log.id, limit: limit) }
+        try log.show(
+            trades, none: "Algorithm \(log.id) has no transactions.",
+            header: ["ID", "TIME", "TYPE", "SHARES", "PRICE", "AMOUNT"], rightAligned: [0, 3, 4, 5]
+        ) {
+            [String($0.id), $0.timestamp.text, $0.side.rawValue, String($0.shares), $0.price.plainString,
+             Money.centsText(Decimal($0.shares) * $0.price)]
+        }
     }
 }

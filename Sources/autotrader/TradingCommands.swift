@@ -71,27 +71,21 @@ struct DecisionsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decisions", abstract: "List an algorithm's decisions (why it did or did not trade), newest first.")
 
-    @OptionGroup var databases: DatabaseOptions
-
-    @Argument(help: "The algorithm's id.")
-    var id: Int64
+    @OptionGroup var log: AlgorithmLogOptions
 
     @Option(help: "Show at most this many.")
     var limit: Int = 30
 
-    @Flag(help: "Print JSON.")
-    var json = false
-
     func run() throws {
         guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
-        let system = try databases.openSystem()
-        let decisions = try failing { try system.decisions(algorithmId: id, limit: limit) }
-        if json { return try printJSON(decisions) }
-        if decisions.isEmpty { return print("Algorithm \(id) has no decisions yet (the executor logs one per market minute).") }
-        printTable(
-            ["MINUTE", "DECISION", "SHARES", "REASON", "OUTCOME"],
-            decisions.map { [$0.minute.text, $0.decision.rawValue, $0.shares.map(String.init) ?? "", $0.reason, $0.outcome] },
-            rightAligned: [2])
+        let system = try log.databases.openSystem()
+        let decisions = try failing { try system.decisions(algorithmId: log.id, limit: limit) }
+        try log.show(
+            decisions, none: "Algorithm \(log.id) has no decisions yet (the executor logs one per market minute).",
+            header: ["MINUTE", "DECISION", "SHARES", "REASON", "OUTCOME"], rightAligned: [2]
+        ) {
+            [$0.minute.text, $0.decision.rawValue, $0.shares.map(String.init) ?? "", $0.reason, $0.outcome]
+        }
     }
 }
 
