@@ -195,14 +195,20 @@ struct TradingRoutes {
 
 /// Reads and checks a POST /v2/orders body, with Alpaca's messages where they are known.
 enum OrderRequestParser {
-    static func parse(_ data: Data) throws -> OrderSubmission {
+    /// A body's fields as Alpaca reads them: a body that is not a JSON object is a 400 (40010000), and a field
+    /// sent as null counts as left out. Returns the reader of one field.
+    private static func fields(_ data: Data) throws -> (String) -> Any? {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw AlpacaAPIError(.badRequest, code: 40010000, "request body format is invalid")
         }
-        func value(_ key: String) -> Any? {
+        return { key in
             guard let value = object[key], !(value is NSNull) else { return nil }
             return value
         }
+    }
+
+    static func parse(_ data: Data) throws -> OrderSubmission {
+        let value = try fields(data)
         guard let symbol = value("symbol") as? String, !symbol.isEmpty else {
             throw AlpacaAPIError.unprocessable("symbol is required")
         }
@@ -299,13 +305,7 @@ enum OrderRequestParser {
     /// A PATCH /v2/orders/{id} body: `qty` (whole shares), `limit_price`, `time_in_force`, `client_order_id`;
     /// at least one. `stop_price` and `trail` are refused (no stop orders here).
     static func parseReplacement(_ data: Data) throws -> OrderReplacement {
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw AlpacaAPIError(.badRequest, code: 40010000, "request body format is invalid")
-        }
-        func value(_ key: String) -> Any? {
-            guard let value = object[key], !(value is NSNull) else { return nil }
-            return value
-        }
+        let value = try fields(data)
         var change = OrderReplacement()
         if let raw = value("qty") {
             let quantity = try quantity(raw)
