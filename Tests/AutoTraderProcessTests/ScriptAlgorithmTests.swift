@@ -118,16 +118,8 @@ import Testing
     }
 
     /// Describes itself, then at its first decision says fifty lines on stderr and exits 3 without answering.
-    static let diesLoudly = """
-        #!/bin/sh
-        while IFS= read -r line; do
-        id=$(printf '%s\\n' "$line" | sed -n 's/^{"v":1,"type":"[a-z]*","id":\\([0-9]*\\).*/\\1/p')
-          case "$line" in
-            *'"type":"describe"'*) printf '{"v":1,"id":%s,"summary":"dies loudly","bars_needed":1}\\n' "$id" ;;
-            *) i=1; while [ $i -le 50 ]; do echo "last words $i" >&2; i=$((i + 1)); done; exit 3 ;;
-          esac
-        done
-        """
+    static let diesLoudly = ShellAlgorithm.script(
+        summary: "dies loudly", decide: #"i=1; while [ $i -le 50 ]; do echo "last words $i" >&2; i=$((i + 1)); done; exit 3"#)
 
     static func write(_ text: String, to path: String, executable: Bool = false) throws {
         // Written beside and renamed, so the scanner never reads half a file.

@@ -86,16 +86,7 @@ import Testing
     }
 
     /// Speaks the protocol's describe, then prints what is not the protocol.
-    static let garbageSh = """
-        #!/bin/sh
-        while IFS= read -r line; do
-          id=$(printf '%s\\n' "$line" | sed -n 's/^{"v":1,"type":"[a-z]*","id":\\([0-9]*\\).*/\\1/p')
-          case "$line" in
-            *'"type":"describe"'*) printf '{"v":1,"id":%s,"summary":"prints garbage","bars_needed":1}\\n' "$id" ;;
-            *) echo "this is not json" ;;
-          esac
-        done
-        """
+    static let garbageSh = ShellAlgorithm.script(summary: "prints garbage", decide: #"echo "this is not json""#)
 
     /// Three sessions (2024-06-03 … 05) of a seeded random walk in whole cents (up to ±0.33 % a minute), often crossing.
     static func walk(seed: UInt64) -> [MinuteBar] {

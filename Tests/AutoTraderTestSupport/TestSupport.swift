@@ -154,6 +154,23 @@ struct RunningProcess {
     }
 }
 
+/// A script algorithm in POSIX sh for tests: answers `describe` with `summary` (one bar needed) and runs the sh
+/// commands `decide` for every other request, with the request's id in `$id`.
+enum ShellAlgorithm {
+    static func script(summary: String, decide: String) -> String {
+        """
+        #!/bin/sh
+        while IFS= read -r line; do
+          id=$(printf '%s\\n' "$line" | sed -n 's/^{"v":1,"type":"[a-z]*","id":\\([0-9]*\\).*/\\1/p')
+          case "$line" in
+            *'"type":"describe"'*) printf '{"v":1,"id":%s,"summary":"\(summary)","bars_needed":1}\\n' "$id" ;;
+            *) \(decide) ;;
+          esac
+        done
+        """
+    }
+}
+
 extension Timestamp {
     /// For literals in tests: crashes on a malformed literal, which is a bug in the test.
     static func at(_ text: String) -> Timestamp { Timestamp(text)! }
