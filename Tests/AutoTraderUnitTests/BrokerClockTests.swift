@@ -76,6 +76,31 @@ import Testing
         #expect(later <= broker.now + 10, "ran ahead by \(later - broker.now) s (a night would be 61,200)")
     }
 
+    /// A jump while the rate is still unknown (the simulator skips closed hours just after a service starts)
+    /// poisons the first measurement; the clock must notice (every later sample is far off) and measure again,
+    /// not extrapolate at hundreds of times the broker's speed for good (a streamer replaced its connection
+    /// every second for "no data for 209 s of the broker's clock" that way).
+    @Test func aJumpBeforeTheRateIsKnownIsOutgrown() async throws {
+        let broker = FakeBroker(start: Self.start, speed: 60)
+        let clock = BrokerClock(refresh: .init(warmup: .milliseconds(20), open: .milliseconds(300), closed: .milliseconds(300))) { broker.read() }
+        var jumped = false
+        let began = ContinuousClock.now
+        while ContinuousClock.now - began < .seconds(7) {
+            if !jumped, ContinuousClock.now - began > .milliseconds(500) {
+                broker.jump(68 * 60) // inside the first 2 s: no rate yet, so no jump can be seen
+                jumped = true
+            }
+            _ = try await clock.now()
+            try await Task.sleep(for: .milliseconds(70))
+        }
+        // Now it follows the broker: close to it, and moving at its speed (60 × 0.25 s = 15 s).
+        let (first, _) = try await clock.now()
+        try await Task.sleep(for: .milliseconds(250))
+        let (second, _) = try await clock.now()
+        #expect(abs(second - broker.now) < 30, "off by \(second - broker.now) s of broker time")
+        #expect(abs((second - first) - 15) < 10, "moved \(second - first) s in 0.25 s (60× is 15 s)")
+    }
+
     @Test func whileClosedItReadsOftenerSoAnOpenIsNotMissedByLong() async throws {
         let broker = FakeBroker(start: Self.start, speed: 1)
         broker.isOpen = false

@@ -10,7 +10,9 @@ import Foundation
 /// is closed (an open must not be missed by long). The rate is measured from the first sample of the
 /// current unbroken stretch, so it grows more exact with time instead of following the latency noise of
 /// two close samples (at 600× a 20 ms hiccup is 12 s of broker time); a sample far off the prediction (the
-/// simulator skipping a night, a restart) starts a new stretch and keeps the rate. A caller that sees the
+/// simulator skipping a night, a restart) starts a new stretch and keeps the rate; two such in a row mean the
+/// rate itself is wrong (a jump inside the first stretch, before any rate was known, poisons it: every later
+/// sample is then "far off" and the rate would never be measured again), so it is measured afresh. A caller that sees the
 /// clock lag (bars from a minute it says hasn't begun) calls `invalidate()`.
 public actor BrokerClock {
     public typealias Source = @Sendable () async throws -> (time: Double, isOpen: Bool)
@@ -37,6 +39,8 @@ public actor BrokerClock {
     private var measuredRate: Double?
     /// Set by `invalidate()`: the next `now()` reads the broker.
     private var mustRead = false
+    /// The last sample was far off the prediction.
+    private var jumpedLast = false
 
     public init(refresh: Refresh = Refresh(), source: @escaping Source) {
         self.source = source
@@ -67,7 +71,10 @@ public actor BrokerClock {
             let stretch = sample.time - anchor.broker
             if abs(sample.time - predicted) > max(30, 0.05 * abs(stretch)) && measuredRate != nil {
                 origin = (sample.time, sampledAt) // a jump: a new stretch, the same rate
+                if jumpedLast { measuredRate = nil } // twice running: the rate is what is wrong; warm up again
+                jumpedLast = true
             } else if seconds(sampledAt - start.wall) >= 2 {
+                jumpedLast = false
                 // Over at least 2 s, a request's latency (a few ms) hardly moves the rate; over less, it
                 // could make the clock run ahead (nothing ready to trade) until the next read.
                 measuredRate = max(0, (sample.time - start.broker) / seconds(sampledAt - start.wall))
