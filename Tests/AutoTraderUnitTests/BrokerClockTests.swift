@@ -83,13 +83,11 @@ import Testing
     @Test func aJumpBeforeTheRateIsKnownIsOutgrown() async throws {
         let broker = FakeBroker(start: Self.start, speed: 60)
         let clock = BrokerClock(refresh: .init(warmup: .milliseconds(20), open: .milliseconds(300), closed: .milliseconds(300))) { broker.read() }
-        var jumped = false
-        let began = ContinuousClock.now
-        while ContinuousClock.now - began < .seconds(7) {
-            if !jumped, ContinuousClock.now - began > .milliseconds(500) {
-                broker.jump(68 * 60) // inside the first 2 s: no rate yet, so no jump can be seen
-                jumped = true
-            }
+        // 100 calls 70 ms apart (at least 7 s: the poisoned rate, two far-off reads 300 ms apart, a new warm-up of
+        // 2 s); a loaded machine only stretches the gaps, which means more reads, never fewer.
+        for call in 0..<100 {
+            // Just after the first read: no rate yet, so the jump can't be seen as one.
+            if call == 2 { broker.jump(68 * 60) }
             _ = try await clock.now()
             try await Task.sleep(for: .milliseconds(70))
         }
