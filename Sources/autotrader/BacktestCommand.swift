@@ -137,13 +137,14 @@ struct BacktestCommand: AsyncParsableCommand {
     /// by the executor's rules; `all` is every compiled one and every script those rules let run.
     func resolve(_ name: String) throws -> [BacktestAlgorithm] {
         let compiled = AlgorithmRegistry.catalog
+        // A compiled algorithm needs neither the settings nor a scan of the folder.
+        if let entry = compiled.entry(named: name) { return [.compiled(entry)] }
         let folder = try algorithmDirectory ?? databases.settings().algorithmDirectory
         let (scripts, clashes) = ScriptAlgorithms.sort(ScriptFolder.scan(folder), compiled: compiled)
         if name == "all" {
             for (_, clash) in clashes.sorted(by: { $0.key < $1.key }) { FileHandle.standardError.write(Data("left out: \(clash.error)\n".utf8)) }
             return compiled.entries.map { .compiled($0) } + scripts.values.sorted { $0.name < $1.name }.map { .script(name: $0.name, path: $0.path) }
         }
-        if let entry = compiled.entry(named: name) { return [.compiled(entry)] }
         if let script = scripts[name] { return [.script(name: script.name, path: script.path)] }
         if let clash = clashes[name] { throw CommandFailure(description: "script algorithm \(name) can't run: \(clash.error)") }
         throw CommandFailure(description: BacktestError.unknownAlgorithm(name, known: (compiled.names + scripts.keys).sorted()).description

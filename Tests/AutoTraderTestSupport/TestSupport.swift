@@ -179,8 +179,7 @@ extension Timestamp {
 extension Process {
     /// Waits for the process to end by polling, never blocking a concurrency thread.
     func exited() async {
-        while isRunning { try? await Task.sleep(for: .milliseconds(20)) }
-        waitUntilExit() // already ended: only collects the status
+        while await !exited(within: .seconds(3600)) {}
     }
 
     /// Waits up to `limit` for the process to end, never blocking a concurrency thread; false if it still runs.
@@ -190,7 +189,7 @@ extension Process {
             guard ContinuousClock.now < deadline else { return false }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        waitUntilExit()
+        waitUntilExit() // already ended: only collects the status
         return true
     }
 

@@ -144,13 +144,12 @@ extension Backtester {
         return (results, leftOut)
     }
 
-    /// `runWaiting` on a thread of its own (`lowered`: at the backtest queue's low priority). Cancelled, it throws;
-    /// the thread finishes on its own once the workers are stopped.
+    /// `runWaiting` on a thread of its own, off Swift's cooperative pool. Cancelled, it throws; the thread finishes
+    /// on its own once the workers are stopped.
     public func run(
-        _ algorithms: [BacktestRunnable], ticker: String, bars: BacktestBars, settings: BacktestSettings, leaveOutFailed: Bool = false,
-        lowered: Bool = false
+        _ algorithms: [BacktestRunnable], ticker: String, bars: BacktestBars, settings: BacktestSettings, leaveOutFailed: Bool = false
     ) async throws(BacktestJobFailure) -> (results: [BacktestResult], leftOut: [BacktestJobFailure]) {
-        let outcome = await LowPriorityThread.run(lowered: lowered) {
+        let outcome = await LowPriorityThread.run(lowered: false) {
             Result { () throws(BacktestJobFailure) in
                 try runWaiting(algorithms, ticker: ticker, bars: bars, settings: settings, leaveOutFailed: leaveOutFailed)
             }
