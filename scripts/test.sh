@@ -46,6 +46,11 @@ report_overrun() {
     kill -9 $all "$pid" 2>/dev/null
 }
 
+if [[ -n "${AUTOTRADER_TEST_LIMIT:-}" && ! "$AUTOTRADER_TEST_LIMIT" =~ ^[1-9][0-9]*$ ]]; then
+    echo "AUTOTRADER_TEST_LIMIT must be a whole number of seconds, not '$AUTOTRADER_TEST_LIMIT'" >&2
+    exit 2
+fi
+
 phases=("${@:-unit process long}")
 phases=(${phases[*]})
 failed=()
