@@ -66,15 +66,16 @@ public actor BrokerClock {
         mustRead = false
         // The broker stamped its time somewhere during the request: the midpoint halves the error.
         let sampledAt = asked + (ContinuousClock.now - asked) / 2
+        var isJump = false
         if let anchor, let start = origin {
             let predicted = anchor.broker + seconds(sampledAt - anchor.wall) * rate
             let stretch = sample.time - anchor.broker
-            if abs(sample.time - predicted) > max(30, 0.05 * abs(stretch)) && measuredRate != nil {
+            isJump = abs(sample.time - predicted) > max(30, 0.05 * abs(stretch)) && measuredRate != nil
+            if isJump {
                 origin = (sample.time, sampledAt) // a jump: a new stretch, the same rate
                 if jumpedLast { measuredRate = nil } // twice running: the rate is what is wrong; warm up again
                 jumpedLast = true
             } else if seconds(sampledAt - start.wall) >= 2 {
-                jumpedLast = false
                 // Over at least 2 s, a request's latency (a few ms) hardly moves the rate; over less, it
                 // could make the clock run ahead (nothing ready to trade) until the next read.
                 measuredRate = max(0, (sample.time - start.broker) / seconds(sampledAt - start.wall))
@@ -82,6 +83,7 @@ public actor BrokerClock {
         } else {
             origin = (sample.time, sampledAt)
         }
+        if !isJump { jumpedLast = false } // any sample on the prediction: the last jump was a real one
         anchor = (sample.time, sampledAt, sample.isOpen)
         return (sample.time, sample.isOpen)
     }
