@@ -20,61 +20,33 @@ struct APICommand: AsyncParsableCommand {
             exits 0. Logs go to standard error; they never hold the PIN or a key.
             """)
 
-    @Option(help: "Port to listen on (default: AUTOTRADER_API_PORT, else 5001); 0 picks a free one.")
-    var port: Int?
-
-    @Option(help: "Address to listen on (default: AUTOTRADER_API_BIND, else 127.0.0.1: the kiosk only; 0.0.0.0 for phones on the LAN).")
-    var bind: String?
+    @OptionGroup var listen: ListenOptions
 
     @Option(help: "Folder of the dashboard's files (default: frontend under AUTOTRADER_HOME, else the current folder).")
     var frontend: String?
 
     @OptionGroup var service: ServiceOptions
 
-    @Option(name: .customLong("broker-cache"), help: "Seconds every reader reuses the broker's clock and account (at most one refresh per period).")
+    @Option(help: "Seconds every reader reuses the broker's clock and account (at most one refresh per period).")
     var brokerCache: Double = 5
 
-    @Option(name: .customLong("pin-guesses-per-hour"), help: "Wrong PINs tolerated per hour, from all clients together.")
-    var pinGuessesPerHour = 10
+    @OptionGroup var pinPolicy: PINPolicyOptions
 
-    @Option(name: .customLong("pin-backoff"), help: "Seconds to wait after a wrong PIN, doubling with each one this hour.")
-    var pinBackoff: Double = 1
+    @OptionGroup var connectionLimits: ConnectionLimitOptions
 
-    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may stay open without sending a whole request head.")
-    var idleTimeout: Double = 15
-
-    @Option(name: .customLong("connections-per-address"), help: "Simultaneous connections kept from one address; more are closed at once.")
-    var connectionsPerAddress = 32
-
-    @Option(name: .customLong("notify-watch-interval"), help: "Seconds between looks for a trading halt or the close (notifications).")
+    @Option(help: "Seconds between looks for a trading halt or the close (notifications).")
     var notifyWatchInterval: Double = 5
 
     func validate() throws {
-        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be 0…65535") }
-        guard brokerCache >= 0, pinBackoff >= 0, (1...100).contains(pinGuessesPerHour) else {
-            throw ValidationError("--broker-cache and --pin-backoff must not be negative, --pin-guesses-per-hour 1…100")
-        }
+        guard brokerCache >= 0 else { throw ValidationError("--broker-cache must not be negative") }
         guard notifyWatchInterval > 0 else { throw ValidationError("--notify-watch-interval must be positive") }
-        guard idleTimeout > 0, (1...10_000).contains(connectionsPerAddress) else {
-            throw ValidationError("--idle-timeout must be positive, --connections-per-address 1…10000")
-        }
     }
 
     func run() async throws {
         let logger = service.logging.bootstrap(label: "autotrader-api")
         let settings = try service.settings()
         let alpaca = try AlpacaConfiguration.resolve(settings)
-
-        var resolvedPort = 5001
-        if let port {
-            resolvedPort = port
-        } else if let text = settings.values["AUTOTRADER_API_PORT"], !text.isEmpty {
-            guard let value = Int(text), (0...65535).contains(value) else {
-                throw ValidationError("AUTOTRADER_API_PORT must be a port number, not \(text.debugDescription)")
-            }
-            resolvedPort = value
-        }
-        let host = bind ?? settings.values["AUTOTRADER_API_BIND"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+        let port = try listen.port(settings) // a bad AUTOTRADER_API_PORT stops us before any database opens
 
         let descriptors = FileDescriptorLimit.raiseToHardLimit()
         if (0..<2048).contains(descriptors) {
@@ -83,14 +55,12 @@ struct APICommand: AsyncParsableCommand {
         let system = try SystemDatabase.open(path: service.systemPath(settings))
         let stocks = try StocksDatabase.open(path: service.stocksPath(settings))
         var options = APIOptions(frontendPath: frontend ?? settings.home + "/frontend")
-        options.host = host
-        options.port = resolvedPort
+        options.host = listen.host(settings)
+        options.port = port
         options.heartbeatInterval = service.heartbeatInterval
         options.brokerCacheFor = .milliseconds(Int64(brokerCache * 1000))
-        options.limits.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
-        options.limits.perAddress = connectionsPerAddress
-        options.pinPolicy.perHour = pinGuessesPerHour
-        options.pinPolicy.backoff = pinBackoff
+        options.limits = connectionLimits.limits
+        options.pinPolicy = pinPolicy.policy
         options.allowedHosts = settings.values["AUTOTRADER_API_ALLOWED_HOSTS"] ?? ""
         let certificate = settings.values["AUTOTRADER_API_TLS_CERT"].flatMap { $0.isEmpty ? nil : $0 }
         let key = settings.values["AUTOTRADER_API_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
@@ -123,5 +93,77 @@ struct APICommand: AsyncParsableCommand {
         // stopped; exit 0 at most 4 s later whatever is left.
         try await ServiceRunner(logger: logger, exitDeadline: .seconds(4)).run([app])
         logger.info("api stopped")
+    }
+}
+
+/// `--port` and `--bind`: where the api listens, each falling back to the configuration file, then a default.
+struct ListenOptions: ParsableArguments {
+    @Option(help: "Port to listen on (default: AUTOTRADER_API_PORT, else 5001); 0 picks a free one.")
+    var port: Int?
+
+    @Option(help: "Address to listen on (default: AUTOTRADER_API_BIND, else 127.0.0.1: the kiosk only; 0.0.0.0 for phones on the LAN).")
+    var bind: String?
+
+    func validate() throws {
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be 0…65535") }
+    }
+
+    /// `--port`, else AUTOTRADER_API_PORT (checked here: the file is read after parsing), else 5001.
+    func port(_ settings: Settings) throws -> Int {
+        if let port { return port }
+        guard let text = settings.values["AUTOTRADER_API_PORT"], !text.isEmpty else { return 5001 }
+        guard let value = Int(text), (0...65535).contains(value) else {
+            throw ValidationError("AUTOTRADER_API_PORT must be a port number, not \(text.debugDescription)")
+        }
+        return value
+    }
+
+    /// `--bind`, else a non-empty AUTOTRADER_API_BIND, else loopback only.
+    func host(_ settings: Settings) -> String {
+        bind ?? settings.values["AUTOTRADER_API_BIND"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+    }
+}
+
+/// The PIN's guard against guessing, as `PINGuessPolicy` takes it (its longest wait stays the library's).
+struct PINPolicyOptions: ParsableArguments {
+    @Option(help: "Wrong PINs tolerated per hour, from all clients together.")
+    var pinGuessesPerHour = 10
+
+    @Option(help: "Seconds to wait after a wrong PIN, doubling with each one this hour.")
+    var pinBackoff: Double = 1
+
+    func validate() throws {
+        guard pinBackoff >= 0, (1...100).contains(pinGuessesPerHour) else {
+            throw ValidationError("--pin-backoff must not be negative, --pin-guesses-per-hour 1…100")
+        }
+    }
+
+    var policy: PINGuessPolicy {
+        var policy = PINGuessPolicy()
+        policy.perHour = pinGuessesPerHour
+        policy.backoff = pinBackoff
+        return policy
+    }
+}
+
+/// The per-connection limits the command line sets; the library's defaults stand for the rest (total, body).
+struct ConnectionLimitOptions: ParsableArguments {
+    @Option(help: "Seconds a connection may stay open without sending a whole request head.")
+    var idleTimeout: Double = 15
+
+    @Option(help: "Simultaneous connections kept from one address; more are closed at once.")
+    var connectionsPerAddress = 32
+
+    func validate() throws {
+        guard idleTimeout > 0, (1...10_000).contains(connectionsPerAddress) else {
+            throw ValidationError("--idle-timeout must be positive, --connections-per-address 1…10000")
+        }
+    }
+
+    var limits: ConnectionLimits {
+        var limits = ConnectionLimits()
+        limits.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        limits.perAddress = connectionsPerAddress
+        return limits
     }
 }
