@@ -23,19 +23,19 @@ struct ExecutorCommand: AsyncParsableCommand {
 
     @OptionGroup var service: ServiceOptions
 
-    @Option(name: .customLong("decision-timeout"), help: "Seconds a decision may take before it is abandoned.")
+    @Option(help: "Seconds a decision may take before it is abandoned.")
     var decisionTimeout: Double = 2
 
-    @Option(name: .customLong("not-found-grace"), help: "Seconds an order intent unknown to the broker may be in flight before it is closed unsent.")
+    @Option(help: "Seconds an order intent unknown to the broker may be in flight before it is closed unsent.")
     var notFoundGrace: Double = 5
 
-    @Option(name: .customLong("trade-updates"), help: "on: learn fills from Alpaca's trade-updates stream as they happen, polling as the fallback; off: by polling alone.")
-    var tradeUpdates = "on"
+    @Option(help: "on: learn fills from Alpaca's trade-updates stream as they happen, polling as the fallback; off: by polling alone.")
+    var tradeUpdates: TradeUpdates = .on
 
-    @Option(name: .customLong("streamed-look"), help: "Seconds an open order waits for its trade update before it is asked about anyway (while the stream listens).")
+    @Option(help: "Seconds an open order waits for its trade update before it is asked about anyway (while the stream listens).")
     var streamedLook: Double = 30
 
-    @Option(name: .customLong("keep-holds"), help: "Days the decision log keeps its 'hold' rows (0: for good); orders, refusals and errors are always kept.")
+    @Option(help: "Days the decision log keeps its 'hold' rows (0: for good); orders, refusals and errors are always kept.")
     var keepHolds = 7
 
     @Option(name: .customLong("algorithm-dir"), help: "The folder of script algorithms (default: AUTOTRADER_ALGORITHM_DIR, else algorithm/ under AUTOTRADER_HOME).")
@@ -48,7 +48,6 @@ struct ExecutorCommand: AsyncParsableCommand {
         guard decisionTimeout > 0, notFoundGrace >= 0, keepHolds >= 0 else {
             throw ValidationError("--decision-timeout must be positive, --not-found-grace and --keep-holds not negative")
         }
-        guard ["on", "off"].contains(tradeUpdates) else { throw ValidationError("--trade-updates must be on or off") }
         guard streamedLook > 0 else { throw ValidationError("--streamed-look must be positive") }
     }
 
@@ -64,7 +63,7 @@ struct ExecutorCommand: AsyncParsableCommand {
         options.decisionTimeLimit = .seconds(decisionTimeout)
         options.notFoundGrace = .seconds(notFoundGrace)
         options.keepHoldDays = keepHolds == 0 ? nil : keepHolds
-        options.tradeUpdates = tradeUpdates == "on"
+        options.tradeUpdates = tradeUpdates == .on
         options.streamedLook = .seconds(streamedLook)
         var scriptOptions = ScriptAlgorithms.Options(directory: algorithmDirectory ?? settings.algorithmDirectory)
         scriptOptions.timeLimit = options.decisionTimeLimit
@@ -86,4 +85,9 @@ struct ExecutorCommand: AsyncParsableCommand {
             HeartbeatService(reporting: executor, interval: service.heartbeatInterval, logger: logger), executor, backtests,
         ])
     }
+}
+
+/// `--trade-updates`: whether fills are learned from the stream (the parser refuses any other word).
+enum TradeUpdates: String, CaseIterable, ExpressibleByArgument {
+    case on, off
 }

@@ -20,16 +20,16 @@ struct StreamerCommand: AsyncParsableCommand {
 
     @OptionGroup var service: ServiceOptions
 
-    @Option(name: .customLong("lookback-sessions"), help: "Whole sessions of history before today's to backfill (at least 2).")
+    @Option(help: "Whole sessions of history before today's to backfill (at least 2).")
     var lookbackSessions = 2
 
-    @Option(name: .customLong("lookback-minutes"), help: "Market minutes of history the longest indicator needs (more sessions are fetched when needed).")
+    @Option(help: "Market minutes of history the longest indicator needs (more sessions are fetched when needed).")
     var lookbackMinutes = 0
 
-    @Option(name: .customLong("poll-interval"), help: "Seconds between reads of system.db for running algorithms.")
+    @Option(help: "Seconds between reads of system.db for running algorithms.")
     var pollInterval: Double = 1
 
-    @Option(name: .customLong("idle-timeout"), help: "Replace a stream connection silent this many seconds while the market is open (0: never).")
+    @Option(help: "Replace a stream connection silent this many seconds while the market is open (0: never).")
     var idleTimeout: Double = 150
 
     func validate() throws {
@@ -39,6 +39,16 @@ struct StreamerCommand: AsyncParsableCommand {
         guard lookbackSessions >= 2 else { throw ValidationError("--lookback-sessions must be at least 2") }
     }
 
+    /// The command line's part of the streamer's options; the library's defaults stand for the rest.
+    var streamerOptions: StreamerOptions {
+        var options = StreamerOptions()
+        options.lookbackSessions = lookbackSessions
+        options.lookbackMinutes = lookbackMinutes
+        options.pollInterval = .seconds(pollInterval)
+        options.idleTimeout = idleTimeout > 0 ? .seconds(idleTimeout) : nil
+        return options
+    }
+
     func run() async throws {
         let logger = service.logging.bootstrap(label: "autotrader-streamer")
         let settings = try service.settings()
@@ -46,14 +56,9 @@ struct StreamerCommand: AsyncParsableCommand {
         let system = try SystemDatabase.open(path: service.systemPath(settings))
         let stocks = try StocksDatabase.open(path: service.stocksPath(settings))
         try stocks.limitWriterCache() // months of small writes, not a bulk import: memory stays flat
-        var options = StreamerOptions()
-        options.lookbackSessions = lookbackSessions
-        options.lookbackMinutes = lookbackMinutes
-        options.pollInterval = .seconds(pollInterval)
-        options.idleTimeout = idleTimeout > 0 ? .seconds(idleTimeout) : nil
         let streamer = StreamerService(
             configuration: alpaca, system: system, stocks: stocks, calendar: try MarketCalendar(),
-            options: options, logger: logger)
+            options: streamerOptions, logger: logger)
         // SIGTERM / SIGINT: the streamer stops, then its heartbeat marks the row stopped; exit 0 within 2 s.
         try await ServiceRunner(logger: logger).run([
             HeartbeatService(reporting: streamer, interval: service.heartbeatInterval, logger: logger), streamer,
