@@ -294,22 +294,11 @@ struct APIRoutes: Sendable {
         let name: String
         let description: String
         let summary: String
-        let barsNeeded: Int?
+        @ExplicitNull var barsNeeded: Int?
         let kind: String
         let status: String
-        let error: String?
+        @ExplicitNull var error: String?
         enum CodingKeys: String, CodingKey { case name, description, summary, barsNeeded = "bars_needed", kind, status, error }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(name, forKey: .name)
-            try container.encode(description, forKey: .description)
-            try container.encode(summary, forKey: .summary)
-            try container.encode(barsNeeded, forKey: .barsNeeded) // null, not absent
-            try container.encode(kind, forKey: .kind)
-            try container.encode(status, forKey: .status)
-            try container.encode(error, forKey: .error)
-        }
     }
 
     struct AvailableAlgorithmsBody: Encodable { let algorithms: [AlgorithmInfo] }
@@ -346,18 +335,8 @@ struct APIRoutes: Sendable {
         let symbol: String
         let valid: Bool
         let tradable: Bool
-        let name: String?
-        let error: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(symbol, forKey: .symbol)
-            try container.encode(valid, forKey: .valid)
-            try container.encode(tradable, forKey: .tradable)
-            try container.encode(name, forKey: .name)
-            try container.encode(error, forKey: .error)
-        }
-        enum CodingKeys: String, CodingKey { case symbol, valid, tradable, name, error }
+        @ExplicitNull var name: String?
+        @ExplicitNull var error: String?
     }
 
     func validateTicker(_ request: Request, _ context: APIRequestContext) async throws -> Response {

@@ -7,9 +7,9 @@ struct HealthReport: Encodable {
     struct ServiceState: Encodable {
         let service: String
         let state: String
-        let pid: Int32?
-        let lastHeartbeat: Timestamp?
-        let ageSeconds: Int64?
+        @ExplicitNull var pid: Int32?
+        @ExplicitNull var lastHeartbeat: Timestamp?
+        @ExplicitNull var ageSeconds: Int64?
         let stale: Bool
         let detail: JSONValue
         /// No heartbeat for more than `staleAfterIntervals` intervals (not encoded: `stale` says it with the state).
@@ -17,17 +17,6 @@ struct HealthReport: Encodable {
 
         enum CodingKeys: String, CodingKey {
             case service, state, pid, lastHeartbeat = "last_heartbeat", ageSeconds = "age_seconds", stale, detail
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(service, forKey: .service)
-            try container.encode(state, forKey: .state)
-            try container.encode(pid, forKey: .pid)
-            try container.encode(lastHeartbeat, forKey: .lastHeartbeat)
-            try container.encode(ageSeconds, forKey: .ageSeconds)
-            try container.encode(stale, forKey: .stale)
-            try container.encode(detail, forKey: .detail)
         }
     }
 
@@ -40,15 +29,15 @@ struct HealthReport: Encodable {
     let mode: String
     let services: [ServiceState]
     let databases: Databases
-    let newestBar: Timestamp?
+    @ExplicitNull var newestBar: Timestamp?
     let dataStale: Bool
-    let marketOpen: Bool?
+    @ExplicitNull var marketOpen: Bool?
     let broker: String
-    let security: Security?
+    @ExplicitNull var security: Security?
     let asOf: Timestamp
     let brokerTime: Timestamp
-    let nextOpen: Timestamp?
-    let nextClose: Timestamp?
+    @ExplicitNull var nextOpen: Timestamp?
+    @ExplicitNull var nextClose: Timestamp?
     let trading: Trading
 
     /// Whether trading goes on: `halted` says why in plain words, and since when (broker clock).
@@ -56,33 +45,28 @@ struct HealthReport: Encodable {
         enum State: String, Encodable { case ok, halted, closed }
         let state: State
         let reasons: [String]
-        let since: Timestamp?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(state, forKey: .state)
-            try container.encode(reasons, forKey: .reasons)
-            try container.encode(since, forKey: .since) // null, not absent
-        }
-        enum CodingKeys: String, CodingKey { case state, reasons, since }
+        @ExplicitNull var since: Timestamp?
     }
 
     /// What the owner should know about the PIN: how strong it is, and whether someone has been guessing.
     struct Security: Encodable {
-        let status: PINStatus
+        let pinStrength: String
+        let wrongPINsLastHour: Int
+        let wrongPINsLastDay: Int
+        @ExplicitNull var lastWrongPIN: Timestamp?
+        @ExplicitNull var pinLockedForSeconds: Int64?
+
+        init(status: PINStatus) {
+            pinStrength = status.strength.rawValue
+            wrongPINsLastHour = status.failuresLastHour
+            wrongPINsLastDay = status.failuresLastDay
+            lastWrongPIN = status.lastFailure
+            pinLockedForSeconds = status.lockedForSeconds
+        }
 
         enum CodingKeys: String, CodingKey {
             case pinStrength = "pin_strength", wrongPINsLastHour = "wrong_pins_last_hour", wrongPINsLastDay = "wrong_pins_last_day"
             case lastWrongPIN = "last_wrong_pin", pinLockedForSeconds = "pin_locked_for_seconds"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(status.strength.rawValue, forKey: .pinStrength)
-            try container.encode(status.failuresLastHour, forKey: .wrongPINsLastHour)
-            try container.encode(status.failuresLastDay, forKey: .wrongPINsLastDay)
-            try container.encode(status.lastFailure, forKey: .lastWrongPIN)
-            try container.encode(status.lockedForSeconds, forKey: .pinLockedForSeconds)
         }
     }
 
@@ -90,24 +74,6 @@ struct HealthReport: Encodable {
         case status, mode, services, databases, newestBar = "newest_bar", dataStale = "data_stale"
         case marketOpen = "market_open", broker, security, asOf = "as_of"
         case brokerTime = "broker_time", nextOpen = "next_open", nextClose = "next_close", trading
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(status, forKey: .status)
-        try container.encode(mode, forKey: .mode)
-        try container.encode(services, forKey: .services)
-        try container.encode(databases, forKey: .databases)
-        try container.encode(newestBar, forKey: .newestBar)
-        try container.encode(dataStale, forKey: .dataStale)
-        try container.encode(marketOpen, forKey: .marketOpen)
-        try container.encode(broker, forKey: .broker)
-        try container.encode(security, forKey: .security)
-        try container.encode(asOf, forKey: .asOf)
-        try container.encode(brokerTime, forKey: .brokerTime)
-        try container.encode(nextOpen, forKey: .nextOpen)
-        try container.encode(nextClose, forKey: .nextClose)
-        try container.encode(trading, forKey: .trading)
     }
 
     /// The services the dashboard watches, in this order.

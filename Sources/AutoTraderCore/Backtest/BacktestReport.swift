@@ -37,6 +37,7 @@ public struct BacktestReport: Sendable {
     }
 
     struct ResultJSON: Encodable {
+        /// Left out of a single result's JSON; 1, 2, … in a leaderboard.
         let rank: Int?
         let algorithm: String
         let ticker: String
@@ -54,39 +55,16 @@ public struct BacktestReport: Sendable {
         let buyAndHoldReturn: String
         let maxDrawdown: String
         let roundTrips: Int
-        let winRate: String?
+        /// null without round trips.
+        @ExplicitNull var winRate: String?
         let exposure: String
         let equityCurve: [PointJSON]
 
         enum CodingKeys: String, CodingKey {
-            case rank, algorithm, ticker, from, to, sessions, bars, capital, fill, commission, trades, exposure
-            case slippageBps = "slippage_bps", finalEquity = "final_equity", totalReturn = "total_return"
-            case buyAndHoldReturn = "buy_and_hold_return", maxDrawdown = "max_drawdown", roundTrips = "round_trips"
-            case winRate = "win_rate", equityCurve = "equity_curve"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encodeIfPresent(rank, forKey: .rank)
-            try container.encode(algorithm, forKey: .algorithm)
-            try container.encode(ticker, forKey: .ticker)
-            try container.encode(from, forKey: .from)
-            try container.encode(to, forKey: .to)
-            try container.encode(sessions, forKey: .sessions)
-            try container.encode(bars, forKey: .bars)
-            try container.encode(capital, forKey: .capital)
-            try container.encode(fill, forKey: .fill)
-            try container.encode(slippageBps, forKey: .slippageBps)
-            try container.encode(commission, forKey: .commission)
-            try container.encode(trades, forKey: .trades)
-            try container.encode(finalEquity, forKey: .finalEquity)
-            try container.encode(totalReturn, forKey: .totalReturn)
-            try container.encode(buyAndHoldReturn, forKey: .buyAndHoldReturn)
-            try container.encode(maxDrawdown, forKey: .maxDrawdown)
-            try container.encode(roundTrips, forKey: .roundTrips)
-            try container.encode(winRate, forKey: .winRate) // null without round trips
-            try container.encode(exposure, forKey: .exposure)
-            try container.encode(equityCurve, forKey: .equityCurve)
+            case rank, algorithm, ticker, from, to, sessions, bars, capital, fill, slippageBps = "slippage_bps", commission
+            case trades, finalEquity = "final_equity", totalReturn = "total_return", buyAndHoldReturn = "buy_and_hold_return"
+            case maxDrawdown = "max_drawdown", roundTrips = "round_trips", winRate = "win_rate", exposure
+            case equityCurve = "equity_curve"
         }
     }
 

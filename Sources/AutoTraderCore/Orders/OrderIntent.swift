@@ -42,14 +42,14 @@ public struct OrderIntent: Hashable, Sendable {
     public let purpose: Purpose
     public let clientOrderId: String
     public let state: State
-    public let brokerOrderId: String?
+    @ExplicitNull public private(set) var brokerOrderId: String?
     public let filledShares: Int
-    public let fillPrice: Decimal?
-    public let transactionId: Int64?
+    @ExplicitNull public private(set) var fillPrice: Decimal?
+    @ExplicitNull public private(set) var transactionId: Int64?
     public let detail: String
     public let createdAt: Timestamp
-    public let sentAt: Timestamp?
-    public let closedAt: Timestamp?
+    @ExplicitNull public private(set) var sentAt: Timestamp?
+    @ExplicitNull public private(set) var closedAt: Timestamp?
 
     init(row: Row) {
         id = row["id"]
@@ -108,7 +108,7 @@ public struct DecisionRecord: Hashable, Sendable {
     public let algorithmId: Int64
     public let minute: Timestamp
     public let decision: Kind
-    public let shares: Int?
+    @ExplicitNull public private(set) var shares: Int?
     public let reason: String
     public let outcome: String
     public let createdAt: Timestamp
@@ -129,18 +129,6 @@ extension DecisionRecord: Encodable {
     enum CodingKeys: String, CodingKey {
         case id, algorithmId = "algorithm_id", minute, decision, shares, reason, outcome, createdAt = "created_at"
     }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(algorithmId, forKey: .algorithmId)
-        try container.encode(minute, forKey: .minute)
-        try container.encode(decision, forKey: .decision)
-        try container.encode(shares, forKey: .shares)
-        try container.encode(reason, forKey: .reason)
-        try container.encode(outcome, forKey: .outcome)
-        try container.encode(createdAt, forKey: .createdAt)
-    }
 }
 
 extension OrderIntent: Encodable {
@@ -148,26 +136,6 @@ extension OrderIntent: Encodable {
         case id, algorithmId = "algorithm_id", minute, side, shares, purpose, clientOrderId = "client_order_id"
         case state, brokerOrderId = "broker_order_id", filledShares = "filled_shares", fillPrice = "fill_price"
         case transactionId = "transaction_id", detail, createdAt = "created_at", sentAt = "sent_at", closedAt = "closed_at"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(algorithmId, forKey: .algorithmId)
-        try container.encode(minute, forKey: .minute)
-        try container.encode(side, forKey: .side)
-        try container.encode(shares, forKey: .shares)
-        try container.encode(purpose, forKey: .purpose)
-        try container.encode(clientOrderId, forKey: .clientOrderId)
-        try container.encode(state, forKey: .state)
-        try container.encode(brokerOrderId, forKey: .brokerOrderId)
-        try container.encode(filledShares, forKey: .filledShares)
-        try container.encode(fillPrice, forKey: .fillPrice)
-        try container.encode(transactionId, forKey: .transactionId)
-        try container.encode(detail, forKey: .detail)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(sentAt, forKey: .sentAt)
-        try container.encode(closedAt, forKey: .closedAt)
     }
 }
 

@@ -11,12 +11,23 @@ public struct PositionReconciliation: Sendable {
         /// The cards holding shares of it, by id.
         public let cards: [Int64]
         public let openOrders: [String]
-
-        public var matches: Bool { Decimal(cardShares) == brokerShares }
-
+        public let matches: Bool
         /// The difference in plain words (nil when the counts agree).
-        public var explanation: String? {
-            guard !matches else { return nil }
+        @ExplicitNull public private(set) var explanation: String?
+
+        init(ticker: String, cardShares: Int, brokerShares: Decimal, cards: [Int64], openOrders: [String]) {
+            self.ticker = ticker
+            self.cardShares = cardShares
+            self.brokerShares = brokerShares
+            self.cards = cards
+            self.openOrders = openOrders
+            matches = Decimal(cardShares) == brokerShares
+            explanation = matches ? nil : Self.explanation(ticker, cardShares, brokerShares, cards, openOrders)
+        }
+
+        private static func explanation(
+            _ ticker: String, _ cardShares: Int, _ brokerShares: Decimal, _ cards: [Int64], _ openOrders: [String]
+        ) -> String {
             let difference = brokerShares - Decimal(cardShares)
             let cardsText = cards.isEmpty ? "no card" : "card\(cards.count == 1 ? "" : "s") \(cards.map(String.init).joined(separator: ", "))"
             var text: String
@@ -37,17 +48,6 @@ public struct PositionReconciliation: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case ticker, cardShares = "card_shares", brokerShares = "broker_shares", cards, openOrders = "open_orders", matches, explanation
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(ticker, forKey: .ticker)
-            try container.encode(cardShares, forKey: .cardShares)
-            try container.encode(brokerShares, forKey: .brokerShares)
-            try container.encode(cards, forKey: .cards)
-            try container.encode(openOrders, forKey: .openOrders)
-            try container.encode(matches, forKey: .matches)
-            try container.encode(explanation, forKey: .explanation)
         }
     }
 

@@ -13,10 +13,11 @@ public struct AlgorithmInstance: Hashable, Sendable {
     public let displayName: String
     public let algorithmType: String
     public let ticker: String
-    public let initialCapital: Decimal
+    @RoundedToCents public private(set) var initialCapital: Decimal
     public let status: AlgorithmStatus
     public let createdAt: Timestamp
-    public let stoppedAt: Timestamp?
+    /// Written as null while running, as the original design's rows have it.
+    @ExplicitNull public private(set) var stoppedAt: Timestamp?
 
     init(row: Row) {
         id = row["id"]
@@ -78,32 +79,10 @@ extension AlgorithmInstance: Encodable {
         case id, displayName = "display_name", algorithmType = "algorithm_type", ticker
         case initialCapital = "initial_capital", status, createdAt = "created_at", stoppedAt = "stopped_at"
     }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(displayName, forKey: .displayName)
-        try container.encode(algorithmType, forKey: .algorithmType)
-        try container.encode(ticker, forKey: .ticker)
-        try container.encode(Money.rounded(initialCapital), forKey: .initialCapital)
-        try container.encode(status, forKey: .status)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(stoppedAt, forKey: .stoppedAt) // explicit null, as the original design's rows have it
-    }
 }
 
 extension Trade: Encodable {
     enum CodingKeys: String, CodingKey {
-        case id, algorithmId = "algorithm_id", type, shares, price, timestamp
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(algorithmId, forKey: .algorithmId)
-        try container.encode(side, forKey: .type)
-        try container.encode(shares, forKey: .shares)
-        try container.encode(price, forKey: .price)
-        try container.encode(timestamp, forKey: .timestamp)
+        case id, algorithmId = "algorithm_id", side = "type", shares, price, timestamp
     }
 }
