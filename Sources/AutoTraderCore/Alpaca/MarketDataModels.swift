@@ -96,11 +96,6 @@ public struct AlpacaBarsPage: Decodable, Sendable {
 public struct AlpacaLatestBar: Decodable, Sendable {
     public var symbol: String
     public var bar: AlpacaBar
-
-    public init(symbol: String, bar: AlpacaBar) {
-        self.symbol = symbol
-        self.bar = bar
-    }
 }
 
 /// GET /v2/stocks/bars/latest?symbols=A,B.

@@ -21,16 +21,6 @@ public struct StreamError: Error, Equatable, Sendable, CustomStringConvertible {
     public let code: Int
     public let message: String
 
-    public init(code: Int, message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public init?(_ message: StreamMessage) {
-        guard case .error(let code, let text) = message else { return nil }
-        self.init(code: code, message: text)
-    }
-
     public var reaction: Reaction {
         switch code {
         case 402, 408, 409, 411: return .stop           // auth failed, v2 not enabled, insufficient subscription/scope
@@ -53,5 +43,13 @@ public struct StreamError: Error, Equatable, Sendable, CustomStringConvertible {
         default: advice = reaction == .reconnect ? "reconnecting" : "continuing"
         }
         return "stream error \(code) \(message.debugDescription): \(advice)"
+    }
+}
+
+extension StreamError {
+    /// The stream's `{"T":"error"}` frame as an error (nil for any other frame).
+    public init?(_ message: StreamMessage) {
+        guard case .error(let code, let text) = message else { return nil }
+        self.init(code: code, message: text)
     }
 }

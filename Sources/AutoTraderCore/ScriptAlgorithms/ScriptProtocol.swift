@@ -16,7 +16,7 @@ public enum ScriptProtocol {
     static func decideRequest(id: Int64, card: Int64, input: AlgorithmInput) -> String {
         var text = "{\"v\":\(version),\"type\":\"decide\",\"id\":\(id),\"card\":{\"id\":\(card),\"ticker\":"
         text.reserveCapacity(256 + input.bars.count * 110 + input.transactions.count * 120)
-        appendString(input.ticker, to: &text)
+        JSONText.appendQuoted(input.ticker, to: &text)
         text += ",\"initial_capital\":\"\(input.initialCapital.plainString)\"},\"minute\":\"\(input.now.text)\",\"bars\":["
         for (index, bar) in input.bars.enumerated() {
             if index > 0 { text += "," }
@@ -43,22 +43,6 @@ public enum ScriptProtocol {
         while fraction.hasSuffix("0") { fraction.removeLast() }
         let whole = "\(negative ? "-" : "")\(magnitude / 1_000_000)"
         return fraction.isEmpty ? whole : whole + "." + fraction
-    }
-
-    static func appendString(_ value: String, to text: inout String) {
-        text += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20: text += String(format: "\\u%04x", scalar.value)
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        text += "\""
     }
 }
 

@@ -15,15 +15,6 @@ public struct ServiceHeartbeat: Hashable, Sendable {
     /// JSON object text.
     public var detail: String
 
-    public init(service: String, pid: Int32, startedAt: Timestamp, lastHeartbeat: Timestamp, state: State, detail: String) {
-        self.service = service
-        self.pid = pid
-        self.startedAt = startedAt
-        self.lastHeartbeat = lastHeartbeat
-        self.state = state
-        self.detail = detail
-    }
-
     init(row: Row) {
         service = row["service"]
         pid = row["pid"]

@@ -25,15 +25,6 @@ extension SystemDatabase {
         public let shares: Int
         public let price: Decimal
         public let reason: String
-
-        public init(algorithmId: Int64, minute: Timestamp, side: TradeSide, shares: Int, price: Decimal, reason: String) {
-            self.algorithmId = algorithmId
-            self.minute = minute
-            self.side = side
-            self.shares = shares
-            self.price = price
-            self.reason = reason
-        }
     }
 
     /// Writes a minute's intents in ONE transaction: one fsync for all the cards that trade in the
