@@ -83,18 +83,10 @@ public struct DecisionEntry: Hashable, Sendable {
     public let algorithmId: Int64
     public let minute: Timestamp
     public let decision: DecisionRecord.Kind
-    public let shares: Int?
+    public var shares: Int? = nil
     public let reason: String
-    public let outcome: String
-
-    public init(algorithmId: Int64, minute: Timestamp, decision: DecisionRecord.Kind, shares: Int? = nil, reason: String, outcome: String = "") {
-        self.algorithmId = algorithmId
-        self.minute = minute
-        self.decision = decision
-        self.shares = shares
-        self.reason = reason
-        self.outcome = outcome
-    }
+    /// What became of it ("" until known).
+    public var outcome = ""
 }
 
 /// A row of `decisions`: why a card did or did not trade in one minute.

@@ -3,8 +3,7 @@ import GRDB
 
 /// Whether an algorithm still trades. Stopped is final: a stopped algorithm never restarts.
 public enum AlgorithmStatus: String, Codable, Sendable, CaseIterable {
-    case running
-    case stopped
+    case running, stopped
 }
 
 /// A row of `algorithm_instances`: one algorithm trading one ticker with its own allocation.
@@ -42,8 +41,7 @@ public struct AlgorithmInstance: Hashable, Sendable {
 
 /// Buy or sell, as the `transactions.type` column spells it.
 public enum TradeSide: String, Codable, Sendable, CaseIterable {
-    case buy
-    case sell
+    case buy, sell
 }
 
 /// A row of `transactions`: immutable history, never updated or deleted.
