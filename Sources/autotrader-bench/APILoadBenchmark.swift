@@ -6,13 +6,16 @@ import GRDB
 import FoundationNetworking
 #endif
 
-/// GET /api/algorithms under concurrent load from a second process (wrk) on loopback: 20 running
-/// cards holding 10,000 transactions each, autotrader-sim as the broker. Reports requests/s,
-/// latency percentiles and the api's resident memory idle and under load (/proc/PID/status VmRSS).
+/// GET /api/algorithms under concurrent load from a second process (wrk) on loopback.
 struct APILoadBenchmark: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "api-load",
-        abstract: "Requests/s, p50/p99 and RSS of autotrader-api's GET /api/algorithms under wrk (needs `apt-get install wrk`).")
+    static let configuration = CommandConfiguration.benchmark(
+        "api-load",
+        abstract: "Requests/s, p50/p99 and RSS of autotrader-api's GET /api/algorithms under wrk (needs `apt-get install wrk`).",
+        discussion: """
+            --cards running cards holding --transactions transactions each, autotrader-sim as the broker, and \
+            wrk on loopback with --connections connections for --seconds. Reports requests/s, latency \
+            percentiles and the api's resident memory idle and under load (/proc/PID/status VmRSS).
+            """)
 
     @Option(help: "Running cards.") var cards = 20
     @Option(help: "Transactions per card.") var transactions = 10_000

@@ -7,8 +7,8 @@ import TradingAlgorithms
 /// algorithm over a million synthetic minute bars, and of vectorbt on the same bars with the same rule when
 /// a Python with vectorbt is at hand.
 struct BacktestBenchmark: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "backtest",
+    static let configuration = CommandConfiguration.benchmark(
+        "backtest",
         abstract: "Backtest bars/s of each algorithm over 1M synthetic minute bars, against vectorbt when installed.")
 
     @Option(help: "Bars in the series (regular-hours minutes from 2018-01-02 on).") var bars = 1_000_000

@@ -11,13 +11,16 @@ enum BenchSupport {
         let message = """
             \(banner)
             !! WARNING: this is a DEBUG build. These figures are meaningless.
-            !! Build with: swift build -c release --scratch-path .build-release --product autotrader-bench
+            !! Build with: \(releaseBuild)
             \(banner)
             """
         print(message)
         FileHandle.standardError.write(Data((message + "\n").utf8))
         #endif
     }
+
+    /// How to build the program whose figures mean something.
+    static let releaseBuild = "swift build -c release --scratch-path .build-release --product autotrader-bench"
 
     static var buildKind: String {
         #if DEBUG
@@ -114,6 +117,55 @@ enum BenchSupport {
             result.append(character)
         }
         return value < 0 ? "-" + result : result
+    }
+}
+
+extension BenchSupport {
+    /// Prints a benchmark's result block with the load average under it: figures taken on a busy machine say so.
+    static func report(_ text: String) {
+        say(text + "\n  load average:     \(loadAverage()) (1, 5, 15 min)")
+    }
+}
+
+extension CommandConfiguration {
+    /// A benchmark subcommand: its help ends with the reminder every benchmark needs (a debug build's figures
+    /// are meaningless), so no benchmark has to repeat it.
+    static func benchmark(_ name: String, abstract: String, discussion: String = "") -> CommandConfiguration {
+        let reminder = "A debug build's figures are meaningless; build with: \(BenchSupport.releaseBuild)"
+        return CommandConfiguration(
+            commandName: name, abstract: abstract,
+            discussion: discussion.isEmpty ? reminder : discussion + "\n\n" + reminder)
+    }
+}
+
+/// A latency benchmark's own `--samples` and `--warmup` defaults, and what one sample times.
+struct SamplingDefaults {
+    /// What one sample times, plural ("cards", "lookups"): the help and the summary line say it.
+    let unit: String
+    let samples: Int
+    let warmup: Int
+}
+
+/// A benchmark that takes `SamplingOptions`: it names its defaults.
+protocol Sampled {
+    static var samplingDefaults: SamplingDefaults { get }
+}
+
+/// `--samples` and `--warmup`, as the latency benchmarks take them; each benchmark brings its own defaults.
+struct SamplingOptions<Benchmark: Sampled>: ParsableArguments {
+    @Option(help: "Timed \(Benchmark.samplingDefaults.unit).")
+    var samples = Benchmark.samplingDefaults.samples
+
+    @Option(help: "Untimed \(Benchmark.samplingDefaults.unit) first.")
+    var warmup = Benchmark.samplingDefaults.warmup
+
+    func validate() throws {
+        guard samples > 0, warmup >= 0 else { throw ValidationError("--samples must be positive, --warmup not negative") }
+    }
+
+    /// "2,000 samples after 200 warm-up cards", for a benchmark's first line.
+    var summary: String {
+        "\(BenchSupport.grouped(samples)) samples after \(BenchSupport.grouped(warmup)) warm-up \(Benchmark.samplingDefaults.unit)"
     }
 }
 

@@ -4,9 +4,9 @@ import Foundation
 import GRDB
 
 /// Latency of a full card for an algorithm with many transactions, and a check of its arithmetic.
-struct CardBenchmark: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "card",
+struct CardBenchmark: ParsableCommand, Sampled {
+    static let configuration = CommandConfiguration.benchmark(
+        "card",
         abstract: "Latency (p50/p99) of CardReader.card(id:) for an algorithm with many transactions.",
         discussion: """
             Creates a fresh system.db with one algorithm and --transactions legal trades (buys and \
@@ -19,11 +19,8 @@ struct CardBenchmark: ParsableCommand {
     @Option(help: "Transactions of the algorithm.")
     var transactions = 10_000
 
-    @Option(help: "Timed cards.")
-    var samples = 2_000
-
-    @Option(help: "Untimed cards first.")
-    var warmup = 200
+    @OptionGroup var sampling: SamplingOptions<CardBenchmark>
+    static let samplingDefaults = SamplingDefaults(unit: "cards", samples: 2_000, warmup: 200)
 
     @OptionGroup var scratchOptions: ScratchOptions
 
@@ -34,14 +31,13 @@ struct CardBenchmark: ParsableCommand {
 
     func run() throws {
         BenchSupport.warnIfDebugBuild()
-        guard transactions > 0, samples > 0 else { throw BenchFailure("--transactions and --samples must be positive") }
+        guard transactions > 0 else { throw BenchFailure("--transactions must be positive") }
         let scratch = try scratchOptions.make(label: "card")
         defer { scratch.cleanUp() }
         let clock = ContinuousClock()
         BenchSupport.say("""
             autotrader-bench card (\(BenchSupport.buildKind) build)
-              one algorithm with \(BenchSupport.grouped(transactions)) transactions, \(BenchSupport.grouped(samples)) samples \
-            after \(BenchSupport.grouped(warmup)) warm-up cards, folder \(scratch.directory)
+              one algorithm with \(BenchSupport.grouped(transactions)) transactions, \(sampling.summary), folder \(scratch.directory)
             """)
 
         let systemPath = scratch.database("card-system.db")
@@ -144,12 +140,12 @@ struct CardBenchmark: ParsableCommand {
             """)
 
         // Timing.
-        for _ in 0..<warmup { _ = try reader.card(id: algorithm.id) }
+        for _ in 0..<sampling.warmup { _ = try reader.card(id: algorithm.id) }
         var durations: [Duration] = []
-        durations.reserveCapacity(samples)
+        durations.reserveCapacity(sampling.samples)
         let loadBefore = BenchSupport.loadAverage()
         let cpuStart = BenchSupport.processCPUSeconds()
-        for _ in 0..<samples {
+        for _ in 0..<sampling.samples {
             let begin = clock.now
             let card = try reader.card(id: algorithm.id)
             durations.append(clock.now - begin)
@@ -162,8 +158,8 @@ struct CardBenchmark: ParsableCommand {
         // With the JSON the api would send, for comparison.
         let encoder = JSONEncoder()
         var withJSON: [Duration] = []
-        withJSON.reserveCapacity(samples)
-        for _ in 0..<samples {
+        withJSON.reserveCapacity(sampling.samples)
+        for _ in 0..<sampling.samples {
             let begin = clock.now
             _ = try encoder.encode(try reader.card(id: algorithm.id))
             withJSON.append(clock.now - begin)
@@ -171,12 +167,12 @@ struct CardBenchmark: ParsableCommand {
 
         // Its parts, for comparison: the sums over the transactions (system.db) and the latest price (stocks.db).
         let (positionSorted, priceSorted) = try BenchSupport.timeAlternately(
-            samples, { _ = try system.position(algorithmId: algorithm.id) }, { _ = try stocks.latestPrice(ticker: Self.ticker) })
+            sampling.samples, { _ = try system.position(algorithmId: algorithm.id) }, { _ = try stocks.latestPrice(ticker: Self.ticker) })
 
         // A process's first card of an algorithm has no running sums yet: every row is summed.
         let recounting = CardReader(system: try SystemDatabase.open(path: systemPath, cachePositions: false), stocks: stocks)
         var recounts: [Duration] = []
-        for _ in 0..<max(samples / 10, 20) {
+        for _ in 0..<max(sampling.samples / 10, 20) {
             let begin = clock.now
             _ = try recounting.card(id: algorithm.id)
             recounts.append(clock.now - begin)
@@ -190,7 +186,7 @@ struct CardBenchmark: ParsableCommand {
         BenchSupport.say("""
 
             Card: CardReader(system:stocks:).card(id:) for an algorithm with \(BenchSupport.grouped(transactions)) transactions, \
-            \(BenchSupport.grouped(samples)) samples (running sums: only rows newer than the last card are summed)
+            \(BenchSupport.grouped(sampling.samples)) samples (running sums: only rows newer than the last card are summed)
               p50   \(ms(BenchSupport.percentile(sorted, 50)))
               p90   \(ms(BenchSupport.percentile(sorted, 90)))
               p99   \(ms(BenchSupport.percentile(sorted, 99)))
@@ -199,7 +195,7 @@ struct CardBenchmark: ParsableCommand {
               target ≤ 2 ms (p99): \(p99 <= 2 ? "PASS" : "FAIL")
               full recount of all rows (a process's first card of an algorithm): \
             p50 \(ms(BenchSupport.percentile(recountSorted, 50))), p99 \(ms(BenchSupport.percentile(recountSorted, 99)))
-              CPU time per card (user+sys): \(BenchSupport.format(cpuSeconds / Double(samples) * 1e3, decimals: 3)) ms
+              CPU time per card (user+sys): \(BenchSupport.format(cpuSeconds / Double(sampling.samples) * 1e3, decimals: 3)) ms
               load average before/after: \(loadBefore) / \(loadAfter) (2 cores; above ~1 other programs compete for them)
               for comparison: card(id:) plus JSONEncoder p50 \(ms(BenchSupport.percentile(jsonSorted, 50))), \
             p99 \(ms(BenchSupport.percentile(jsonSorted, 99))); its parts alone: \

@@ -25,8 +25,8 @@ struct TradesEveryMinute: TradingAlgorithm {
 /// transaction and notes the wall-clock instant of the commit. The simulator stamps each order's
 /// `created_at` on its own clock, turned back into wall time from its measured offset and speed.
 struct ExecutorLatencyBenchmark: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "executor-latency",
+    static let configuration = CommandConfiguration.benchmark(
+        "executor-latency",
         abstract: "Tick-to-trade latency (bar commit in stocks.db → order at the simulator) with 1, 10 and 100 cards.")
 
     @Option(help: "Card counts to measure, comma-separated.") var cards = "1,10,100"
@@ -208,8 +208,8 @@ extension String {
 
 /// Decisions per second of each shipped algorithm over a million synthetic minute bars.
 struct DecisionsBenchmark: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "decisions", abstract: "Decisions per second of each algorithm in algorithm/ over 1 million bars.")
+    static let configuration = CommandConfiguration.benchmark(
+        "decisions", abstract: "Decisions per second of each algorithm in algorithm/ over 1 million bars.")
 
     @Option(help: "Bars in the series.") var bars = 1_000_000
 

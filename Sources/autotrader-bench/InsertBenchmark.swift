@@ -7,8 +7,8 @@ extension BenchBarOrder: ExpressibleByArgument {}
 
 /// Bulk insert rate into stocks.db, against the sqlite3 shell putting the same rows into the same table.
 struct InsertBenchmark: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "insert",
+    static let configuration = CommandConfiguration.benchmark(
+        "insert",
         abstract: "Bulk insert rate into stocks.db, compared with the sqlite3 shell importing the same rows.",
         discussion: """
             Generates deterministic bars (real NYSE market minutes, a random walk per ticker, fixed seed) \

@@ -4,9 +4,9 @@ import Foundation
 import GRDB
 
 /// Latency of "the last 51 bars of TICKER before T" on a big stocks.db.
-struct LookupBenchmark: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "lookup",
+struct LookupBenchmark: ParsableCommand, Sampled {
+    static let configuration = CommandConfiguration.benchmark(
+        "lookup",
         abstract: "Latency (p50/p99/max) of StocksDatabase.bars(ticker:before:count:) on a big stocks.db.",
         discussion: """
             Builds a stocks.db of --bars bars for --tickers tickers (deterministic bars on real market \
@@ -22,11 +22,8 @@ struct LookupBenchmark: ParsableCommand {
     @Option(help: "Number of tickers.")
     var tickers = 100
 
-    @Option(help: "Timed lookups.")
-    var samples = 20_000
-
-    @Option(help: "Untimed lookups first.")
-    var warmup = 2_000
+    @OptionGroup var sampling: SamplingOptions<LookupBenchmark>
+    static let samplingDefaults = SamplingDefaults(unit: "lookups", samples: 20_000, warmup: 2_000)
 
     @Option(help: "Bars per lookup.")
     var count = 51
@@ -41,16 +38,15 @@ struct LookupBenchmark: ParsableCommand {
 
     func run() throws {
         BenchSupport.warnIfDebugBuild()
-        guard bars > 0, tickers > 0, samples > 0, count > 0, batchSize > 0 else {
-            throw BenchFailure("--bars, --tickers, --samples, --count and --batch-size must be positive")
+        guard bars > 0, tickers > 0, count > 0, batchSize > 0 else {
+            throw BenchFailure("--bars, --tickers, --count and --batch-size must be positive")
         }
         let scratch = try scratchOptions.make(label: "lookup")
         defer { scratch.cleanUp() }
         let clock = ContinuousClock()
         BenchSupport.say("""
             autotrader-bench lookup (\(BenchSupport.buildKind) build)
-              \(BenchSupport.grouped(bars)) bars, \(tickers) tickers, \(BenchSupport.grouped(samples)) samples \
-            after \(BenchSupport.grouped(warmup)) warm-up lookups, \(count) bars per lookup, folder \(scratch.directory)
+              \(BenchSupport.grouped(bars)) bars, \(tickers) tickers, \(sampling.summary), \(count) bars per lookup, folder \(scratch.directory)
             """)
 
         let generator = try BenchBarGenerator(barCount: bars, tickerCount: tickers, calendar: try MarketCalendar())
@@ -72,17 +68,17 @@ struct LookupBenchmark: ParsableCommand {
                 if generator.includes(ticker: ticker, minute: minute - 1) { return (ticker, minute) }
             }
         }
-        let warmups = (0..<warmup).map { _ in sample() }
-        let timed = (0..<samples).map { _ in sample() }
+        let warmups = (0..<sampling.warmup).map { _ in sample() }
+        let timed = (0..<sampling.samples).map { _ in sample() }
 
         let start = clock.now
         for (t, m) in warmups {
             _ = try stocks.bars(ticker: generator.tickers[t], before: generator.minutes[m], count: count)
         }
-        BenchSupport.say("  warm-up: \(BenchSupport.grouped(warmup)) lookups in \(BenchSupport.format(BenchSupport.seconds(clock.now - start), decimals: 2)) s")
+        BenchSupport.say("  warm-up: \(BenchSupport.grouped(sampling.warmup)) lookups in \(BenchSupport.format(BenchSupport.seconds(clock.now - start), decimals: 2)) s")
 
         var durations: [Duration] = []
-        durations.reserveCapacity(samples)
+        durations.reserveCapacity(sampling.samples)
         let loadBefore = BenchSupport.loadAverage()
         var checking = Duration.zero
         let cpuStart = BenchSupport.processCPUSeconds()
@@ -109,7 +105,7 @@ struct LookupBenchmark: ParsableCommand {
 
         // The fixed cost of a pool read with nothing in it, with and without GRDB's transaction, for comparison.
         let (emptySorted, emptyUnsafeSorted) = try BenchSupport.timeAlternately(
-            samples, { try stocks.benchmarkPool.read { _ in } }, { try stocks.benchmarkPool.unsafeRead { _ in } })
+            sampling.samples, { try stocks.benchmarkPool.read { _ in } }, { try stocks.benchmarkPool.unsafeRead { _ in } })
 
         let sorted = durations.sorted()
         let p99 = BenchSupport.microseconds(BenchSupport.percentile(sorted, 99))
@@ -117,7 +113,7 @@ struct LookupBenchmark: ParsableCommand {
         BenchSupport.say("""
 
             Lookup: bars(ticker:before:count: \(count)) on \(BenchSupport.grouped(bars)) bars of \(tickers) tickers, \
-            \(BenchSupport.grouped(samples)) random (ticker, market minute T), every answer checked
+            \(BenchSupport.grouped(sampling.samples)) random (ticker, market minute T), every answer checked
               p50   \(us(BenchSupport.percentile(sorted, 50)))
               p90   \(us(BenchSupport.percentile(sorted, 90)))
               p99   \(us(BenchSupport.percentile(sorted, 99)))
@@ -125,8 +121,8 @@ struct LookupBenchmark: ParsableCommand {
               max   \(us(sorted.last!))
               mean  \(us(BenchSupport.mean(durations)))
               target p99 ≤ 100 µs: \(p99 <= 100 ? "PASS" : "FAIL")
-              CPU time per lookup (user+sys, answer checks included): \(BenchSupport.format(cpuSeconds / Double(samples) * 1e6)) µs; \
-            checks took \(BenchSupport.format(BenchSupport.microseconds(checking) / Double(samples))) µs wall per lookup
+              CPU time per lookup (user+sys, answer checks included): \(BenchSupport.format(cpuSeconds / Double(sampling.samples) * 1e6)) µs; \
+            checks took \(BenchSupport.format(BenchSupport.microseconds(checking) / Double(sampling.samples))) µs wall per lookup
               load average before/after: \(loadBefore) / \(loadAfter) (2 cores; above ~1 other programs compete for them)
               for comparison, empty pool calls: read (BEGIN…COMMIT) p50 \(us(BenchSupport.percentile(emptySorted, 50))), \
             p99 \(us(BenchSupport.percentile(emptySorted, 99))); unsafeRead (no transaction, what bars uses) \

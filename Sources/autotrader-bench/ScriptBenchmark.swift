@@ -6,8 +6,8 @@ import Logging
 /// Decisions per second of a script algorithm (the shipped Python one by default) through the worker
 /// protocol: one long-lived worker, a minute's cards pipelined at once, as the executor sends them.
 struct ScriptDecisionsBenchmark: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "script-decisions",
+    static let configuration = CommandConfiguration.benchmark(
+        "script-decisions",
         abstract: "Decisions/s of a script algorithm through the JSON-line protocol (default: algorithm/bollinger_reversion.py).",
         discussion: """
             Starts one worker for the file, describes it, then sends --minutes batches of --cards decide requests \

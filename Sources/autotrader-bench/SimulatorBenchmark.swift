@@ -28,8 +28,8 @@ struct SimulatorUnderTest {
 
 /// Orders per second the simulator accepts from the real client, with several clients at once.
 struct SimulatorOrdersBenchmark: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sim-orders", abstract: "Orders per second autotrader-sim accepts (real client, loopback).")
+    static let configuration = CommandConfiguration.benchmark(
+        "sim-orders", abstract: "Orders per second autotrader-sim accepts (real client, loopback).")
 
     @Option(help: "Concurrent clients.") var clients = 8
     @Option(help: "Seconds to measure.") var seconds = 5.0
@@ -77,8 +77,8 @@ struct SimulatorOrdersBenchmark: AsyncParsableCommand {
 
 /// Bars per second the simulator streams to the real client for many symbols at high acceleration.
 struct SimulatorStreamBenchmark: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sim-stream", abstract: "Bars per second autotrader-sim streams to the real client (loopback).")
+    static let configuration = CommandConfiguration.benchmark(
+        "sim-stream", abstract: "Bars per second autotrader-sim streams to the real client (loopback).")
 
     @Option(help: "Symbols subscribed (synthetic ones are added to reach it).") var symbols = 500
     @Option(help: "Clock speed: market minutes per real minute.") var speed = 1200.0

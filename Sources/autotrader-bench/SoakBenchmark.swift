@@ -8,18 +8,19 @@ import FoundationNetworking
 #endif
 
 /// The whole system for many trading days at high acceleration: does anything leak, grow or break?
-///
-/// Real processes, as deployed: `autotrader-sim --skip-closed` (nights and weekends take no time), the
-/// streamer, the executor and the api on their own databases. Cards are created through the api with the
-/// PIN; each morning the oldest card is stopped with "sell everything" and a new one created, while a
-/// dashboard-like poller reads the api several times a second. Every few seconds it notes each service's
-/// RSS and the databases' sizes and rows; at the end it judges them and checks that both databases pass
-/// `PRAGMA integrity_check`, that the simulator's fills and system.db's transactions are the same set, that
-/// `autotrader reconcile` finds no difference and that no service logged an error.
 struct SoakBenchmark: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "soak",
-        abstract: "The whole system for N trading days at high acceleration: RSS, database growth, integrity, logs.")
+    static let configuration = CommandConfiguration.benchmark(
+        "soak",
+        abstract: "The whole system for N trading days at high acceleration: RSS, database growth, integrity, logs.",
+        discussion: """
+            Real processes, as deployed: autotrader-sim --skip-closed (nights and weekends take no time), the \
+            streamer, the executor and the api on their own databases. Cards are created through the api with the \
+            PIN; each morning the oldest card is stopped with "sell everything" and a new one created, while a \
+            dashboard-like poller reads the api several times a second. Every few seconds it notes each service's \
+            RSS and the databases' sizes and rows; at the end it judges them and checks that both databases pass \
+            PRAGMA integrity_check, that the simulator's fills and system.db's transactions are the same set, that \
+            autotrader reconcile finds no difference and that no service logged an error.
+            """)
 
     @Option(help: "Trading days to run.") var days = 30
     @Option(help: "Running cards.") var cards = 20

@@ -136,11 +136,93 @@ struct StreamerBench {
     /// Rows in minute_bars (a full count: only between measurements).
     func barCount() throws -> Int { try stocks.barCount() }
 
+    /// Fresh databases and the simulator (`prepare`), a running card for each of `tickers` tradable symbols, and
+    /// the streamer started with `streamerArguments`; a failure on the way stops what was started.
+    static func launch(
+        label: String, scratch: ScratchOptions, simArguments: [String], tickers: Int, streamerArguments: [String]
+    ) async throws -> StreamerRun {
+        let bench = try prepare(label: label, scratch: scratch, simArguments: simArguments)
+        do {
+            let symbols = try await BenchSupport.tradableSymbols(bench.sim.baseURL, count: tickers)
+            try bench.createCards(symbols)
+            return StreamerRun(bench: bench, symbols: symbols, streamer: try bench.startStreamer(streamerArguments))
+        } catch {
+            bench.sim.stop()
+            bench.scratch.cleanUp()
+            throw error
+        }
+    }
+
     func finish(_ streamer: StreamerUnderTest) {
         let status = streamer.stop()
         if status != 0 { BenchSupport.say("note: autotrader-streamer exited with \(status)") }
         sim.stop()
         scratch.cleanUp()
+    }
+}
+
+/// A streamer benchmark under way: its databases and simulator, the cards' symbols and the streamer.
+struct StreamerRun {
+    let bench: StreamerBench
+    let symbols: [String]
+    let streamer: StreamerUnderTest
+
+    /// Stops the streamer and the simulator and removes the scratch files (unless kept).
+    func finish() { bench.finish(streamer) }
+}
+
+/// A streamer measurement's own defaults for `StreamLoadOptions`.
+struct StreamLoad {
+    let tickers: Int
+    let speed: Double
+    let seconds: Double
+    let warmupTimeout: Double
+}
+
+/// A benchmark that takes `StreamLoadOptions`: it names its defaults.
+protocol LoadedStreamer {
+    static var loadDefaults: StreamLoad { get }
+}
+
+/// The load a streamer measurement runs under (how many tickers, how fast the simulated clock, how long) and
+/// where its files go.
+struct StreamLoadOptions<Benchmark: LoadedStreamer>: ParsableArguments {
+    @Option(help: "Tickers subscribed (one running card each; synthetic symbols fill up the simulator's universe).")
+    var tickers = Benchmark.loadDefaults.tickers
+
+    @Option(help: "Simulator clock speed (60 = a market minute per second).")
+    var speed = Benchmark.loadDefaults.speed
+
+    @Option(help: "Seconds to measure.")
+    var seconds = Benchmark.loadDefaults.seconds
+
+    @Option(help: "Seconds allowed for the start-up backfill.")
+    var warmupTimeout = Benchmark.loadDefaults.warmupTimeout
+
+    @OptionGroup var scratch: ScratchOptions
+
+    func validate() throws {
+        guard tickers > 0, speed > 0, seconds > 0, warmupTimeout > 0 else {
+            throw ValidationError("--tickers, --speed, --seconds and --warmup-timeout must be positive")
+        }
+    }
+
+    /// `StreamerBench.launch` with a card per ticker, then waits (at most --warmup-timeout) until the streamer has
+    /// backfilled and subscribed them all, and 2 s more so the window starts on a steady stream; the instant it
+    /// had caught up. The caller finishes the run.
+    func launchCaughtUp(label: String, simArguments: [String]) async throws -> (StreamerRun, ContinuousClock.Instant) {
+        let trial = try await StreamerBench.launch(
+            label: label, scratch: scratch, simArguments: simArguments, tickers: tickers,
+            streamerArguments: ["--heartbeat-interval", "0.5"])
+        do {
+            BenchSupport.say("Streamer started with \(tickers) tickers; waiting for the backfill and the subscription …")
+            let caughtUp = try await trial.bench.waitUntilCaughtUp(trial.streamer, tickers: tickers, timeout: warmupTimeout)
+            try await Task.sleep(for: .seconds(2))
+            return (trial, caughtUp)
+        } catch {
+            trial.finish()
+            throw error
+        }
     }
 }
 
@@ -162,18 +244,14 @@ extension BenchSupport {
         guard symbols.count == count else { throw BenchFailure("the simulator lists only \(symbols.count) tradable symbols") }
         return symbols
     }
-
-    static func footer() -> String {
-        "  load average:     \(loadAverage()) (1, 5, 15 min)"
-    }
 }
 
 // MARK: - streamer-ingest
 
 /// Bars per second the real streamer commits to stocks.db from the stream with 500 tickers subscribed.
-struct StreamerIngestBenchmark: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "streamer-ingest",
+struct StreamerIngestBenchmark: AsyncParsableCommand, LoadedStreamer {
+    static let configuration = CommandConfiguration.benchmark(
+        "streamer-ingest",
         abstract: "Bars/s autotrader-streamer commits to stocks.db from the stream, many tickers, accelerated simulator.",
         discussion: """
             Starts autotrader-sim at --speed (market minutes per real minute, nights skipped), one running card per \
@@ -182,34 +260,27 @@ struct StreamerIngestBenchmark: AsyncParsableCommand {
             the bars the simulator sent meanwhile.
             """)
 
-    @Option(help: "Tickers subscribed (one running card each; synthetic symbols fill up the simulator's universe).") var tickers = 500
-    @Option(help: "Simulator clock speed (60 = a market minute per second).") var speed = 1200.0
-    @Option(help: "Seconds to measure.") var seconds = 30.0
-    @Option(help: "Seconds allowed for the start-up backfill.") var warmupTimeout = 600.0
-    @OptionGroup var scratchOptions: ScratchOptions
+    @OptionGroup var load: StreamLoadOptions<StreamerIngestBenchmark>
+    /// Many tickers at a high clock speed: the streamer's throughput.
+    static let loadDefaults = StreamLoad(tickers: 500, speed: 1200, seconds: 30, warmupTimeout: 600)
 
     func run() async throws {
         BenchSupport.warnIfDebugBuild()
-        let bench = try StreamerBench.prepare(label: "ingest", scratch: scratchOptions, simArguments: [
-            "--start", "2024-06-04T13:30:00Z", "--speed", String(speed), "--skip-closed",
-            "--synthetic-symbols", String(max(0, tickers)), "--bar-delay-ms", "0",
+        let (trial, caughtUp) = try await load.launchCaughtUp(label: "ingest", simArguments: [
+            "--start", "2024-06-04T13:30:00Z", "--speed", String(load.speed), "--skip-closed",
+            "--synthetic-symbols", String(max(0, load.tickers)), "--bar-delay-ms", "0",
             // Report a window wide enough that the client's polite pause at zero remaining never starts.
             "--rate-limit", "100000000",
         ])
-        let symbols = try await BenchSupport.tradableSymbols(bench.sim.baseURL, count: tickers)
-        try bench.createCards(symbols)
-        let streamer = try bench.startStreamer(["--heartbeat-interval", "0.5"])
-        defer { bench.finish(streamer) }
-        BenchSupport.say("Streamer started with \(tickers) tickers; waiting for the backfill and the subscription …")
-        let caughtUp = try await bench.waitUntilCaughtUp(streamer, tickers: tickers, timeout: warmupTimeout)
-        BenchSupport.say("Caught up after \(BenchSupport.format(BenchSupport.seconds(caughtUp - streamer.launchedAt))) s; measuring \(Int(seconds)) s …")
-        try await Task.sleep(for: .seconds(2))
+        defer { trial.finish() }
+        let bench = trial.bench, streamer = trial.streamer
+        BenchSupport.say("Caught up after \(BenchSupport.format(BenchSupport.seconds(caughtUp - streamer.launchedAt))) s; measuring \(Int(load.seconds)) s …")
 
         let sent0 = try await bench.simStat("bars_streamed")
         let start = ContinuousClock.now
         let rows0 = try bench.barCount()
         let simStart = try await bench.simNow()
-        try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+        try await Task.sleep(for: .milliseconds(Int64(load.seconds * 1000)))
         let sent1 = try await bench.simStat("bars_streamed")
         let end = ContinuousClock.now
         let rows1 = try bench.barCount()
@@ -218,14 +289,13 @@ struct StreamerIngestBenchmark: AsyncParsableCommand {
         let detail = try bench.status() ?? [:]
         let elapsed = BenchSupport.seconds(end - start)
         let committed = rows1 - rows0, sent = sent1 - sent0
-        BenchSupport.say("""
-            autotrader-streamer ingest (\(BenchSupport.buildKind) build, \(tickers) tickers subscribed, simulator at \(Int(speed))×, \(BenchSupport.format(elapsed)) s: simulated \(simStart) → \(simEnd))
+        BenchSupport.report("""
+            autotrader-streamer ingest (\(BenchSupport.buildKind) build, \(load.tickers) tickers subscribed, simulator at \(Int(load.speed))×, \(BenchSupport.format(elapsed)) s: simulated \(simStart) → \(simEnd))
               bars committed:   \(BenchSupport.grouped(committed)) new rows in stocks.db
               bars/s committed: \(BenchSupport.grouped(Int(Double(committed) / elapsed)))
               bars/s sent:      \(BenchSupport.grouped(Int(Double(sent) / elapsed))) by the simulator meanwhile (\(BenchSupport.format(100 * Double(committed) / Double(max(sent, 1)))) % committed)
               newest bar:       \(detail["newest_bar"] as? String ?? "none"); bars waiting in memory: \(detail["pending_bars"] ?? "?")
               start-up backfill: \(BenchSupport.format(BenchSupport.seconds(caughtUp - streamer.launchedAt))) s, \(BenchSupport.grouped(rows0)) rows before the window
-            \(BenchSupport.footer())
             """)
     }
 }
@@ -234,8 +304,8 @@ struct StreamerIngestBenchmark: AsyncParsableCommand {
 
 /// Bars per second of the streamer's own backfill: a year of minute history for 20 tickers.
 struct StreamerBackfillBenchmark: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "streamer-backfill",
+    static let configuration = CommandConfiguration.benchmark(
+        "streamer-backfill",
         abstract: "Bars/s of autotrader-streamer's backfill (its GapRepair path) of a year of minute history.",
         discussion: """
             Fresh databases, one running card per ticker, and autotrader-streamer with --lookback-sessions \
@@ -250,15 +320,15 @@ struct StreamerBackfillBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         BenchSupport.warnIfDebugBuild()
-        // Tuesday 2024-06-04 10:00 New York, real speed: "now" hardly moves while it runs.
-        let bench = try StreamerBench.prepare(label: "backfill", scratch: scratchOptions, simArguments: [
-            "--start", "2024-06-04T14:00:00Z", "--speed", "1", "--rate-limit", "100000000",
-        ])
-        let symbols = try await BenchSupport.tradableSymbols(bench.sim.baseURL, count: tickers)
-        try bench.createCards(symbols)
+        // Only ended children count, so the simulator (still running) adds nothing to the streamer's CPU time.
         let cpuBefore = BenchSupport.childrenCPUSeconds()
-        let streamer = try bench.startStreamer(["--lookback-sessions", String(sessions), "--heartbeat-interval", "0.1"])
-        defer { bench.finish(streamer) }
+        let trial = try await StreamerBench.launch(
+            label: "backfill", scratch: scratchOptions,
+            // Tuesday 2024-06-04 10:00 New York, real speed: "now" hardly moves while it runs.
+            simArguments: ["--start", "2024-06-04T14:00:00Z", "--speed", "1", "--rate-limit", "100000000"],
+            tickers: tickers, streamerArguments: ["--lookback-sessions", String(sessions), "--heartbeat-interval", "0.1"])
+        defer { trial.finish() }
+        let bench = trial.bench, streamer = trial.streamer, symbols = trial.symbols
         BenchSupport.say("Streamer started: \(tickers) tickers, \(sessions) sessions of history …")
         let done = try await bench.waitUntilCaughtUp(streamer, tickers: tickers, timeout: timeout, poll: 0.05)
         let elapsed = BenchSupport.seconds(done - streamer.launchedAt)
@@ -275,13 +345,12 @@ struct StreamerBackfillBenchmark: AsyncParsableCommand {
         }
         let status = streamer.stop()
         let cpu = BenchSupport.childrenCPUSeconds() - cpuBefore
-        BenchSupport.say("""
+        BenchSupport.report("""
             autotrader-streamer backfill (\(BenchSupport.buildKind) build, \(tickers) tickers, \(sessions) sessions + today, REST pages of 10,000 bars)
               bars written:     \(BenchSupport.grouped(rows)) (\(oldest) → \(newest)), \(fetches) history fetches
               time:             \(BenchSupport.format(elapsed)) s from the streamer's launch to nothing pending
               bars/s:           \(BenchSupport.grouped(Int(Double(rows) / elapsed)))
               streamer CPU:     \(BenchSupport.format(cpu)) s (user + system; exit status \(status))
-            \(BenchSupport.footer())
             """)
     }
 }
@@ -289,9 +358,9 @@ struct StreamerBackfillBenchmark: AsyncParsableCommand {
 // MARK: - streamer-latency
 
 /// From the simulator handing a bar frame to its socket to the bar's commit in stocks.db, seen by another process.
-struct StreamerLatencyBenchmark: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "streamer-latency",
+struct StreamerLatencyBenchmark: AsyncParsableCommand, LoadedStreamer {
+    static let configuration = CommandConfiguration.benchmark(
+        "streamer-latency",
         abstract: "Latency from autotrader-sim sending a bar to its commit in stocks.db by autotrader-streamer (p50, p99).",
         discussion: """
             The simulator runs with --record-sends (the wall-clock instant each minute's frame goes to the socket, \
@@ -301,33 +370,26 @@ struct StreamerLatencyBenchmark: AsyncParsableCommand {
             for them during the window) are left out.
             """)
 
-    @Option(help: "Tickers subscribed.") var tickers = 20
-    @Option(help: "Simulator clock speed (300 = five market minutes, so five frames, per second).") var speed = 300.0
-    @Option(help: "Seconds to measure.") var seconds = 60.0
-    @Option(help: "Seconds allowed for the start-up backfill.") var warmupTimeout = 300.0
-    @OptionGroup var scratchOptions: ScratchOptions
+    @OptionGroup var load: StreamLoadOptions<StreamerLatencyBenchmark>
+    /// Few tickers, five frames a second: each frame's latency, not the throughput.
+    static let loadDefaults = StreamLoad(tickers: 20, speed: 300, seconds: 60, warmupTimeout: 300)
 
     func run() async throws {
         BenchSupport.warnIfDebugBuild()
-        let bench = try StreamerBench.prepare(label: "latency", scratch: scratchOptions, simArguments: [
-            "--start", "2024-06-04T14:00:00Z", "--speed", String(speed), "--skip-closed", "--record-sends",
-            "--synthetic-symbols", String(max(0, tickers - 90)), "--rate-limit", "100000000",
+        let (trial, _) = try await load.launchCaughtUp(label: "latency", simArguments: [
+            "--start", "2024-06-04T14:00:00Z", "--speed", String(load.speed), "--skip-closed", "--record-sends",
+            "--synthetic-symbols", String(max(0, load.tickers - 90)), "--rate-limit", "100000000",
         ])
-        let symbols = try await BenchSupport.tradableSymbols(bench.sim.baseURL, count: tickers)
-        try bench.createCards(symbols)
-        let streamer = try bench.startStreamer(["--heartbeat-interval", "0.5"])
-        defer { bench.finish(streamer) }
-        BenchSupport.say("Streamer started with \(tickers) tickers; waiting for the backfill and the subscription …")
-        _ = try await bench.waitUntilCaughtUp(streamer, tickers: tickers, timeout: warmupTimeout)
-        try await Task.sleep(for: .seconds(2))
+        defer { trial.finish() }
+        let bench = trial.bench, streamer = trial.streamer
 
-        let observer = try CommitObserver(path: bench.stocksPath, tickers: symbols)
+        let observer = try CommitObserver(path: bench.stocksPath, tickers: trial.symbols)
         let windowStart = Date().timeIntervalSince1970
         let thread = Thread { observer.run() }
         thread.stackSize = 1 << 20
         thread.start()
-        BenchSupport.say("Measuring \(Int(seconds)) s …")
-        try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+        BenchSupport.say("Measuring \(Int(load.seconds)) s …")
+        try await Task.sleep(for: .milliseconds(Int64(load.seconds * 1000)))
         observer.stop()
         await observer.finished()
         try streamer.ensureRunning()
@@ -355,14 +417,13 @@ struct StreamerLatencyBenchmark: AsyncParsableCommand {
         let bars = perBar.sorted(), frames = perFrame.values.sorted()
         func ms(_ value: Duration) -> String { BenchSupport.format(BenchSupport.milliseconds(value), decimals: 1) + " ms" }
         let p99 = BenchSupport.percentile(bars, 99)
-        BenchSupport.say("""
-            autotrader-streamer latency, simulator send → commit in stocks.db (\(BenchSupport.buildKind) build, \(tickers) tickers, simulator at \(Int(speed))×, \(Int(seconds)) s)
+        BenchSupport.report("""
+            autotrader-streamer latency, simulator send → commit in stocks.db (\(BenchSupport.buildKind) build, \(load.tickers) tickers, simulator at \(Int(load.speed))×, \(Int(load.seconds)) s)
               bars:             \(bars.count) in \(frames.count) frames (\(connections.count) stream connection\(connections.count == 1 ? "" : "s"); \(unmatched) bars written by history fetches left out; \(framesNeverSeen) frames sent but never seen)
               per bar:          p50 \(ms(BenchSupport.percentile(bars, 50)))  p99 \(ms(p99))  max \(ms(bars.last!))  min \(ms(bars.first!))
               per frame (last bar of the minute seen): p50 \(ms(BenchSupport.percentile(frames, 50)))  p99 \(ms(BenchSupport.percentile(frames, 99)))
               target p99 ≤ 50 ms: \(p99 <= .milliseconds(50) ? "met" : "MISSED")
               observer:         \(observer.polls) polls of PRAGMA data_version (every ~1 ms), \(observer.changes) changes seen
-            \(BenchSupport.footer())
             """)
     }
 
