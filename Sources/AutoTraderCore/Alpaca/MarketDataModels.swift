@@ -56,11 +56,6 @@ public struct AlpacaMultiBarsPage: Decodable, Sendable {
     public var bars: [String: [AlpacaBar]]
     public var nextPageToken: String?
 
-    public init(bars: [String: [AlpacaBar]], nextPageToken: String?) {
-        self.bars = bars
-        self.nextPageToken = nextPageToken
-    }
-
     enum CodingKeys: String, CodingKey { case bars, nextPageToken = "next_page_token" }
 
     public init(from decoder: any Decoder) throws {
@@ -75,12 +70,6 @@ public struct AlpacaBarsPage: Decodable, Sendable {
     public var bars: [AlpacaBar]
     public var symbol: String
     public var nextPageToken: String?
-
-    public init(bars: [AlpacaBar], symbol: String, nextPageToken: String?) {
-        self.bars = bars
-        self.symbol = symbol
-        self.nextPageToken = nextPageToken
-    }
 
     enum CodingKeys: String, CodingKey { case bars, symbol, nextPageToken = "next_page_token" }
 
@@ -101,8 +90,4 @@ public struct AlpacaLatestBar: Decodable, Sendable {
 /// GET /v2/stocks/bars/latest?symbols=A,B.
 public struct AlpacaLatestBars: Decodable, Sendable {
     public var bars: [String: AlpacaBar]
-
-    public init(bars: [String: AlpacaBar]) {
-        self.bars = bars
-    }
 }

@@ -26,36 +26,6 @@ public struct AlpacaAccount: Decodable, Sendable, Equatable {
     /// Orders are accepted only by an active account that is not blocked.
     public var canTrade: Bool { status == "ACTIVE" && !tradingBlocked && !accountBlocked && !tradeSuspendedByUser }
 
-    public init(
-        id: String, accountNumber: String, status: String = "ACTIVE", currency: String = "USD", cash: Decimal,
-        buyingPower: Decimal, equity: Decimal, portfolioValue: Decimal? = nil, lastEquity: Decimal? = nil,
-        longMarketValue: Decimal? = nil, shortMarketValue: Decimal? = nil, multiplier: Decimal? = 1,
-        daytradeCount: Int? = 0, patternDayTrader: Bool = false, tradingBlocked: Bool = false,
-        transfersBlocked: Bool = false, accountBlocked: Bool = false, tradeSuspendedByUser: Bool = false,
-        shortingEnabled: Bool = false, createdAt: Date? = nil
-    ) {
-        self.id = id
-        self.accountNumber = accountNumber
-        self.status = status
-        self.currency = currency
-        self.cash = cash
-        self.buyingPower = buyingPower
-        self.equity = equity
-        self.portfolioValue = portfolioValue
-        self.lastEquity = lastEquity
-        self.longMarketValue = longMarketValue
-        self.shortMarketValue = shortMarketValue
-        self.multiplier = multiplier
-        self.daytradeCount = daytradeCount
-        self.patternDayTrader = patternDayTrader
-        self.tradingBlocked = tradingBlocked
-        self.transfersBlocked = transfersBlocked
-        self.accountBlocked = accountBlocked
-        self.tradeSuspendedByUser = tradeSuspendedByUser
-        self.shortingEnabled = shortingEnabled
-        self.createdAt = createdAt
-    }
-
     enum CodingKeys: String, CodingKey {
         case id, accountNumber = "account_number", status, currency, cash, buyingPower = "buying_power", equity
         case portfolioValue = "portfolio_value", lastEquity = "last_equity", longMarketValue = "long_market_value"
@@ -108,25 +78,6 @@ public struct AlpacaAsset: Decodable, Sendable, Equatable {
 
     /// What AutoTrader needs of a ticker: an active, tradable US equity.
     public var isTradableEquity: Bool { status == "active" && tradable && assetClass == "us_equity" }
-
-    public init(
-        id: String, assetClass: String = "us_equity", exchange: String, symbol: String, name: String?, status: String = "active",
-        tradable: Bool = true, marginable: Bool = true, shortable: Bool = true, easyToBorrow: Bool = true,
-        fractionable: Bool = true, attributes: [String]? = []
-    ) {
-        self.id = id
-        self.assetClass = assetClass
-        self.exchange = exchange
-        self.symbol = symbol
-        self.name = name
-        self.status = status
-        self.tradable = tradable
-        self.marginable = marginable
-        self.shortable = shortable
-        self.easyToBorrow = easyToBorrow
-        self.fractionable = fractionable
-        self.attributes = attributes
-    }
 
     enum CodingKeys: String, CodingKey {
         case id, assetClass = "class", exchange, symbol, name, status, tradable, marginable, shortable
@@ -198,40 +149,6 @@ public struct AlpacaOrder: Decodable, Sendable, Equatable {
     public var stopPrice: Decimal?
     public var status: OrderStatus
     public var extendedHours: Bool
-
-    public init(
-        id: String, clientOrderId: String, createdAt: Date, updatedAt: Date? = nil, submittedAt: Date? = nil,
-        filledAt: Date? = nil, expiredAt: Date? = nil, canceledAt: Date? = nil, failedAt: Date? = nil, assetId: String,
-        symbol: String, assetClass: String = "us_equity", qty: Decimal?, notional: Decimal? = nil, filledQty: Decimal = 0,
-        filledAvgPrice: Decimal? = nil, orderClass: String = "", type: String = "market", side: OrderSide,
-        timeInForce: String = "day", limitPrice: Decimal? = nil, stopPrice: Decimal? = nil, status: OrderStatus,
-        extendedHours: Bool = false
-    ) {
-        self.id = id
-        self.clientOrderId = clientOrderId
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
-        self.submittedAt = submittedAt
-        self.filledAt = filledAt
-        self.expiredAt = expiredAt
-        self.canceledAt = canceledAt
-        self.failedAt = failedAt
-        self.assetId = assetId
-        self.symbol = symbol
-        self.assetClass = assetClass
-        self.qty = qty
-        self.notional = notional
-        self.filledQty = filledQty
-        self.filledAvgPrice = filledAvgPrice
-        self.orderClass = orderClass
-        self.type = type
-        self.side = side
-        self.timeInForce = timeInForce
-        self.limitPrice = limitPrice
-        self.stopPrice = stopPrice
-        self.status = status
-        self.extendedHours = extendedHours
-    }
 
     enum CodingKeys: String, CodingKey {
         case id, clientOrderId = "client_order_id", createdAt = "created_at", updatedAt = "updated_at"
@@ -334,25 +251,6 @@ public struct AlpacaPosition: Decodable, Sendable, Equatable {
     public var unrealizedPl: Decimal?
     public var currentPrice: Decimal?
     public var lastdayPrice: Decimal?
-
-    public init(
-        assetId: String, symbol: String, exchange: String, assetClass: String = "us_equity", qty: Decimal, side: String = "long",
-        avgEntryPrice: Decimal, marketValue: Decimal?, costBasis: Decimal?, unrealizedPl: Decimal?, currentPrice: Decimal?,
-        lastdayPrice: Decimal?
-    ) {
-        self.assetId = assetId
-        self.symbol = symbol
-        self.exchange = exchange
-        self.assetClass = assetClass
-        self.qty = qty
-        self.side = side
-        self.avgEntryPrice = avgEntryPrice
-        self.marketValue = marketValue
-        self.costBasis = costBasis
-        self.unrealizedPl = unrealizedPl
-        self.currentPrice = currentPrice
-        self.lastdayPrice = lastdayPrice
-    }
 
     enum CodingKeys: String, CodingKey {
         case assetId = "asset_id", symbol, exchange, assetClass = "asset_class", qty, qtyAvailable = "qty_available", side
