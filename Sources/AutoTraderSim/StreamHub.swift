@@ -57,8 +57,7 @@ public actor StreamHub {
     private let generator: MarketDataGenerator
     private let stats: SimStats
     private let logger: Logger
-    private var connections: [Int: Connection] = [:]
-    private var nextID = 1
+    private var connections = ConnectionTable<Connection>(queue: \.continuation)
     private let allSymbols: [String]
     /// With `--record-sends`: when each bar frame went to its socket (written by the connection's writer).
     public nonisolated let sendLog: SendLog?
@@ -78,11 +77,7 @@ public actor StreamHub {
     /// With `msgpack`, every frame to this connection is msgpack (binary), as Alpaca answers a client that sent
     /// `Content-Type: application/msgpack` on the upgrade.
     public func open(feed: String, msgpack: Bool = false) -> (id: Int, outgoing: AsyncStream<Outgoing>) {
-        let id = nextID
-        nextID += 1
-        let (stream, continuation) = AsyncStream<Outgoing>.makeStream()
-        let connection = Connection(feed: feed, msgpack: msgpack, continuation: continuation)
-        connections[id] = connection
+        let (id, connection, stream) = connections.open { Connection(feed: feed, msgpack: msgpack, continuation: $0) }
         stats.connectionOpened()
         logger.info("stream connected", metadata: ["connection": "\(id)", "feed": "\(feed)", "codec": "\(msgpack ? "msgpack" : "json")"])
         connection.send([.success("connected")])
@@ -92,21 +87,18 @@ public actor StreamHub {
     /// The WebSocket is gone (either side closed it).
     public func closed(id: Int) {
         stats.connectionClosed()
-        guard let connection = connections.removeValue(forKey: id) else { return }
-        connection.continuation.finish()
+        guard connections.closed(id: id) else { return }
         logger.info("stream disconnected", metadata: ["connection": "\(id)"])
     }
 
     /// Closes every connection now (`/sim/disconnect`, `--disconnect-every`); returns how many.
     public func dropAll() -> Int {
-        let dropped = connections
-        connections.removeAll()
-        for connection in dropped.values { hangUp(connection) }
-        if !dropped.isEmpty {
-            stats.add(.streamDisconnectsForced, dropped.count)
-            logger.info("dropped stream connections", metadata: ["count": "\(dropped.count)"])
+        let dropped = connections.hangUpAll()
+        if dropped > 0 {
+            stats.add(.streamDisconnectsForced, dropped)
+            logger.info("dropped stream connections", metadata: ["count": "\(dropped)"])
         }
-        return dropped.count
+        return dropped
     }
 
     /// `/sim/silence`: every open connection stays open but is sent nothing more — no bars, corrections,
@@ -114,7 +106,7 @@ public actor StreamHub {
     /// that many real seconds have passed (what it missed meanwhile is not sent later). Connections
     /// opened afterwards are not affected. Returns how many connections went silent.
     public func silence(seconds: Double?) -> Int {
-        let ids = connections.filter { !$0.value.silent }.map(\.key)
+        let ids = connections.ids { !$0.silent }
         for id in ids { connections[id]?.silent = true }
         if !ids.isEmpty {
             stats.add(.streamConnectionsSilenced, ids.count)
@@ -137,14 +129,8 @@ public actor StreamHub {
     public func authTimeoutExpired(id: Int) {
         guard let connection = connections[id], !connection.authenticated else { return }
         connection.send([.error(code: 404, message: "auth timeout")])
-        connections[id] = nil
-        hangUp(connection)
+        connections.hangUp(id: id)
         logger.info("stream auth timeout", metadata: ["connection": "\(id)"])
-    }
-
-    private func hangUp(_ connection: Connection) {
-        connection.continuation.yield(.close)
-        connection.continuation.finish()
     }
 
     // MARK: - Client messages
@@ -221,7 +207,7 @@ public actor StreamHub {
             connection.send([.error(code: 409, message: "insufficient subscription")])
             return
         }
-        let sessions = connections.values.filter { $0.authenticated && $0.key == key && $0.feed == connection.feed }.count
+        let sessions = connections.all.filter { $0.authenticated && $0.key == key && $0.feed == connection.feed }.count
         guard sessions < configuration.maxConnections else {
             stats.add(.streamRefused)
             logger.info("stream connection limit exceeded", metadata: ["connection": "\(id)", "feed": "\(connection.feed)"])
@@ -282,7 +268,7 @@ public actor StreamHub {
     ) -> [(connection: Connection, messages: [SimWire.StreamMessage])] {
         var known: [String: SimWire.StreamMessage?] = [:]
         var result: [(connection: Connection, messages: [SimWire.StreamMessage])] = []
-        for connection in connections.values where connection.authenticated {
+        for connection in connections.all where connection.authenticated {
             guard let wanted = connection.channels[channel], !wanted.isEmpty else { continue }
             var messages: [SimWire.StreamMessage] = []
             for symbol in wanted.contains("*") ? allSymbols : wanted {

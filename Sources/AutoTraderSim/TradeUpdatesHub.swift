@@ -26,8 +26,7 @@ public actor TradeUpdatesHub {
     private let configuration: SimulatorConfiguration
     private let stats: SimStats?
     private let logger: Logger
-    private var connections: [Int: Connection] = [:]
-    private var nextID = 1
+    private var connections = ConnectionTable<Connection>(queue: \.continuation)
     /// Events sent (all connections together), for tests and logs.
     public private(set) var eventsSent = 0
 
@@ -38,29 +37,19 @@ public actor TradeUpdatesHub {
     }
 
     public func open(msgpack: Bool) -> (id: Int, outgoing: AsyncStream<StreamHub.Outgoing>) {
-        let id = nextID
-        nextID += 1
-        let (stream, continuation) = AsyncStream<StreamHub.Outgoing>.makeStream()
-        connections[id] = Connection(msgpack: msgpack, continuation: continuation)
+        let (id, _, stream) = connections.open { Connection(msgpack: msgpack, continuation: $0) }
         logger.info("trade stream connected", metadata: ["connection": "\(id)", "codec": "\(msgpack ? "msgpack" : "json")"])
         return (id, stream)
     }
 
     public func closed(id: Int) {
-        guard let connection = connections.removeValue(forKey: id) else { return }
-        connection.continuation.finish()
+        guard connections.closed(id: id) else { return }
         logger.info("trade stream disconnected", metadata: ["connection": "\(id)"])
     }
 
     /// Closes every connection (`/sim/disconnect`-style tests); returns how many.
     public func dropAll() -> Int {
-        let dropped = connections
-        connections.removeAll()
-        for connection in dropped.values {
-            connection.continuation.yield(.close)
-            connection.continuation.finish()
-        }
-        return dropped.count
+        connections.hangUpAll()
     }
 
     public func receive(id: Int, text: String) {
@@ -112,7 +101,7 @@ public actor TradeUpdatesHub {
     /// One order event to every connection listening to `trade_updates`.
     public func publish(_ event: OrderEvent) {
         var frames: [Bool: [UInt8]] = [:]
-        for connection in connections.values where connection.authenticated && connection.listening {
+        for connection in connections.all where connection.authenticated && connection.listening {
             let frame = frames[connection.msgpack] ?? SimWire.TradeStreamMessage.tradeUpdate(event).frame(msgpack: connection.msgpack)
             frames[connection.msgpack] = frame
             connection.continuation.yield(.binary(frame))
