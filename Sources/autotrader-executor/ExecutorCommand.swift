@@ -78,7 +78,8 @@ struct ExecutorCommand: AsyncParsableCommand {
             system: system,
             runner: BacktestQueueRunner(
                 system: system, stocks: try StocksDatabase.open(path: stocksPath), calendar: try MarketCalendar(),
-                compiled: AlgorithmRegistry.catalog, client: AlpacaClient(configuration: alpaca, logger: logger), logger: logger),
+                compiled: AlgorithmRegistry.catalog, client: AlpacaClient(configuration: alpaca, logger: logger),
+                scripts: ScriptBacktest.Options(queueOf: scriptOptions), logger: logger),
             logger: logger)
         // SIGTERM / SIGINT: the executor stops, then its heartbeat marks the row stopped; exit 0 within 2 s.
         try await ServiceRunner(logger: logger).run([

@@ -79,6 +79,20 @@ import Testing
         return try JSONAny.parse(Data(try BacktestReport(period: period, results: results).json().utf8))
     }
 
+    /// `--script-memory-mb` binds the workers the queue starts for backtests, not only the live ones.
+    @Test func theQueuesScriptWorkersKeepTheExecutorsLimitsAtLowPriority() {
+        var live = ScriptAlgorithms.Options(directory: "/nowhere")
+        live.memoryLimitBytes = 256 << 20
+        live.describeLimit = .seconds(7)
+        let queue = ScriptBacktest.Options(queueOf: live)
+        #expect(queue.memoryLimitBytes == 256 << 20)
+        #expect(queue.describeLimit == .seconds(7))
+        #expect(queue.lowPriority)
+        #expect(queue.timeLimit == ScriptBacktest.Options().timeLimit)
+        live.memoryLimitBytes = nil
+        #expect(ScriptBacktest.Options(queueOf: live).memoryLimitBytes == nil)
+    }
+
     @Test func aQueuedBacktestIsRunByTheExecutorsQueueAndAnswersWhatTheCLIWouldPrint() async throws {
         try await Self.run(queue: true) { harness in
             let api = harness.api

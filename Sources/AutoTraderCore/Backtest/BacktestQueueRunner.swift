@@ -36,13 +36,13 @@ public struct BacktestQueueRunner: Sendable {
     public let compiled: AlgorithmCatalog
     /// The broker: its clock says which sessions have ended; its market data fills what stocks.db lacks.
     public let client: AlpacaClient
-    /// How a script's worker runs: at the queue's low priority.
+    /// How a script's worker runs: at the queue's low priority, within the executor's limits.
     public let scripts: ScriptBacktest.Options
     public let logger: Logger
 
     public init(
         system: SystemDatabase, stocks: StocksDatabase, calendar: MarketCalendar, compiled: AlgorithmCatalog, client: AlpacaClient,
-        scripts: ScriptBacktest.Options = { var options = ScriptBacktest.Options(); options.lowPriority = true; return options }(),
+        scripts: ScriptBacktest.Options = ScriptBacktest.Options(queueOf: ScriptAlgorithms.Options(directory: "")),
         logger: Logger
     ) {
         self.system = system

@@ -23,14 +23,21 @@ public struct ScriptBacktest: Sendable {
     public struct Options: Sendable {
         /// Each decision's time limit: a worker that misses it ends the backtest.
         public var timeLimit: Duration = .seconds(10)
-        /// Importing a Python file (numpy, pandas) may take seconds on a Pi.
-        public var describeLimit: Duration = .seconds(20)
-        /// RLIMIT_AS of the worker, as the executor's default.
-        public var memoryLimitBytes: UInt64? = 1 << 30
+        public var describeLimit = ScriptWorker.defaultDescribeLimit
+        /// RLIMIT_AS of the worker (nil: none).
+        public var memoryLimitBytes = ScriptWorker.defaultMemoryLimitBytes
         /// The executor's queue runs its workers at the backtest's low priority; the CLI at its own.
         public var lowPriority = false
 
         public init() {}
+
+        /// The executor's queue: its live workers' describe and memory limits (`--script-memory-mb` binds a
+        /// backtest's worker too), at the backtest's time limit and the queue's low priority.
+        public init(queueOf live: ScriptAlgorithms.Options) {
+            describeLimit = live.describeLimit
+            memoryLimitBytes = live.memoryLimitBytes
+            lowPriority = true
+        }
     }
 
     public let name: String
@@ -43,13 +50,12 @@ public struct ScriptBacktest: Sendable {
             throw BacktestJobFailure("script algorithm \(name) can't run: \(path) is gone or is no longer a script algorithm")
         }
         let worker = ScriptWorker(
-            name: name, path: file.path, arguments: file.arguments, environment: ScriptAlgorithms.workerEnvironment(name: name),
-            timeLimit: options.timeLimit, memoryLimitBytes: options.memoryLimitBytes, lowPriority: options.lowPriority, logger: logger)
-        switch await worker.describe(limit: options.describeLimit) {
+            file: file, timeLimit: options.timeLimit, memoryLimitBytes: options.memoryLimitBytes, lowPriority: options.lowPriority,
+            logger: logger)
+        switch await worker.start(describeLimit: options.describeLimit) {
         case .success(let description):
             return ScriptBacktest(name: name, barsNeeded: description.barsNeeded, worker: worker)
         case .failure(let problem):
-            await worker.stop()
             throw BacktestJobFailure("script algorithm \(name) can't run: \(problem)")
         }
     }

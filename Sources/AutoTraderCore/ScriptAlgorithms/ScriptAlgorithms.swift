@@ -19,10 +19,10 @@ public actor ScriptAlgorithms {
     public struct Options: Sendable {
         public var directory: String
         public var timeLimit: Duration = .seconds(2)
-        public var describeLimit: Duration = .seconds(20)
+        public var describeLimit = ScriptWorker.defaultDescribeLimit
         public var scanInterval: Duration = .seconds(2)
         /// RLIMIT_AS of each worker (nil: none).
-        public var memoryLimitBytes: UInt64? = 1 << 30
+        public var memoryLimitBytes = ScriptWorker.defaultMemoryLimitBytes
 
         public init(directory: String) { self.directory = directory }
     }
@@ -151,17 +151,14 @@ public actor ScriptAlgorithms {
     }
 
     private func load(_ file: ScriptFile) async -> Loaded {
-        let worker = ScriptWorker(
-            name: file.name, path: file.path, arguments: file.arguments, environment: Self.workerEnvironment(name: file.name),
-            timeLimit: options.timeLimit, memoryLimitBytes: options.memoryLimitBytes, logger: logger)
-        switch await worker.describe(limit: options.describeLimit) {
+        let worker = ScriptWorker(file: file, timeLimit: options.timeLimit, memoryLimitBytes: options.memoryLimitBytes, logger: logger)
+        switch await worker.start(describeLimit: options.describeLimit) {
         case .success(let description):
             logger.info("script algorithm ready", metadata: [
                 "algorithm": "\(file.name)", "file": "\(file.path)", "bars_needed": "\(description.barsNeeded)", "hash": "\(file.hash)",
             ])
             return Loaded(file: file, worker: worker, description: description, error: nil)
         case .failure(let problem):
-            await worker.stop()
             logger.error("script algorithm can't run", metadata: ["algorithm": "\(file.name)", "file": "\(file.path)", "error": "\(problem)"])
             return Loaded(file: file, worker: nil, description: nil, error: problem.description)
         }

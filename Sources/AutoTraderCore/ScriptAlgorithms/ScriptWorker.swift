@@ -77,6 +77,11 @@ public actor ScriptWorker {
     private var outputClosed = false
     public private(set) var decisionsAnswered = 0
 
+    /// Importing a Python file (numpy, pandas) may take seconds on a Pi.
+    public static let defaultDescribeLimit: Duration = .seconds(20)
+    /// RLIMIT_AS of a worker unless configured (`--script-memory-mb`).
+    public static let defaultMemoryLimitBytes: UInt64? = 1 << 30
+
     public init(
         name: String, path: String, arguments: [String], environment: [String: String], timeLimit: Duration,
         memoryLimitBytes: UInt64? = nil, lowPriority: Bool = false, logger: Logger
@@ -89,6 +94,21 @@ public actor ScriptWorker {
         self.memoryLimitBytes = memoryLimitBytes
         self.lowPriority = lowPriority
         self.logger = logger
+    }
+
+    /// A worker for a script of the algorithm folder, with the plain environment every worker gets (never its
+    /// parent's: the executor's holds the broker's keys). The executor and the backtests start theirs alike.
+    public init(file: ScriptFile, timeLimit: Duration, memoryLimitBytes: UInt64?, lowPriority: Bool = false, logger: Logger) {
+        self.init(
+            name: file.name, path: file.path, arguments: file.arguments, environment: ScriptAlgorithms.workerEnvironment(name: file.name),
+            timeLimit: timeLimit, memoryLimitBytes: memoryLimitBytes, lowPriority: lowPriority, logger: logger)
+    }
+
+    /// Starts the worker by asking the script what it is; a worker that can't say is stopped again.
+    public func start(describeLimit: Duration) async -> Result<ScriptDescription, ScriptAnswerProblem> {
+        let described = await describe(limit: describeLimit)
+        if case .failure = described { stop() }
+        return described
     }
 
     /// Asks the script what it is. Importing a Python file (numpy, pandas) may take seconds on a Pi.
