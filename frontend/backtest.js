@@ -335,6 +335,8 @@
     compare.appendChild(table);
     const hold = (result.leaderboard && result.leaderboard[0]) ? result.leaderboard[0].buy_and_hold_return : null;
     compare.appendChild(el("div", { className: "bt-foot" }, "BUY & HOLD " + percent(hold) + " · " + result.from + " → " + result.to));
+    // A script that could not run or stopped its backtest is not ranked: say so, with why, rather than let it vanish.
+    for (const why of result.left_out || []) compare.appendChild(el("div", { className: "bt-foot bt-left-out" }, "LEFT OUT · " + why));
     compare.dataset.state = "done";
     markSelected();
   }

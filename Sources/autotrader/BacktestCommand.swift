@@ -111,18 +111,20 @@ struct BacktestCommand: AsyncParsableCommand {
             algorithms, options: ScriptBacktest.Options(), skipBroken: type == "all", logger: logger)
         for failure in broken { FileHandle.standardError.write(Data("left out: \(failure)\n".utf8)) }
         let results: [BacktestResult]
+        var leftOut = broken
         do {
             let bars = try history.bars(ticker: symbol, period: period, warmUp: entries.map(\.barsNeeded).max() ?? 0)
-            let (ranked, leftOut) = try await Backtester(calendar: calendar)
+            let (ranked, failed) = try await Backtester(calendar: calendar)
                 .run(entries, ticker: symbol, bars: bars, settings: settings, leaveOutFailed: type == "all")
-            for failure in leftOut { FileHandle.standardError.write(Data("left out: \(failure)\n".utf8)) }
+            for failure in failed { FileHandle.standardError.write(Data("left out: \(failure)\n".utf8)) }
+            leftOut += failed
             results = ranked
             await BacktestRunnable.stop(entries)
         } catch {
             await BacktestRunnable.stop(entries)
             throw CommandFailure(description: "\(error)")
         }
-        let report = BacktestReport(period: period, results: results)
+        let report = BacktestReport(period: period, results: results, leftOut: leftOut)
 
         if let trades {
             try write(results.count == 1 ? BacktestReport.tradesCSV(results[0]) : "", to: trades, what: "--trades", single: results.count == 1)

@@ -242,6 +242,10 @@ import Testing
             #expect(ranked.state == .done, "\(ranked.error ?? "")")
             let board = (try JSONSerialization.jsonObject(with: Data((ranked.result ?? "{}").utf8)) as? [String: Any])?["leaderboard"] as? [[String: Any]]
             #expect(Set((board ?? []).compactMap { $0["algorithm"] as? String }) == Set(AlgorithmRegistry.catalog.names + ["sma_py"]))
+            // …and the result says so: the dashboard shows why a script is missing.
+            let queueLeftOut = (try JSONSerialization.jsonObject(with: Data((ranked.result ?? "{}").utf8)) as? [String: Any])?["left_out"] as? [String]
+            #expect(queueLeftOut?.count == 1, "\(queueLeftOut ?? [])")
+            #expect(queueLeftOut?.first?.hasPrefix("script algorithm crashes gave no decision") == true, "\(queueLeftOut ?? [])")
             running.cancel()
             _ = await running.result
         }
@@ -289,6 +293,9 @@ import Testing
         #expect(!names.contains("crashes"))
         #expect(all.stderr.contains("left out: script algorithm broken can't run"), "\(all.stderr)")
         #expect(all.stderr.contains("left out: script algorithm crashes gave no decision"), "\(all.stderr)")
+        let leftOut = (try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [String: Any])?["left_out"] as? [String] ?? []
+        #expect(leftOut.count == 2 && leftOut[0].hasPrefix("script algorithm broken can't run")
+            && leftOut[1].hasPrefix("script algorithm crashes gave no decision"), "\(leftOut)")
 
         // A script in error is refused with its error; one that fails stops the backtest naming the minute, and
         // writes no file.

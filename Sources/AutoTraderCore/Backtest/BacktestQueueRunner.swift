@@ -24,6 +24,8 @@ public struct BacktestQueueRunner: Sendable {
         public let calendar: MarketCalendar
         /// `all`: a script that stops its backtest is left out of the ranking, not the end of it.
         public let leaderboard: Bool
+        /// The scripts of `all` that could not start, with why.
+        public var leftOut: [BacktestJobFailure] = []
 
         /// Stops the scripts' workers: the backtest is over.
         public func stop() async { await BacktestRunnable.stop(entries) }
@@ -88,7 +90,9 @@ public struct BacktestQueueRunner: Sendable {
         let (entries, broken) = try await BacktestRunnable.start(algorithms, options: scripts, skipBroken: job.algorithm == "all", logger: logger)
         for failure in broken { logger.warning("backtest: left out of the leaderboard", metadata: ["error": "\(failure)"]) }
         do {
-            return try await prepare(job, entries: entries, settings: settings)
+            var prepared = try await prepare(job, entries: entries, settings: settings)
+            prepared.leftOut = broken
+            return prepared
         } catch {
             await BacktestRunnable.stop(entries)
             throw error
@@ -127,7 +131,7 @@ public struct BacktestQueueRunner: Sendable {
             prepared.entries, ticker: prepared.ticker, bars: prepared.bars, settings: prepared.settings, leaveOutFailed: prepared.leaderboard)
         for failure in leftOut { logger?.warning("backtest: left out of the leaderboard", metadata: ["error": "\(failure)"]) }
         do {
-            return try BacktestReport(period: prepared.period, results: results).json()
+            return try BacktestReport(period: prepared.period, results: results, leftOut: prepared.leftOut + leftOut).json()
         } catch {
             throw BacktestJobFailure("the result could not be written as JSON: \(error)")
         }

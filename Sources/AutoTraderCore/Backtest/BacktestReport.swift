@@ -5,10 +5,14 @@ public struct BacktestReport: Sendable {
     public let period: BacktestPeriod
     /// One result, or several ranked best first (`--type all`).
     public let results: [BacktestResult]
+    /// A leaderboard's scripts that could not run or stopped their backtest, each with why (in its JSON as
+    /// `left_out`: the owner learns why a script is missing, wherever the leaderboard was asked for).
+    public let leftOut: [BacktestJobFailure]
 
-    public init(period: BacktestPeriod, results: [BacktestResult]) {
+    public init(period: BacktestPeriod, results: [BacktestResult], leftOut: [BacktestJobFailure] = []) {
         self.period = period
         self.results = results
+        self.leftOut = leftOut
     }
 
     /// The results best first: by total return, then final equity, then name (a stable order).
@@ -73,6 +77,8 @@ public struct BacktestReport: Sendable {
         let from: String
         let to: String
         let leaderboard: [ResultJSON]
+        let leftOut: [String]
+        enum CodingKeys: String, CodingKey { case ticker, from, to, leaderboard, leftOut = "left_out" }
     }
 
     func json(_ result: BacktestResult, rank: Int?) -> ResultJSON {
@@ -104,7 +110,7 @@ public struct BacktestReport: Sendable {
             data = try encoder.encode(LeaderboardJSON(
                 ticker: ranked.first?.ticker ?? "", from: period.sessions[0].date.text,
                 to: period.sessions[period.sessions.count - 1].date.text,
-                leaderboard: ranked.enumerated().map { json($1, rank: $0 + 1) }))
+                leaderboard: ranked.enumerated().map { json($1, rank: $0 + 1) }, leftOut: leftOut.map(\.description)))
         }
         return String(decoding: data, as: UTF8.self) + "\n"
     }
