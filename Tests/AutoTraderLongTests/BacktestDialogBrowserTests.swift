@@ -20,15 +20,33 @@ import Testing
         try await browser.attribute(selector, "data-\(name)")
     }
 
+    /// Describes itself like any script, then exits at its first decision.
+    static let diesDeciding = """
+        import os
+
+        class Algorithm:
+            def __init__(self, *card):
+                pass
+
+            def on_data(self, bars, transaction_history):
+                os._exit(1)
+
+            def get_data_requirements(self, current_time):
+                return {'bars': 3}
+        """
+
     @Test func theAddDialogShowsTheLastSessionsBacktestAndRanksEveryAlgorithm() async throws {
         if let reason = WebDriver.unavailableReason { Issue.record("browser tests need chromium: \(reason)"); return }
         let world = try await APIWorld(apiArguments: ["--frontend", Self.frontend])
         // The executor runs the queue; it reads and fills its own stocks.db (the api reads none for a backtest).
         let stocksPath = world.directory.file("executor-stocks.db")
         _ = try StocksDatabase.open(path: stocksPath, create: true)
+        // A script that describes itself but dies at its first decision: the ranking leaves it out, and says so.
+        let scripts = TemporaryDirectory("backtest-dialog-scripts")
+        try Self.diesDeciding.write(toFile: scripts.file("dies_deciding.py"), atomically: true, encoding: .utf8)
         let executor = try Executables.start(
             "autotrader-executor",
-            ["--system-db", world.systemPath, "--stocks-db", stocksPath, "--heartbeat-interval", "1"],
+            ["--system-db", world.systemPath, "--stocks-db", stocksPath, "--heartbeat-interval", "1", "--algorithm-dir", scripts.path],
             environment: ["AUTOTRADER_SIM_URL": world.sim.baseURL.absoluteString], directory: world.directory)
         defer { executor.process.terminate() }
 
@@ -81,6 +99,10 @@ import Testing
         try await browser.screenshot().write(to: Self.artifacts.appendingPathComponent("backtest-preview-800x480.png"))
 
         // Compare all: every algorithm ranked as the api ranks them.
+        try await waitFor("the executor's catalog has the script as ok", timeout: 60) {
+            (try await world.api.json("GET", "/api/available-algorithms").1["algorithms"]?.array ?? [])
+                .contains { $0["name"]?.string == "dies_deciding" && $0["status"]?.string == "ok" }
+        }
         try await browser.click("#bt-compare-button")
         #expect(try await browser.waitUntil(
             "const c = document.querySelector('#bt-compare'); return ['done', 'failed', 'error'].includes(c.dataset.state)", timeout: 300))
@@ -91,6 +113,10 @@ import Testing
         #expect(ranking["algorithm"]?.string == "all")
         let board = ranking["result"]?["leaderboard"]?.array ?? []
         #expect(board.count == 3, "the three compiled algorithms")
+        let leftOut = ranking["result"]?["left_out"]?.array?.compactMap(\.string) ?? []
+        #expect(leftOut.count == 1 && leftOut[0].hasPrefix("script algorithm dies_deciding gave no decision"), "\(leftOut)")
+        let shownLeftOut = try await browser.text("#bt-compare .bt-left-out") ?? ""
+        #expect(shownLeftOut.hasPrefix("LEFT OUT · script algorithm dies_deciding gave no decision"), "\(shownLeftOut)")
         let rows = try await browser.execute("""
             return [...document.querySelectorAll('#bt-compare .bt-row[data-algorithm]')].map(r => [r.dataset.rank, r.dataset.algorithm, r.dataset.return, r.dataset.drawdown, r.dataset.trades, r.dataset.selected])
             """) as? [[Any]] ?? []
