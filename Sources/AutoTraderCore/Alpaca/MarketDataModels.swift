@@ -11,27 +11,18 @@ public struct AlpacaBar: Decodable, Sendable, Equatable {
     public var n: Int64?
     public var vw: Double?
 
-    public init(t: Timestamp, o: Double, h: Double, l: Double, c: Double, v: Int64, n: Int64?, vw: Double?) {
-        self.t = t
-        self.o = o
-        self.h = h
-        self.l = l
-        self.c = c
-        self.v = v
-        self.n = n
-        self.vw = vw
-    }
-
-    public init(_ bar: MinuteBar) {
-        self.init(t: bar.timestamp, o: bar.open, h: bar.high, l: bar.low, c: bar.close, v: bar.volume, n: bar.tradeCount, vw: bar.vwap)
-    }
-
     /// As a stocks.db row.
     public func minuteBar(ticker: String) -> MinuteBar {
         MinuteBar(ticker: ticker, timestamp: t, open: o, high: h, low: l, close: c, volume: v, tradeCount: n, vwap: vw)
     }
 
     enum CodingKeys: String, CodingKey { case t, o, h, l, c, v, n, vw }
+}
+
+extension AlpacaBar {
+    public init(_ bar: MinuteBar) {
+        self.init(t: bar.timestamp, o: bar.open, h: bar.high, l: bar.low, c: bar.close, v: bar.volume, n: bar.tradeCount, vw: bar.vwap)
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)

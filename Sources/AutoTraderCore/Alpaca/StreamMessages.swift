@@ -48,25 +48,17 @@ public enum StreamMessage: Sendable, Equatable {
 
 /// The full set of symbols per channel the server says this connection is subscribed to.
 public struct StreamSubscription: Decodable, Sendable, Equatable {
-    public var trades: [String]
-    public var quotes: [String]
-    public var bars: [String]
-    public var updatedBars: [String]
-    public var dailyBars: [String]
-    public var statuses: [String]
-
-    public init(trades: [String] = [], quotes: [String] = [], bars: [String] = [], updatedBars: [String] = [],
-                dailyBars: [String] = [], statuses: [String] = []) {
-        self.trades = trades
-        self.quotes = quotes
-        self.bars = bars
-        self.updatedBars = updatedBars
-        self.dailyBars = dailyBars
-        self.statuses = statuses
-    }
+    public var trades: [String] = []
+    public var quotes: [String] = []
+    public var bars: [String] = []
+    public var updatedBars: [String] = []
+    public var dailyBars: [String] = []
+    public var statuses: [String] = []
 
     enum CodingKeys: String, CodingKey { case trades, quotes, bars, updatedBars, dailyBars, statuses }
+}
 
+extension StreamSubscription {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         trades = try c.decodeIfPresent([String].self, forKey: .trades) ?? []

@@ -282,17 +282,12 @@ public struct AlpacaClock: Decodable, Sendable, Equatable {
     public var nextOpen: Date
     public var nextClose: Date
 
-    public init(timestamp: Date, isOpen: Bool, nextOpen: Date, nextClose: Date) {
-        self.timestamp = timestamp
-        self.isOpen = isOpen
-        self.nextOpen = nextOpen
-        self.nextClose = nextClose
-    }
-
     enum CodingKeys: String, CodingKey {
         case timestamp, isOpen = "is_open", nextOpen = "next_open", nextClose = "next_close"
     }
+}
 
+extension AlpacaClock {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         timestamp = try c.decodeDate(.timestamp)
@@ -310,14 +305,6 @@ public struct AlpacaCalendarDay: Decodable, Sendable, Equatable {
     public var sessionOpen: String?
     public var sessionClose: String?
 
-    public init(date: String, open: String, close: String, sessionOpen: String? = nil, sessionClose: String? = nil) {
-        self.date = date
-        self.open = open
-        self.close = close
-        self.sessionOpen = sessionOpen
-        self.sessionClose = sessionClose
-    }
-
     enum CodingKeys: String, CodingKey {
         case date, open, close, sessionOpen = "session_open", sessionClose = "session_close"
     }
@@ -327,11 +314,6 @@ public struct AlpacaCalendarDay: Decodable, Sendable, Equatable {
 public struct AlpacaErrorBody: Decodable, Sendable, Equatable {
     public var code: Int?
     public var message: String
-
-    public init(code: Int?, message: String) {
-        self.code = code
-        self.message = message
-    }
 }
 
 /// One entry of a 207 multi-status answer (cancel all orders, close all positions).

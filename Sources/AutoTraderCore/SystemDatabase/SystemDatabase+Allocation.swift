@@ -7,11 +7,6 @@ public struct InsufficientCash: Error, Equatable, Sendable, CustomStringConverti
     /// Broker cash − Σ initial_capital of running cards, at the moment of the check (never below 0).
     public let available: Decimal
 
-    public init(requested: Decimal, available: Decimal) {
-        self.requested = requested
-        self.available = available
-    }
-
     public var description: String {
         "initial capital \(Money.centsText(requested)) is more than the \(Money.centsText(available)) available (broker cash minus the capital of running algorithms)"
     }

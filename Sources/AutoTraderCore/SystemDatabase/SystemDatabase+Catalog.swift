@@ -13,33 +13,20 @@ public struct CatalogEntry: Hashable, Sendable, Codable {
     public let summary: String
     public let barsNeeded: Int?
     public let status: Status
-    public let error: String?
+    public var error: String? = nil
     /// The script's file (nil for Swift).
-    public let path: String?
+    public var path: String? = nil
     /// FNV-1a 64 of the script's bytes, hex (nil for Swift): what changed when it changed.
-    public let fileHash: String?
+    public var fileHash: String? = nil
     /// When this row last changed.
-    public let updatedAt: Timestamp?
-
-    public init(
-        name: String, kind: Kind, summary: String, barsNeeded: Int?, status: Status, error: String? = nil, path: String? = nil,
-        fileHash: String? = nil, updatedAt: Timestamp? = nil
-    ) {
-        self.name = name
-        self.kind = kind
-        self.summary = summary
-        self.barsNeeded = barsNeeded
-        self.status = status
-        self.error = error
-        self.path = path
-        self.fileHash = fileHash
-        self.updatedAt = updatedAt
-    }
+    public var updatedAt: Timestamp? = nil
 
     enum CodingKeys: String, CodingKey {
         case name, kind, summary, barsNeeded = "bars_needed", status, error, path, fileHash = "file_hash", updatedAt = "updated_at"
     }
+}
 
+extension CatalogEntry {
     init(row: Row) {
         name = row["name"]
         kind = Kind(rawValue: row["kind"]) ?? .script
