@@ -43,6 +43,15 @@ import Testing
         return !stat.contains(") Z ")
     }
 
+    /// The parent pid of a live process (field 4 of /proc/PID/stat), nil when it is gone.
+    static func parent(of pid: Int32) -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+            return nil
+        }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+
     @Test(.timeLimit(.minutes(4))) func restartsAKilledServiceAndStopsEverythingOnSIGTERM() async throws {
         let directory = TemporaryDirectory("run")
         let simPort = try Self.freePort(), apiPort = try Self.freePort()
@@ -64,6 +73,8 @@ import Testing
         #expect(names.isSuperset(of: ["autotrader-sim", "autotrader-streamer", "autotrader-executor"]), "\(log())")
         let streamer = try #require(first.first { $0.0 == "autotrader-streamer" }?.1, "\(log())")
 
+        // Only a child of this run: a pid read from a log may already belong to another process (pid_max is 32768).
+        try #require(Self.parent(of: streamer) == running.process.processIdentifier, "pid \(streamer) is not run's child: \(log())")
         kill(streamer, SIGKILL)
         var restarted: Int32?
         while restarted == nil, Date() < deadline {
