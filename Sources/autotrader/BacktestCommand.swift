@@ -74,7 +74,7 @@ struct BacktestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let algorithms = try resolve(type)
+        let (algorithms, unavailable) = try resolve(type)
         let symbol = ticker.trimmingCharacters(in: .whitespaces).uppercased()
         guard Validation.isValidTicker(symbol) else { throw CommandFailure(description: BacktestError.invalidTicker(ticker).description) }
         guard let fillRule = BacktestFillRule(rawValue: fill) else { throw ValidationError("--fill must be next-open or close") }
@@ -111,7 +111,7 @@ struct BacktestCommand: AsyncParsableCommand {
             algorithms, options: ScriptBacktest.Options(), skipBroken: type == "all", logger: logger)
         for failure in broken { FileHandle.standardError.write(Data("left out: \(failure)\n".utf8)) }
         let results: [BacktestResult]
-        var leftOut = broken
+        var leftOut = unavailable + broken
         do {
             let bars = try history.bars(ticker: symbol, period: period, warmUp: entries.map(\.barsNeeded).max() ?? 0)
             let (ranked, failed) = try await Backtester(calendar: calendar)
@@ -136,18 +136,22 @@ struct BacktestCommand: AsyncParsableCommand {
     }
 
     /// What `--type` names: a compiled algorithm, or a script in the algorithm folder (AUTOTRADER_ALGORITHM_DIR) found
-    /// by the executor's rules; `all` is every compiled one and every script those rules let run.
-    func resolve(_ name: String) throws -> [BacktestAlgorithm] {
+    /// by the executor's rules; `all` is every compiled one and every script those rules let run, and the scripts they
+    /// don't (name clashes) as the reasons they are left out.
+    func resolve(_ name: String) throws -> (algorithms: [BacktestAlgorithm], leftOut: [BacktestJobFailure]) {
         let compiled = AlgorithmRegistry.catalog
         // A compiled algorithm needs neither the settings nor a scan of the folder.
-        if let entry = compiled.entry(named: name) { return [.compiled(entry)] }
+        if let entry = compiled.entry(named: name) { return ([.compiled(entry)], []) }
         let folder = try algorithmDirectory ?? databases.settings().algorithmDirectory
         let (scripts, clashes) = ScriptAlgorithms.sort(ScriptFolder.scan(folder), compiled: compiled)
         if name == "all" {
-            for (_, clash) in clashes.sorted(by: { $0.key < $1.key }) { FileHandle.standardError.write(Data("left out: \(clash.error)\n".utf8)) }
-            return compiled.entries.map { .compiled($0) } + scripts.values.sorted { $0.name < $1.name }.map { .script(name: $0.name, path: $0.path) }
+            let leftOut = clashes.sorted { $0.key < $1.key }.map {
+                BacktestJobFailure("script algorithm \($0.key) can't run: \($0.value.error)")
+            }
+            for failure in leftOut { FileHandle.standardError.write(Data("left out: \(failure)\n".utf8)) }
+            return (compiled.entries.map { .compiled($0) } + scripts.values.sorted { $0.name < $1.name }.map { .script(name: $0.name, path: $0.path) }, leftOut)
         }
-        if let script = scripts[name] { return [.script(name: script.name, path: script.path)] }
+        if let script = scripts[name] { return ([.script(name: script.name, path: script.path)], []) }
         if let clash = clashes[name] { throw CommandFailure(description: "script algorithm \(name) can't run: \(clash.error)") }
         throw CommandFailure(description: BacktestError.unknownAlgorithm(name, known: (compiled.names + scripts.keys).sorted()).description
             + " (scripts are looked for in \(folder))")

@@ -77,11 +77,21 @@ public struct BacktestQueueRunner: Sendable {
             "unknown algorithm \(algorithm.debugDescription) (backtestable: \(known.sorted().joined(separator: ", ")), or all)"))
     }
 
+    /// For `all`: the catalog's scripts that can't run (a syntax error, a name clash), each as the reason it is left
+    /// out of the leaderboard, as `--type all` says of the same scripts. Nothing for a single algorithm.
+    public static func leftOut(for algorithm: String, catalog: [CatalogEntry]) -> [BacktestJobFailure] {
+        guard algorithm == "all" else { return [] }
+        return catalog.filter { $0.kind == .script && $0.status == .error }.sorted { $0.name < $1.name }.map {
+            BacktestJobFailure("script algorithm \($0.name) can't run: \($0.error ?? "status error")")
+        }
+    }
+
     /// Reads the broker's clock, fetches the bars stocks.db lacks and reads the range's bars.
     /// A script's worker is started here (stopped again when this fails; else by `Prepared.stop()`).
     public func prepare(_ job: BacktestJob) async throws(BacktestJobFailure) -> Prepared {
         let algorithms: [BacktestAlgorithm]
-        switch Self.entries(for: job.algorithm, compiled: compiled, catalog: (try? system.catalog()) ?? []) {
+        let catalog = (try? system.catalog()) ?? []
+        switch Self.entries(for: job.algorithm, compiled: compiled, catalog: catalog) {
         case .success(let found): algorithms = found
         case .failure(let failure): throw failure
         }
@@ -91,7 +101,7 @@ public struct BacktestQueueRunner: Sendable {
         for failure in broken { logger.warning("backtest: left out of the leaderboard", metadata: ["error": "\(failure)"]) }
         do {
             var prepared = try await prepare(job, entries: entries, settings: settings)
-            prepared.leftOut = broken
+            prepared.leftOut = Self.leftOut(for: job.algorithm, catalog: catalog) + broken
             return prepared
         } catch {
             await BacktestRunnable.stop(entries)
