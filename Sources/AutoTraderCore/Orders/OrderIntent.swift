@@ -54,7 +54,7 @@ public struct OrderIntent: Hashable, Sendable {
     init(row: Row) {
         id = row["id"]
         algorithmId = row["algorithm_id"]
-        minute = Timestamp(row["minute"] as String) ?? Timestamp(secondsSinceEpoch: 0)
+        minute = row.time("minute")
         side = TradeSide(rawValue: row["side"]) ?? .buy
         shares = row["shares"]
         limitPrice = (row["limit_price"] as String?).flatMap { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) }
@@ -66,9 +66,9 @@ public struct OrderIntent: Hashable, Sendable {
         fillPrice = (row["fill_price"] as Double?).map(Money.decimal(fromStored:))
         transactionId = row["transaction_id"]
         detail = row["detail"]
-        createdAt = Timestamp(row["created_at"] as String) ?? Timestamp(secondsSinceEpoch: 0)
-        sentAt = (row["sent_at"] as String?).flatMap { Timestamp($0) }
-        closedAt = (row["closed_at"] as String?).flatMap { Timestamp($0) }
+        createdAt = row.time("created_at")
+        sentAt = row.optionalTime("sent_at")
+        closedAt = row.optionalTime("closed_at")
     }
 
     /// `at-<card>-<minute as YYYYMMDDHHMM>`: unique per card and minute, and readable in the broker's UI.
@@ -108,12 +108,12 @@ public struct DecisionRecord: Hashable, Sendable {
     init(row: Row) {
         id = row["id"]
         algorithmId = row["algorithm_id"]
-        minute = Timestamp(row["minute"] as String) ?? Timestamp(secondsSinceEpoch: 0)
+        minute = row.time("minute")
         decision = Kind(rawValue: row["decision"]) ?? .error
         shares = row["shares"]
         reason = row["reason"]
         outcome = row["outcome"]
-        createdAt = Timestamp(row["created_at"] as String) ?? Timestamp(secondsSinceEpoch: 0)
+        createdAt = row.time("created_at")
     }
 }
 
@@ -140,7 +140,7 @@ public struct StopRequest: Hashable, Sendable {
 
     init(row: Row) {
         algorithmId = row["algorithm_id"]
-        requestedAt = Timestamp(row["requested_at"] as String) ?? Timestamp(secondsSinceEpoch: 0)
+        requestedAt = row.time("requested_at")
         isDone = (row["state"] as String) == "done"
         detail = row["detail"]
     }

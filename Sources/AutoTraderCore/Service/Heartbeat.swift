@@ -18,8 +18,8 @@ public struct ServiceHeartbeat: Hashable, Sendable {
     init(row: Row) {
         service = row["service"]
         pid = row["pid"]
-        startedAt = Timestamp(row["started_at"] as String) ?? Timestamp(secondsSinceEpoch: 0)
-        lastHeartbeat = Timestamp(row["last_heartbeat"] as String) ?? Timestamp(secondsSinceEpoch: 0)
+        startedAt = row.time("started_at")
+        lastHeartbeat = row.time("last_heartbeat")
         state = State(rawValue: row["state"]) ?? .degraded
         detail = row["detail"]
     }

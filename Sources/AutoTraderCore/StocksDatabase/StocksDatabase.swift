@@ -249,7 +249,7 @@ public struct StocksDatabase: Sendable {
 
     static func bar(row: Row) -> MinuteBar {
         MinuteBar(
-            ticker: row["ticker"], timestamp: Timestamp(row["timestamp"] as String) ?? Timestamp(secondsSinceEpoch: 0),
+            ticker: row["ticker"], timestamp: row.time("timestamp"),
             open: row["open"], high: row["high"], low: row["low"], close: row["close"], volume: row["volume"],
             tradeCount: row["trade_count"], vwap: row["vwap"])
     }

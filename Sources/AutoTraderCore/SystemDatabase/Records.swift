@@ -25,8 +25,8 @@ public struct AlgorithmInstance: Hashable, Sendable {
         ticker = row["ticker"]
         initialCapital = Money.decimal(fromStored: row["initial_capital"])
         status = AlgorithmStatus(rawValue: row["status"]) ?? .stopped
-        createdAt = Timestamp(row["created_at"] as String) ?? Timestamp(secondsSinceEpoch: 0)
-        stoppedAt = (row["stopped_at"] as String?).flatMap { Timestamp($0) }
+        createdAt = row.time("created_at")
+        stoppedAt = row.optionalTime("stopped_at")
     }
 
     /// `TICKER_algotype_YYYYMMDD_HHMMSS`, from the creation time in UTC.
@@ -59,7 +59,7 @@ public struct Trade: Hashable, Sendable {
         side = TradeSide(rawValue: row["type"]) ?? .buy
         shares = row["shares"]
         price = Money.decimal(fromStored: row["price"])
-        timestamp = Timestamp(row["timestamp"] as String) ?? Timestamp(secondsSinceEpoch: 0)
+        timestamp = row.time("timestamp")
     }
 
     public init(id: Int64, algorithmId: Int64, side: TradeSide, shares: Int, price: Decimal, timestamp: Timestamp) {

@@ -38,9 +38,9 @@ public struct BacktestJob: Hashable, Sendable {
         error = row["error"]
         attempts = row["attempts"]
         client = row["client"]
-        createdAt = Timestamp(row["created_at"] as String) ?? Timestamp(secondsSinceEpoch: 0)
-        startedAt = (row["started_at"] as String?).flatMap { Timestamp($0) }
-        finishedAt = (row["finished_at"] as String?).flatMap { Timestamp($0) }
+        createdAt = row.time("created_at")
+        startedAt = row.optionalTime("started_at")
+        finishedAt = row.optionalTime("finished_at")
     }
 }
 

@@ -36,7 +36,7 @@ extension CatalogEntry {
         error = row["error"]
         path = row["path"]
         fileHash = row["file_hash"]
-        updatedAt = (row["updated_at"] as String?).flatMap { Timestamp($0) }
+        updatedAt = row.optionalTime("updated_at")
     }
 
     /// The same row without its time: what decides whether it changed.

@@ -27,12 +27,12 @@ public struct OutboxEntry: Hashable, Sendable {
         notification = OwnerNotification(
             eventID: row["event_id"], kind: OwnerNotification.Kind(rawValue: row["kind"]) ?? .test, title: row["title"],
             body: row["body"], priority: row["priority"], tags: tags, data: data,
-            createdAt: Timestamp(row["created_at"] as String) ?? Timestamp(secondsSinceEpoch: 0))
+            createdAt: row.time("created_at"))
         state = State(rawValue: row["state"]) ?? .pending
         attempts = row["attempts"]
-        nextAttemptAt = Timestamp(row["next_attempt_at"] as String) ?? Timestamp(secondsSinceEpoch: 0)
+        nextAttemptAt = row.time("next_attempt_at")
         lastError = row["last_error"]
-        sentAt = (row["sent_at"] as String?).flatMap { Timestamp($0) }
+        sentAt = row.optionalTime("sent_at")
     }
 }
 

@@ -169,7 +169,7 @@ public struct SystemDatabase: Sendable {
                 arguments: [algorithmId, afterID]
             ).map { row in
                 TradeStep(
-                    id: row["id"], time: Timestamp(row["timestamp"] as String)?.secondsSinceEpoch ?? 0, shares: row["shares"],
+                    id: row["id"], time: row.time("timestamp").secondsSinceEpoch, shares: row["shares"],
                     priceMicros: Int64(((row["price"] as Double) * 1_000_000).rounded()), isSell: (row["type"] as String) == "sell")
             }
         }
