@@ -120,7 +120,8 @@ extension Backtester {
     /// transactions so far, the minute), and its answer goes through the same order rules, guards, sizing and fills.
     /// This thread waits for each answer, so it must be a thread of its own (`LowPriorityThread.run`), never Swift's
     /// cooperative pool. A script that gives no decision for a minute (it exited, missed the time limit, printed what
-    /// is not the protocol, answered nonsense or reported an error) ends the backtest: an error naming it and the minute.
+    /// is not the protocol, answered nonsense or reported an error) ends its replay: an error naming it and the minute
+    /// (what becomes of the backtest, the caller says).
     func runWaiting(_ algorithm: BacktestRunnable, ticker: String, bars: BacktestBars, settings: BacktestSettings) throws(BacktestJobFailure) -> BacktestResult {
         switch algorithm {
         case .compiled(let entry):
@@ -143,8 +144,10 @@ extension Backtester {
             do {
                 results.append(try runWaiting(algorithm, ticker: ticker, bars: bars, settings: settings))
             } catch {
-                guard leaveOutFailed else { throw error }
-                leftOut.append(error)
+                guard leaveOutFailed else {
+                    throw BacktestJobFailure("\(error); the backtest is stopped, nothing of it is kept")
+                }
+                leftOut.append(error) // said as "left out: …" (CLI), in `left_out` and under the ranking (dashboard)
             }
         }
         return (results, leftOut)
@@ -206,7 +209,7 @@ final class ScriptAsker: Sendable {
         case .failed(let why): problem = "gave no decision: \(why)"
         }
         failure.withLock {
-            $0 = BacktestJobFailure("script algorithm \(script.name) \(problem) (the minute \(input.now.text)); the backtest is stopped, nothing of it is kept")
+            $0 = BacktestJobFailure("script algorithm \(script.name) \(problem) (the minute \(input.now.text))")
         }
         throw Stopped()
     }
