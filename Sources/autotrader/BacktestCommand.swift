@@ -146,13 +146,13 @@ struct BacktestCommand: AsyncParsableCommand {
         let (scripts, clashes) = ScriptAlgorithms.sort(ScriptFolder.scan(folder), compiled: compiled)
         if name == "all" {
             let leftOut = clashes.sorted { $0.key < $1.key }.map {
-                BacktestJobFailure("script algorithm \($0.key) can't run: \($0.value.error)")
+                BacktestJobFailure.cantRun($0.key, $0.value.error)
             }
             for failure in leftOut { FileHandle.standardError.write(Data("left out: \(failure)\n".utf8)) }
             return (compiled.entries.map { .compiled($0) } + scripts.values.sorted { $0.name < $1.name }.map { .script(name: $0.name, path: $0.path) }, leftOut)
         }
         if let script = scripts[name] { return ([.script(name: script.name, path: script.path)], []) }
-        if let clash = clashes[name] { throw CommandFailure(description: "script algorithm \(name) can't run: \(clash.error)") }
+        if let clash = clashes[name] { throw CommandFailure(description: BacktestJobFailure.cantRun(name, clash.error).description) }
         throw CommandFailure(description: BacktestError.unknownAlgorithm(name, known: (compiled.names + scripts.keys).sorted()).description
             + " (scripts are looked for in \(folder))")
     }

@@ -5,6 +5,11 @@ import Logging
 public struct BacktestJobFailure: Error, Equatable, Sendable, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+
+    /// A script that can't run, in the words every backtest path uses (the CLI, the queue, a leaderboard's `left_out`).
+    public static func cantRun(_ name: String, _ why: String) -> BacktestJobFailure {
+        BacktestJobFailure("script algorithm \(name) can't run: \(why)")
+    }
 }
 
 /// Turns one queued backtest (a `backtests` row) into the JSON `autotrader backtest --type … --ticker …
@@ -44,7 +49,7 @@ public struct BacktestQueueRunner: Sendable {
 
     public init(
         system: SystemDatabase, stocks: StocksDatabase, calendar: MarketCalendar, compiled: AlgorithmCatalog, client: AlpacaClient,
-        scripts: ScriptBacktest.Options = ScriptBacktest.Options(queueOf: ScriptAlgorithms.Options(directory: "")),
+        scripts: ScriptBacktest.Options = ScriptBacktest.Options(lowPriority: true),
         logger: Logger
     ) {
         self.system = system
@@ -70,7 +75,7 @@ public struct BacktestQueueRunner: Sendable {
         if let entry = compiled.entry(named: algorithm) { return .success([.compiled(entry)]) }
         if let entry = catalog.first(where: { $0.name == algorithm && $0.kind == .script }) {
             if let found = script(entry) { return .success([found]) }
-            return .failure(BacktestJobFailure("script algorithm \(algorithm) can't run: \(entry.error ?? "status error")"))
+            return .failure(.cantRun(algorithm, entry.error ?? "status error"))
         }
         let known = compiled.names + catalog.compactMap(script).map(\.name)
         return .failure(BacktestJobFailure(
@@ -82,7 +87,7 @@ public struct BacktestQueueRunner: Sendable {
     public static func leftOut(for algorithm: String, catalog: [CatalogEntry]) -> [BacktestJobFailure] {
         guard algorithm == "all" else { return [] }
         return catalog.filter { $0.kind == .script && $0.status == .error }.sorted { $0.name < $1.name }.map {
-            BacktestJobFailure("script algorithm \($0.name) can't run: \($0.error ?? "status error")")
+            .cantRun($0.name, $0.error ?? "status error")
         }
     }
 

@@ -29,14 +29,14 @@ public struct ScriptBacktest: Sendable {
         /// The executor's queue runs its workers at the backtest's low priority; the CLI at its own.
         public var lowPriority = false
 
-        public init() {}
+        public init(lowPriority: Bool = false) { self.lowPriority = lowPriority }
 
         /// The executor's queue: its live workers' describe and memory limits (`--script-memory-mb` binds a
         /// backtest's worker too), at the backtest's time limit and the queue's low priority.
         public init(queueOf live: ScriptAlgorithms.Options) {
+            self.init(lowPriority: true)
             describeLimit = live.describeLimit
             memoryLimitBytes = live.memoryLimitBytes
-            lowPriority = true
         }
     }
 
@@ -47,7 +47,7 @@ public struct ScriptBacktest: Sendable {
     /// Starts and describes a worker for the script at `path`; a script that can't run is an error naming it.
     public static func start(name: String, path: String, options: Options, logger: Logger) async throws(BacktestJobFailure) -> ScriptBacktest {
         guard let file = ScriptFolder.file(at: path), file.name == name else {
-            throw BacktestJobFailure("script algorithm \(name) can't run: \(path) is gone or is no longer a script algorithm")
+            throw BacktestJobFailure.cantRun(name, "\(path) is gone or is no longer a script algorithm")
         }
         let worker = ScriptWorker(
             file: file, timeLimit: options.timeLimit, memoryLimitBytes: options.memoryLimitBytes, lowPriority: options.lowPriority,
@@ -56,7 +56,7 @@ public struct ScriptBacktest: Sendable {
         case .success(let description):
             return ScriptBacktest(name: name, barsNeeded: description.barsNeeded, worker: worker)
         case .failure(let problem):
-            throw BacktestJobFailure("script algorithm \(name) can't run: \(problem)")
+            throw BacktestJobFailure.cantRun(name, problem.description)
         }
     }
 
