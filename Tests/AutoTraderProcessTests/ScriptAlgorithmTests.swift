@@ -271,6 +271,59 @@ import Testing
         #expect(!live.kill(), "a reaped worker is not")
     }
 
+    /// Says, as its describe summary, the memory limit and the scheduling it was born with: read by its very first
+    /// lines with shell builtins only (no fork), before anything else runs.
+    static let reportsItsBirth = """
+        #!/bin/sh
+        as=none
+        while IFS= read -r l; do case "$l" in "Max address space"*) set -- $l; as=$4 ;; esac; done < /proc/self/limits
+        read -r stat < /proc/self/stat
+        set -- $stat
+        born="as=$as nice=${19} policy=${41}"
+        while IFS= read -r line; do
+          id=$(printf '%s\\n' "$line" | sed -n 's/^{"v":1,"type":"[a-z]*","id":\\([0-9]*\\).*/\\1/p')
+          printf '{"v":1,"id":%s,"summary":"%s","bars_needed":1}\\n' "$id" "$born"
+        done
+        """
+
+    /// `--script-memory-mb` and a backtest's low priority bind a worker from its first instruction: they are set as
+    /// it starts (prlimit(1) execs it; a lowered thread spawns it), not a moment after, when a script could already
+    /// have started a process that escapes them. Without them it is born as the executor's own threads are.
+    @Test func aWorkerIsBornWithItsMemoryLimitAndPriority() async throws {
+        let folder = TemporaryDirectory("scripts")
+        try Self.write(Self.reportsItsBirth, to: folder.file("born_with.sh"), executable: true)
+        let file = try #require(ScriptFolder.scan(folder.path).first)
+        let logger = Logger(label: "script-test")
+
+        let limited = ScriptWorker(file: file, timeLimit: .seconds(5), memoryLimitBytes: 300 << 20, lowPriority: true, logger: logger)
+        let born = try await limited.start(describeLimit: .seconds(10)).get().summary
+        await limited.stop()
+        #expect(born.hasPrefix("as=\(300 << 20) "), "\(born)")
+        // SCHED_IDLE (policy 5), or nice 19 where SCHED_IDLE is not allowed.
+        #expect(born.hasSuffix(" policy=5") || born.contains(" nice=19 "), "\(born)")
+
+        var own = rlimit()
+        getrlimit(Int32(RLIMIT_AS.rawValue), &own)
+        let unlimited = ScriptWorker(file: file, timeLimit: .seconds(5), memoryLimitBytes: nil, lowPriority: false, logger: logger)
+        let plain = try await unlimited.start(describeLimit: .seconds(10)).get().summary
+        await unlimited.stop()
+        #expect(plain.hasPrefix(own.rlim_cur == rlim_t.max ? "as=unlimited " : "as=\(own.rlim_cur) "), "\(plain)")
+        #expect(plain.hasSuffix(" policy=0"), "\(plain)")
+    }
+
+    /// A worker whose program is missing says so at the start, with the name it was given, limits or not.
+    @Test func aMissingProgramCantStartAndSaysWhy() async throws {
+        let folder = TemporaryDirectory("scripts")
+        for limit in [nil, UInt64(300 << 20)] {
+            do {
+                _ = try ScriptProcess(arguments: [folder.file("missing.sh")], directory: folder.path, environment: [:], memoryLimitBytes: limit)
+                Issue.record("a missing program started (limit \(limit.map(String.init) ?? "none"))")
+            } catch {
+                #expect("\(error)" == "cannot start \(folder.file("missing.sh")): No such file or directory", "\(error)")
+            }
+        }
+    }
+
     /// A Python worker can't reach the network: the runner's seccomp filter makes socket(AF_INET/AF_INET6)
     /// fail before any algorithm code runs (a local AF_UNIX socket still works).
     @Test func aPythonScriptCannotOpenANetworkSocket() async throws {

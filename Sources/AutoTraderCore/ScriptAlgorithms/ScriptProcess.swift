@@ -39,6 +39,8 @@ final class ScriptProcess: @unchecked Sendable {
 
     /// Starts `arguments[0]` (looked up on the environment's PATH when it has no slash) in `directory`; `lowPriority`
     /// puts it at a backtest's CPU priority (`LowPriorityThread`'s), so a backtest's script never slows a live minute.
+    /// Both the memory limit and the priority hold from the script's first instruction: a script can't outrun them,
+    /// nor start a process that escapes them.
     init(arguments: [String], directory: String, environment: [String: String], memoryLimitBytes: UInt64?, lowPriority: Bool = false) throws {
         var stdinPipe: [Int32] = [-1, -1], stdoutPipe: [Int32] = [-1, -1], stderrPipe: [Int32] = [-1, -1]
         guard pipe2(&stdinPipe, O_CLOEXEC) == 0 else { throw ScriptLaunchError("pipe: \(String(cString: strerror(errno)))") }
@@ -76,25 +78,35 @@ final class ScriptProcess: @unchecked Sendable {
         posix_spawnattr_setpgroup(&attributes, 0)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        let argv = arguments.map { strdup($0) } + [nil]
+        var child: pid_t = 0
+        // posix_spawn would search the executor's PATH, so look the program up on the worker's own PATH first.
+        let program = Self.lookUp(arguments[0], path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+        // Checked here because prlimit(1) would only report it on stderr; a relative path is resolved by the child.
+        guard (program.contains("/") && !program.hasPrefix("/")) || access(program, X_OK) == 0 else {
+            let why = String(cString: strerror(errno))
+            [stdinPipe[1], stdoutPipe[0], stderrPipe[0]].forEach { close($0) }
+            throw ScriptLaunchError("cannot start \(arguments[0]): \(why)")
+        }
+        let limitedBySpawn = memoryLimitBytes != nil && access(Self.prlimitTool, X_OK) == 0
+        let command = limitedBySpawn
+            ? [Self.prlimitTool, "--as=\(memoryLimitBytes!)", "--", program] + arguments.dropFirst()
+            : arguments
+        let argv = command.map { strdup($0) } + [nil]
         let envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
-        var child: pid_t = 0
-        // posix_spawnp searches the PATH of the executor, so look the program up on the worker's own PATH first.
-        let program = Self.lookUp(arguments[0], path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
-        let status = posix_spawn(&child, program, &actions, &attributes, argv, envp)
+        let spawn = { posix_spawn(&child, limitedBySpawn ? Self.prlimitTool : program, &actions, &attributes, argv, envp) }
+        let status = lowPriority ? Self.onLoweredThread(spawn) : spawn()
         guard status == 0 else {
             [stdinPipe[1], stdoutPipe[0], stderrPipe[0]].forEach { close($0) }
             throw ScriptLaunchError("cannot start \(arguments[0]): \(String(cString: strerror(status)))")
         }
         pid = child
         let spawned = child
-        if let memoryLimitBytes {
-            // Applied just after the start: a script can't allocate much in the moment before.
+        if let memoryLimitBytes, !limitedBySpawn {
+            // No prlimit(1) here: the limit is set just after the start instead (a moment later, not before).
             var limit = rlimit(rlim_cur: rlim_t(memoryLimitBytes), rlim_max: rlim_t(memoryLimitBytes))
             _ = setLimit(child, Int32(RLIMIT_AS.rawValue), &limit, nil)
         }
-        if lowPriority { LowPriorityThread.lowerPriority(of: child) }
         input = stdinPipe[1]
         writes = DispatchQueue(label: "script-input-\(child)")
         let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
@@ -126,7 +138,7 @@ final class ScriptProcess: @unchecked Sendable {
             continuation.yield(.exited(exited ? "exit status \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"))
             continuation.finish()
         }
-        waiter.name = "script-wait-\(child)"
+        waiter.name = "script-wait-\(spawned)"
         waiter.start()
     }
 
@@ -190,6 +202,30 @@ final class ScriptProcess: @unchecked Sendable {
         thread.name = name
         thread.stackSize = 1 << 20
         thread.start()
+    }
+
+    /// util-linux's prlimit(1), which sets the limit on itself and then execs the script (posix_spawn can't set
+    /// a limit). util-linux is an essential Debian package; without the tool the limit is set just after the start.
+    static let prlimitTool = "/usr/bin/prlimit"
+
+    /// Runs `spawn` on a new thread that first takes the lowest priority, and waits for it: Linux threads hand
+    /// their scheduling policy and nice value to the processes they start, so the child is born at that priority.
+    private static func onLoweredThread(_ spawn: @escaping () -> Int32) -> Int32 {
+        // Not Sendable (it writes the caller's locals), but run while the caller waits, and only then.
+        nonisolated(unsafe) let spawn = spawn
+        let status = Mutex<Int32>(-1)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            LowPriorityThread.lowerPriority()
+            let result = spawn()
+            status.withLock { $0 = result }
+            done.signal()
+        }
+        thread.name = "script-spawn"
+        thread.start()
+        // Blocks only while the child is started (posix_spawn returns once it has exec'd).
+        done.wait()
+        return status.withLock { $0 }
     }
 
     private static func lookUp(_ program: String, path: String) -> String {
