@@ -9,5 +9,5 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "AutoTrader's benchmarks (build with -c release) and test load generators.",
         subcommands: [InsertBenchmark.self, LookupBenchmark.self, CardBenchmark.self, SimulatorOrdersBenchmark.self, SimulatorStreamBenchmark.self,
             StreamerIngestBenchmark.self, StreamerBackfillBenchmark.self, StreamerLatencyBenchmark.self,
-            ExecutorLatencyBenchmark.self, DecisionsBenchmark.self, ScriptDecisionsBenchmark.self, BacktestBenchmark.self, APILoadBenchmark.self, SoakBenchmark.self, ConcurrentWriter.self])
+            ExecutorLatencyBenchmark.self, DecisionsBenchmark.self, ScriptDecisionsBenchmark.self, BacktestBenchmark.self, APILoadBenchmark.self, SoakBenchmark.self, ServiceMemoryBenchmark.self, ConcurrentWriter.self])
 }

@@ -110,7 +110,7 @@ final class SoakRun: @unchecked Sendable {
     var samples: [SoakSample] = []
     var cardsCreated = 0
     var cardsStopped = 0
-    private let poller = SoakPoller()
+    let poller = SoakPoller()
 
     static let serviceNames = ["autotrader-streamer", "autotrader-executor", "autotrader-api"]
 
@@ -181,7 +181,7 @@ final class SoakRun: @unchecked Sendable {
 
     // MARK: - The system
 
-    private func startSystem() async throws {
+    func startSystem() async throws {
         var base = ProcessInfo.processInfo.environment
         for key in base.keys where key.hasPrefix("ALPACA_") || key.hasPrefix("APCA_") || key.hasPrefix("AUTOTRADER_") || key == "JOURNAL_STREAM" || key == "NOTIFY_SOCKET" {
             base[key] = nil
@@ -223,7 +223,7 @@ final class SoakRun: @unchecked Sendable {
         if let sim { _ = await sim.stop(timeout: 60) }
     }
 
-    private func simNow() async throws -> Timestamp {
+    func simNow() async throws -> Timestamp {
         let (data, _) = try await URLSession.shared.data(from: simBase.appendingPathComponent("sim/clock"))
         guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any], let epoch = object["epoch"] as? Double else {
             throw BenchFailure("unexpected /sim/clock answer")
@@ -233,7 +233,7 @@ final class SoakRun: @unchecked Sendable {
 
     // MARK: - Cards through the api
 
-    private func createCard(ticker: String, algorithm: String) async throws {
+    func createCard(ticker: String, algorithm: String) async throws {
         let body: [String: Any] = ["ticker": ticker, "algorithm_type": algorithm, "initial_capital": 10_000]
         let (status, text) = try await SoakPoller.send("POST", apiBase + "/api/algorithms", json: body)
         guard status == 201 else { throw BenchFailure("creating a \(algorithm) card on \(ticker): HTTP \(status) \(text)") }
@@ -241,7 +241,7 @@ final class SoakRun: @unchecked Sendable {
     }
 
     /// The api's running cards, as the dashboard gets them.
-    private func cardList() async throws -> [[String: Any]] {
+    func cardList() async throws -> [[String: Any]] {
         let (status, text) = try await SoakPoller.send("GET", apiBase + "/api/algorithms")
         guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
               let list = object["algorithms"] as? [[String: Any]] else { throw BenchFailure("GET /api/algorithms: HTTP \(status) \(text.prefix(300))") }
@@ -277,7 +277,7 @@ final class SoakRun: @unchecked Sendable {
 
     // MARK: - Samples
 
-    private func sample(session: Int, simTime: Timestamp) throws -> SoakSample {
+    func sample(session: Int, simTime: Timestamp) throws -> SoakSample {
         var rss: [String: Int] = [:], anon: [String: Int] = [:]
         for process in services + [sim!] {
             rss[process.name] = process.residentBytes ?? 0
