@@ -64,9 +64,9 @@ struct APILoadBenchmark: AsyncParsableCommand {
         }
         try stocks.insert(bars)
 
-        let sim = try SimulatorUnderTest.start(["--start", "2024-06-04T14:30:00Z", "--speed", "1"])
+        let sim = try await SimulatorUnderTest.start(["--start", "2024-06-04T14:30:00Z", "--speed", "1"])
         defer { sim.stop() }
-        let api = try Self.startAPI(systemPath: systemPath, stocksPath: stocksPath, simURL: sim.baseURL.absoluteString)
+        let api = try await Self.startAPI(systemPath: systemPath, stocksPath: stocksPath, simURL: sim.baseURL.absoluteString)
         defer {
             api.process.terminate()
             api.process.waitUntilExit()
@@ -125,11 +125,11 @@ struct APILoadBenchmark: AsyncParsableCommand {
         let port: Int
     }
 
-    static func startAPI(systemPath: String, stocksPath: String, simURL: String) throws -> APIUnderTest {
+    static func startAPI(systemPath: String, stocksPath: String, simURL: String) async throws -> APIUnderTest {
         var environment = ProcessInfo.processInfo.environment
         for key in ["ALPACA_API_KEY", "ALPACA_SECRET", "APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "AUTOTRADER_CONFIG"] { environment[key] = nil }
         environment["AUTOTRADER_SIM_URL"] = simURL
-        let (process, address) = try BenchProcess.startListening(
+        let (process, address) = try await BenchProcess.startListening(
             "autotrader-api",
             ["--port", "0", "--bind", "127.0.0.1", "--log-level", "warning", "--system-db", systemPath, "--stocks-db", stocksPath],
             environment: environment, prefix: "autotrader-api listening on http://")

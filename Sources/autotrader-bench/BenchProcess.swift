@@ -27,7 +27,7 @@ final class BenchProcess: @unchecked Sendable {
     /// Returns the process and the rest of that line.
     static func startListening(
         _ name: String, _ arguments: [String], environment: [String: String]? = nil, prefix: String
-    ) throws -> (process: Process, rest: String) {
+    ) async throws -> (process: Process, rest: String) {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(name)-\(UUID().uuidString).out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let process = Process()
@@ -44,7 +44,7 @@ final class BenchProcess: @unchecked Sendable {
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
             if let line = lines.first(where: { $0.hasPrefix(prefix) }) { return (process, String(line.dropFirst(prefix.count))) }
             guard process.isRunning else { throw ValidationError("\(name) exited with \(process.terminationStatus)") }
-            Thread.sleep(forTimeInterval: 0.05)
+            try await Task.sleep(for: .milliseconds(50))
         }
         process.terminate()
         throw ValidationError("\(name) did not start within 30 s")

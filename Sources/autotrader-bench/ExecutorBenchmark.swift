@@ -83,7 +83,7 @@ struct ExecutorLatencyBenchmark: AsyncParsableCommand {
 
     private func measure(cards count: Int, stocks: StocksDatabase, stocksPath: String, scratch: BenchScratch) async throws -> String {
         let speed = 60.0
-        let sim = try SimulatorUnderTest.start([
+        let sim = try await SimulatorUnderTest.start([
             "--start", "2024-06-04T14:00:00Z", "--speed", String(speed), "--fill-price", "last-close", "--cash", "100000000",
             "--rate-limit", "1000000",
         ])

@@ -10,8 +10,8 @@ struct SimulatorUnderTest {
     let process: Process
     let baseURL: URL
 
-    static func start(_ arguments: [String]) throws -> SimulatorUnderTest {
-        let (process, address) = try BenchProcess.startListening(
+    static func start(_ arguments: [String]) async throws -> SimulatorUnderTest {
+        let (process, address) = try await BenchProcess.startListening(
             "autotrader-sim", ["--port", "0", "--log-level", "warning"] + arguments, prefix: "autotrader-sim listening on ")
         guard let url = URL(string: address) else {
             process.terminate()
@@ -36,7 +36,7 @@ struct SimulatorOrdersBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         BenchSupport.warnIfDebugBuild()
-        let sim = try SimulatorUnderTest.start([
+        let sim = try await SimulatorUnderTest.start([
             "--start", "2024-06-04T14:00:00Z", "--speed", "1", "--cash", "1000000000000", "--fill-price", "last-close",
             // Report a window wide enough that the client's polite pause at zero remaining never starts.
             "--rate-limit", "100000000",
@@ -86,7 +86,7 @@ struct SimulatorStreamBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         BenchSupport.warnIfDebugBuild()
-        let sim = try SimulatorUnderTest.start([
+        let sim = try await SimulatorUnderTest.start([
             "--start", "2024-06-04T13:30:00Z", "--speed", String(speed), "--synthetic-symbols", String(symbols),
             "--bar-delay-ms", "0",
         ])

@@ -72,7 +72,7 @@ struct StreamerBench {
     let stocks: StocksDatabase
     let sim: SimulatorUnderTest
 
-    static func prepare(label: String, scratch options: ScratchOptions, simArguments: [String]) throws -> StreamerBench {
+    static func prepare(label: String, scratch options: ScratchOptions, simArguments: [String]) async throws -> StreamerBench {
         let scratch = try options.make(label: label)
         let systemPath = scratch.database("system.db"), stocksPath = scratch.database("stocks.db")
         BenchSupport.removeDatabase(at: systemPath)
@@ -80,7 +80,7 @@ struct StreamerBench {
         BenchSupport.say("Creating system.db and stocks.db (the calendar's 1.3 million minutes) in \(scratch.directory) …")
         let system = try SystemDatabase.open(path: systemPath, create: true)
         let stocks = try StocksDatabase.open(path: stocksPath, create: true)
-        let sim = try SimulatorUnderTest.start(simArguments)
+        let sim = try await SimulatorUnderTest.start(simArguments)
         return StreamerBench(scratch: scratch, systemPath: systemPath, stocksPath: stocksPath, system: system, stocks: stocks, sim: sim)
     }
 
@@ -141,7 +141,7 @@ struct StreamerBench {
     static func launch(
         label: String, scratch: ScratchOptions, simArguments: [String], tickers: Int, streamerArguments: [String]
     ) async throws -> StreamerRun {
-        let bench = try prepare(label: label, scratch: scratch, simArguments: simArguments)
+        let bench = try await prepare(label: label, scratch: scratch, simArguments: simArguments)
         do {
             let symbols = try await BenchSupport.tradableSymbols(bench.sim.baseURL, count: tickers)
             try bench.createCards(symbols)
