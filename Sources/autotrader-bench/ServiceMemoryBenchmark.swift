@@ -13,8 +13,9 @@ struct ServiceMemoryBenchmark: AsyncParsableCommand {
             processes on fresh databases, cards created through the api, a dashboard-like poller reading the api \
             several times a second. Every 2 s it reads each process's VmRSS and RssAnon from /proc; at the end it \
             prints the last reading and the peak, judged against the budget (each service ≤ 40 MB, the three ≤ \
-            120 MB). Measure the binaries as deploy.sh installs them: \(BenchSupport.releaseBuild) \
-            --static-swift-stdlib (stripping removes only sections that are never loaded, so it changes no figure).
+            120 MB). Measure the programs as deploy.sh builds them, all of them: swift build -c release \
+            --static-swift-stdlib --scratch-path .build-release (stripping removes only sections that are never \
+            mapped, so it changes no figure).
             """)
 
     @Option(help: "Running cards.") var cards = 10
@@ -56,7 +57,7 @@ struct ServiceMemoryBenchmark: AsyncParsableCommand {
         for index in 0..<cards {
             try await system.createCard(ticker: tickers[index % tickers.count], algorithm: algorithms[index % algorithms.count])
         }
-        let linking = Self.linking(of: system.services[0].pid)
+        let linking = Self.linking(of: system.services.map(\.pid))
         BenchSupport.say("""
             service-memory: \(cards) cards on \(tickers.count) tickers at \(Int(speed))×, the dashboard polled, \(Int(seconds)) s; \
             \(BenchSupport.buildKind) build, \(linking); load average \(loadBefore)
@@ -107,8 +108,13 @@ struct ServiceMemoryBenchmark: AsyncParsableCommand {
 
     /// Whether the Swift runtime is in the binary or mapped from shared libraries (a dynamic build's ~40 MB of
     /// library code pages are most of its RSS).
-    private static func linking(of pid: Int32) -> String {
-        guard let maps = FileHandle(forReadingAtPath: "/proc/\(pid)/maps")?.readDataToEndOfFile() else { return "linking unknown" }
-        return String(decoding: maps, as: UTF8.self).contains("libswiftCore.so") ? "Swift runtime linked dynamically (not as deploy.sh builds)" : "Swift runtime linked statically (as deploy.sh builds)"
+    private static func linking(of pids: [Int32]) -> String {
+        let dynamic = pids.map { pid in
+            FileHandle(forReadingAtPath: "/proc/\(pid)/maps").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self).contains("libswiftCore.so") }
+        }
+        if dynamic.contains(where: { $0 == nil }) { return "linking unknown" }
+        if dynamic.allSatisfy({ $0 == false }) { return "Swift runtime linked statically (as deploy.sh builds)" }
+        if dynamic.allSatisfy({ $0 == true }) { return "Swift runtime linked dynamically (not as deploy.sh builds)" }
+        return "Swift runtime linked statically in some services and dynamically in others: build them all alike"
     }
 }

@@ -241,7 +241,7 @@ final class SoakRun: @unchecked Sendable {
     }
 
     /// The api's running cards, as the dashboard gets them.
-    func cardList() async throws -> [[String: Any]] {
+    private func cardList() async throws -> [[String: Any]] {
         let (status, text) = try await SoakPoller.send("GET", apiBase + "/api/algorithms")
         guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
               let list = object["algorithms"] as? [[String: Any]] else { throw BenchFailure("GET /api/algorithms: HTTP \(status) \(text.prefix(300))") }

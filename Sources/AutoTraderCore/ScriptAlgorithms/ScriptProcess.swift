@@ -39,8 +39,7 @@ final class ScriptProcess: @unchecked Sendable {
 
     /// Starts `arguments[0]` (looked up on the environment's PATH when it has no slash) in `directory`; `lowPriority`
     /// puts it at a backtest's CPU priority (`LowPriorityThread`'s), so a backtest's script never slows a live minute.
-    /// Both the memory limit and the priority hold from the script's first instruction: a script can't outrun them,
-    /// nor start a process that escapes them.
+    /// The memory limit and the low priority hold from the script's first instruction (`WorkerLaunch`).
     init(arguments: [String], directory: String, environment: [String: String], memoryLimitBytes: UInt64?, lowPriority: Bool = false) throws {
         var stdinPipe: [Int32] = [-1, -1], stdoutPipe: [Int32] = [-1, -1], stderrPipe: [Int32] = [-1, -1]
         guard pipe2(&stdinPipe, O_CLOEXEC) == 0 else { throw ScriptLaunchError("pipe: \(String(cString: strerror(errno)))") }
@@ -78,35 +77,31 @@ final class ScriptProcess: @unchecked Sendable {
         posix_spawnattr_setpgroup(&attributes, 0)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        var child: pid_t = 0
-        // posix_spawn would search the executor's PATH, so look the program up on the worker's own PATH first.
-        let program = Self.lookUp(arguments[0], path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
-        // Checked here because prlimit(1) would only report it on stderr; a relative path is resolved by the child.
-        guard (program.contains("/") && !program.hasPrefix("/")) || access(program, X_OK) == 0 else {
-            let why = String(cString: strerror(errno))
+        let launch: WorkerLaunch
+        do {
+            launch = try WorkerLaunch(arguments: arguments, directory: directory, path: environment["PATH"],
+                                      memoryLimitBytes: memoryLimitBytes, lowPriority: lowPriority)
+        } catch {
             [stdinPipe[1], stdoutPipe[0], stderrPipe[0]].forEach { close($0) }
-            throw ScriptLaunchError("cannot start \(arguments[0]): \(why)")
+            throw error
         }
-        let limitedBySpawn = memoryLimitBytes != nil && access(Self.prlimitTool, X_OK) == 0
-        let command = limitedBySpawn
-            ? [Self.prlimitTool, "--as=\(memoryLimitBytes!)", "--", program] + arguments.dropFirst()
-            : arguments
-        let argv = command.map { strdup($0) } + [nil]
+        let argv = launch.argv.map { strdup($0) } + [nil]
         let envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
-        let spawn = { posix_spawn(&child, limitedBySpawn ? Self.prlimitTool : program, &actions, &attributes, argv, envp) }
-        let status = lowPriority ? Self.onLoweredThread(spawn) : spawn()
+        var child: pid_t = 0
+        let status = posix_spawn(&child, launch.executable, &actions, &attributes, argv, envp)
         guard status == 0 else {
             [stdinPipe[1], stdoutPipe[0], stderrPipe[0]].forEach { close($0) }
             throw ScriptLaunchError("cannot start \(arguments[0]): \(String(cString: strerror(status)))")
         }
         pid = child
         let spawned = child
-        if let memoryLimitBytes, !limitedBySpawn {
-            // No prlimit(1) here: the limit is set just after the start instead (a moment later, not before).
-            var limit = rlimit(rlim_cur: rlim_t(memoryLimitBytes), rlim_max: rlim_t(memoryLimitBytes))
+        if let limit = launch.memoryLimitAfterStart {
+            var limit = rlimit(rlim_cur: rlim_t(limit), rlim_max: rlim_t(limit))
             _ = setLimit(child, Int32(RLIMIT_AS.rawValue), &limit, nil)
         }
+        // Born at nice 19 (nice(1)); SCHED_IDLE, where allowed, is lower still.
+        if lowPriority { LowPriorityThread.lowerPriority(of: child) }
         input = stdinPipe[1]
         writes = DispatchQueue(label: "script-input-\(child)")
         let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
@@ -203,43 +198,69 @@ final class ScriptProcess: @unchecked Sendable {
         thread.stackSize = 1 << 20
         thread.start()
     }
-
-    /// util-linux's prlimit(1), which sets the limit on itself and then execs the script (posix_spawn can't set
-    /// a limit). util-linux is an essential Debian package; without the tool the limit is set just after the start.
-    static let prlimitTool = "/usr/bin/prlimit"
-
-    /// Runs `spawn` on a new thread that first takes the lowest priority, and waits for it: Linux threads hand
-    /// their scheduling policy and nice value to the processes they start, so the child is born at that priority.
-    private static func onLoweredThread(_ spawn: @escaping () -> Int32) -> Int32 {
-        // Not Sendable (it writes the caller's locals), but run while the caller waits, and only then.
-        nonisolated(unsafe) let spawn = spawn
-        let status = Mutex<Int32>(-1)
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            LowPriorityThread.lowerPriority()
-            let result = spawn()
-            status.withLock { $0 = result }
-            done.signal()
-        }
-        thread.name = "script-spawn"
-        thread.start()
-        // Blocks only while the child is started (posix_spawn returns once it has exec'd).
-        done.wait()
-        return status.withLock { $0 }
-    }
-
-    private static func lookUp(_ program: String, path: String) -> String {
-        guard !program.contains("/") else { return program }
-        for folder in path.split(separator: ":") where !folder.isEmpty {
-            let candidate = "\(folder)/\(program)"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return program
-    }
 }
 
 /// A worker that could not be started.
 struct ScriptLaunchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// How a worker is exec'd so that its limits hold from its first instruction: posix_spawn can set neither an
+/// rlimit nor SCHED_IDLE, and set on the child a moment after the start, a script could already have started a
+/// process that escapes them. So util-linux's prlimit(1) sets the memory limit on itself and coreutils' nice(1)
+/// its priority, and each execs the next (both are essential Debian packages). Where a tool is missing, the
+/// executor sets that limit just after the start instead, as it used to.
+struct WorkerLaunch: Equatable {
+    /// What posix_spawn runs.
+    let executable: String
+    let argv: [String]
+    /// The memory limit still to set on the child after the start (prlimit(1) is missing).
+    let memoryLimitAfterStart: UInt64?
+
+    static let prlimitTool = "/usr/bin/prlimit"
+    static let niceTool = "/usr/bin/nice"
+
+    /// `path` is the worker's own PATH (posix_spawn doesn't search one). `available` says whether a tool is
+    /// installed; `ownHardLimit` is the executor's own RLIMIT_AS ceiling, which no child may exceed (asking
+    /// prlimit(1) for more would fail the start, so a larger `--script-memory-mb` is cut to it).
+    init(
+        arguments: [String], directory: String, path: String?, memoryLimitBytes: UInt64?, lowPriority: Bool,
+        available: (String) -> Bool = { access($0, X_OK) == 0 }, ownHardLimit: UInt64? = WorkerLaunch.ownHardLimit()
+    ) throws {
+        let program = try Self.resolve(arguments[0], directory: directory, path: path ?? "/usr/local/bin:/usr/bin:/bin", available: available)
+        var wrappers: [String] = []
+        var afterStart: UInt64?
+        if let requested = memoryLimitBytes {
+            let limit = min(requested, ownHardLimit ?? requested)
+            if available(Self.prlimitTool) { wrappers += [Self.prlimitTool, "--as=\(limit)", "--"] } else { afterStart = limit }
+        }
+        // nice(1) warns and runs the program anyway where it may not lower the priority.
+        if lowPriority && available(Self.niceTool) { wrappers += [Self.niceTool, "-n", "19", "--"] }
+        executable = wrappers.first ?? program
+        argv = wrappers.isEmpty ? [arguments[0]] + arguments.dropFirst() : wrappers + [program] + arguments.dropFirst()
+        memoryLimitAfterStart = afterStart
+    }
+
+    /// The program's path: a bare name found on `path`, a relative path from `directory` (where it runs).
+    /// Checked here, so a program that isn't there is "cannot start", not a wrapper's complaint on stderr.
+    static func resolve(_ program: String, directory: String, path: String, available: (String) -> Bool) throws -> String {
+        if !program.contains("/") {
+            for folder in path.split(separator: ":") where !folder.isEmpty && available("\(folder)/\(program)") {
+                return "\(folder)/\(program)"
+            }
+            throw ScriptLaunchError("cannot start \(program): not found on the worker's PATH (\(path))")
+        }
+        let absolute = program.hasPrefix("/") ? program : (directory as NSString).appendingPathComponent(program)
+        guard available(absolute) else {
+            throw ScriptLaunchError("cannot start \(program): \(String(cString: strerror(errno == 0 ? ENOENT : errno)))")
+        }
+        return absolute
+    }
+
+    static func ownHardLimit() -> UInt64? {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_max != rlim_t.max else { return nil }
+        return UInt64(limit.rlim_max)
+    }
 }
