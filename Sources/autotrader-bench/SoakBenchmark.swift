@@ -86,6 +86,7 @@ struct SoakSample {
     let simTime: Timestamp
     let rss: [String: Int]     // bytes, by service
     let anon: [String: Int]    // the anonymous part (heap, stacks), by service
+    let sqlite: [String: Int]  // of the heap, what SQLite holds (page caches, statements), by service, as its heartbeat said
     let files: [String: Int]   // bytes, by file name (db and -wal)
     let bars: Int
     let transactions: Int
@@ -302,8 +303,14 @@ final class SoakRun: @unchecked Sendable {
                        (SELECT count(DISTINCT minute) FROM decisions WHERE minute >= ? AND minute < ? AND decision <> 'skip') AS m
                 """, arguments: [day.open.text, day.close.text])!
         }
+        let sqlite = try system.read { db in
+            try Row.fetchAll(db, sql: "SELECT service, detail FROM service_heartbeats").reduce(into: [String: Int]()) { result, row in
+                let detail = try? JSONSerialization.jsonObject(with: Data((row["detail"] as String? ?? "").utf8)) as? [String: Any]
+                if let bytes = detail?["sqlite_memory_bytes"] as? Int { result["autotrader-" + (row["service"] as String)] = bytes }
+            }
+        }
         return SoakSample(
-            session: session, simTime: simTime, rss: rss, anon: anon, files: files, bars: bars,
+            session: session, simTime: simTime, rss: rss, anon: anon, sqlite: sqlite, files: files, bars: bars,
             transactions: counts["t"], intents: counts["i"], decisions: counts["d"], holds: counts["h"], decidedMinutes: counts["m"])
     }
 
@@ -315,7 +322,7 @@ final class SoakRun: @unchecked Sendable {
 
     private func report(_ s: SoakSample) {
         let rss = Self.serviceNames.map {
-            "\($0.replacingOccurrences(of: "autotrader-", with: "")) \(Self.mb(s.rss[$0] ?? 0)) (heap \(Self.mb(s.anon[$0] ?? 0)))"
+            "\($0.replacingOccurrences(of: "autotrader-", with: "")) \(Self.mb(s.rss[$0] ?? 0)) (heap \(Self.mb(s.anon[$0] ?? 0)), SQLite \(Self.mb(s.sqlite[$0] ?? 0)))"
         }
         BenchSupport.say("""
             day \(s.session + 1)/\(sessions.count) \(sessions[s.session].date): RSS \(rss.joined(separator: ", ")) (sim \(Self.mb(s.rss["autotrader-sim"] ?? 0))); \
@@ -392,11 +399,13 @@ final class SoakRun: @unchecked Sendable {
         return (Self.serviceNames + ["autotrader-sim"]).map { name in
             let before = median(warm.map { $0.anon[name] ?? 0 }), after = median(last.map { $0.anon[name] ?? 0 })
             let rssBefore = median(warm.map { $0.rss[name] ?? 0 }), rssAfter = median(last.map { $0.rss[name] ?? 0 })
+            let sqliteBefore = median(warm.map { $0.sqlite[name] ?? 0 }), sqliteAfter = median(last.map { $0.sqlite[name] ?? 0 })
             let peak = samples.map { $0.rss[name] ?? 0 }.max() ?? 0
             let growth = after - before
             let allowed = max(4 << 20, before / 10)
             let text = "\(name): heap \(Self.mb(before)) after day \(options.warmupDays), \(Self.mb(after)) at the end "
-                + "(\(growth >= 0 ? "+" : "")\(BenchSupport.format(Double(growth) / 1_048_576, decimals: 1)) MB; flat means within \(Self.mb(allowed))); "
+                + "(\(growth >= 0 ? "+" : "")\(BenchSupport.format(Double(growth) / 1_048_576, decimals: 1)) MB; flat means within \(Self.mb(allowed))), "
+                + "of which SQLite \(Self.mb(sqliteBefore)) → \(Self.mb(sqliteAfter)); "
                 + "RSS \(Self.mb(rssBefore)) → \(Self.mb(rssAfter)), peak \(Self.mb(peak))"
             return name == "autotrader-sim" ? .check(true, text + " — the broker's stand-in, not judged") : .check(growth <= allowed, text)
         }

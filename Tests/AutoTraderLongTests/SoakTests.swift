@@ -27,6 +27,8 @@ import Testing
             #expect(result.stdout.contains(judged), "no line with \(judged):\n\(result.stdout.suffix(4000))")
         }
         #expect(!result.stdout.contains("FAIL "))
+        // Each service's heap is shown with SQLite's part of it, from its heartbeat.
+        #expect(result.stdout.contains("of which SQLite") && !result.stdout.contains("SQLite 0.0 MB → 0.0 MB"), "\(result.stdout.suffix(3000))")
         // One progress line per trading day.
         #expect(result.stdout.components(separatedBy: "\nday ").count - 1 >= 4, "\(result.stdout.suffix(3000))")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDBSQLite
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -107,10 +108,31 @@ public struct HeartbeatService: Service {
     private func beat(_ state: ServiceHeartbeat.State?) async -> HeartbeatReport {
         let report = await reporter.heartbeatReport()
         do {
-            try await reporter.heartbeatWriter.beat(state: state ?? report.state, detail: report.detail)
+            try await reporter.heartbeatWriter.beat(state: state ?? report.state, detail: HeartbeatDetail(report.detail))
         } catch {
             logger.warning("cannot write the heartbeat to system.db", metadata: ["error": "\(error)"])
         }
         return report
+    }
+}
+
+/// A report's detail with the memory SQLite holds in this process beside it (page caches, prepared statements):
+/// the part of the heap that fills as the databases grow up to the caches' bounds, told apart from a leak
+/// (`autotrader-bench soak` prints both).
+struct HeartbeatDetail: Encodable, Sendable {
+    let detail: any Encodable & Sendable
+    let sqliteMemoryBytes: Int64
+
+    init(_ detail: any Encodable & Sendable, sqliteMemoryBytes: Int64 = sqlite3_memory_used()) {
+        self.detail = detail
+        self.sqliteMemoryBytes = sqliteMemoryBytes
+    }
+
+    enum CodingKeys: String, CodingKey { case sqliteMemoryBytes = "sqlite_memory_bytes" }
+
+    func encode(to encoder: any Encoder) throws {
+        try detail.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(sqliteMemoryBytes, forKey: .sqliteMemoryBytes)
     }
 }
