@@ -238,7 +238,7 @@ struct WorkerLaunch: Equatable {
         // nice(1) warns and runs the program anyway where it may not lower the priority.
         if lowPriority && available(Self.niceTool) { wrappers += [Self.niceTool, "-n", "19", "--"] }
         executable = wrappers.first ?? program
-        argv = wrappers.isEmpty ? [arguments[0]] + arguments.dropFirst() : wrappers + [program] + arguments.dropFirst()
+        argv = wrappers.isEmpty ? arguments : wrappers + [program] + arguments.dropFirst()
         memoryLimitAfterStart = afterStart
     }
 
