@@ -403,10 +403,11 @@ final class SoakRun: @unchecked Sendable {
             let peak = samples.map { $0.rss[name] ?? 0 }.max() ?? 0
             let growth = after - before
             let allowed = max(4 << 20, before / 10)
+            // The simulator has no heartbeat, and no SQLite.
+            let sqlite = name == "autotrader-sim" ? "" : ", of which SQLite \(Self.mb(sqliteBefore)) → \(Self.mb(sqliteAfter))"
             let text = "\(name): heap \(Self.mb(before)) after day \(options.warmupDays), \(Self.mb(after)) at the end "
-                + "(\(growth >= 0 ? "+" : "")\(BenchSupport.format(Double(growth) / 1_048_576, decimals: 1)) MB; flat means within \(Self.mb(allowed))), "
-                + "of which SQLite \(Self.mb(sqliteBefore)) → \(Self.mb(sqliteAfter)); "
-                + "RSS \(Self.mb(rssBefore)) → \(Self.mb(rssAfter)), peak \(Self.mb(peak))"
+                + "(\(growth >= 0 ? "+" : "")\(BenchSupport.format(Double(growth) / 1_048_576, decimals: 1)) MB; flat means within \(Self.mb(allowed)))"
+                + "\(sqlite); RSS \(Self.mb(rssBefore)) → \(Self.mb(rssAfter)), peak \(Self.mb(peak))"
             return name == "autotrader-sim" ? .check(true, text + " — the broker's stand-in, not judged") : .check(growth <= allowed, text)
         }
     }
