@@ -68,6 +68,12 @@ sys.exit(0 if any(r["name"] == "bollinger_reversion" and r["kind"] == "script" a
   || fail "the seeded Python algorithm is not offered: $(curl -sS "$API/api/available-algorithms")"
 filter=$(sb journalctl -u autotrader-executor --no-pager -q -o cat | grep -i "network filter\|not confined" || true)
 [ -z "$filter" ] || fail "the Python runner's network filter or write confinement did not apply under the executor's sandbox: $filter"
+# Its worker was exec'd through prlimit: the executor's default --script-memory-mb (1024) binds it.
+worker=$(sb pgrep -u autotrader -f 'bollinger_reversion[.]py' | head -1 || true)
+[ -n "$worker" ] || fail "no worker of bollinger_reversion.py runs under the executor: $(sb ps -u autotrader -o pid,args 2>&1 | cut -c1-120)"
+limit=$(sb cat "/proc/$worker/limits" | awk '/^Max address space/ {print $4}')
+[ "$limit" = 1073741824 ] || fail "the script worker's address-space limit is '$limit', not --script-memory-mb's 1 GiB"
+echo "script worker $worker: address space limited to $limit bytes"
 
 step "journald: priorities from the <N> prefixes"
 pid=$(mainpid autotrader-sim); sb kill -9 "$pid"   # the streamer's stream drops: it warns
